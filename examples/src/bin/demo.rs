@@ -1,0 +1,30 @@
+//! The demo backend (embedded core, nothing else to start):
+//!
+//! ```text
+//! cargo run -p session-guard-examples --bin demo
+//! ```
+//!
+//! See [`session_guard_examples::demo`] for the routes and environment variables.
+
+use actix_web::{App, HttpServer};
+use session_guard_examples::demo;
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let port: u16 = demo::env_or("PORT", 3001)?;
+    let config = demo::config_from_env(port)?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(config.clone())
+            .configure(demo::routes)
+    })
+    .bind(("127.0.0.1", port))?;
+    tracing::info!("demo listening on http://127.0.0.1:{port}");
+    server.run().await
+}

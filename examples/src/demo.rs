@@ -1,0 +1,137 @@
+//! The demo backend: an actix-web server whose sessions come from the embedded core. It is
+//! the backend the official SuperTokens frontend SDK talks to in our browser tests.
+//!
+//! Environment: `PORT` (3001), `DATA_DIR` (`./demo-data`), `API_DOMAIN`
+//! (`http://localhost:$PORT`), `WEBSITE_DOMAIN` (`http://localhost:3000`),
+//! `ACCESS_TOKEN_VALIDITY_SECS` (3600), `REFRESH_TOKEN_VALIDITY_SECS` (8640000),
+//! `ANTI_CSRF` (`VIA_TOKEN`, `VIA_CUSTOM_HEADER` or `NONE`; default: decided by the domains).
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, Responder, get, post, web};
+use serde::Deserialize;
+use serde_json::json;
+use session_guard::prelude::*;
+use session_guard::{AntiCsrf, SessionConfig};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Login {
+    user_id: String,
+}
+
+/// Unprotected: the baseline for benchmarks.
+#[get("/health")]
+async fn health() -> impl Responder {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Creates a session for any user id (a real app checks credentials first).
+#[post("/login")]
+async fn login(
+    req: HttpRequest,
+    body: web::Json<Login>,
+) -> Result<WithSession<HttpResponse>, SessionError> {
+    let user_id = body.user_id.trim();
+    if user_id.is_empty() || user_id.len() > 256 {
+        return Ok(WithSession::new(
+            HttpResponse::BadRequest().json(json!({"message": "userId must be 1 to 256 characters"})),
+        ));
+    }
+    let session = create_new_session(&req, user_id, json!({})).await?;
+    Ok(WithSession::new(
+        HttpResponse::Ok().json(json!({"userId": session.user_id()})),
+    ))
+}
+
+fn user_json(session: &SessionContainer) -> serde_json::Value {
+    json!({
+        "userId": session.user_id(),
+        "sessionHandle": session.handle(),
+        "accessTokenPayload": session.access_token_payload(),
+    })
+}
+
+/// Requires a session.
+#[get("/user")]
+#[verify_session]
+async fn user(session: SessionContainer) -> impl Responder {
+    HttpResponse::Ok().json(user_json(&session))
+}
+
+/// Requires a session (POST: anti-CSRF applies to cookie sessions).
+#[verify_session]
+#[post("/user")]
+async fn user_post(session: SessionContainer) -> impl Responder {
+    HttpResponse::Ok().json(user_json(&session))
+}
+
+/// Works with or without a session.
+#[get("/optional")]
+#[verify_session(required = false)]
+async fn optional(session: Option<SessionContainer>) -> impl Responder {
+    HttpResponse::Ok().json(json!({"userId": session.as_ref().map(|s| s.user_id())}))
+}
+
+/// Requires the `admin` role, which demo users do not have: 403 with the claim failure.
+#[get("/admin")]
+#[verify_session(claims = [Roles::includes("admin")])]
+async fn admin(session: SessionContainer) -> impl Responder {
+    HttpResponse::Ok().json(user_json(&session))
+}
+
+/// An environment variable parsed as `T`, or `default` when unset.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> std::io::Result<T> {
+    match std::env::var(name) {
+        Ok(value) => value.trim().parse().map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{name}={value:?} is not valid"),
+            )
+        }),
+        Err(_) => Ok(default),
+    }
+}
+
+/// The session config from the environment variables above.
+pub fn config_from_env(port: u16) -> std::io::Result<SessionConfig> {
+    let mut builder = SessionConfig::builder()
+        .data_dir(env_or("DATA_DIR", String::from("./demo-data"))?)
+        .api_domain(env_or("API_DOMAIN", format!("http://localhost:{port}"))?)
+        .website_domain(env_or(
+            "WEBSITE_DOMAIN",
+            String::from("http://localhost:3000"),
+        )?)
+        .access_token_validity(Duration::from_secs(env_or(
+            "ACCESS_TOKEN_VALIDITY_SECS",
+            3600,
+        )?))
+        .refresh_token_validity(Duration::from_secs(env_or(
+            "REFRESH_TOKEN_VALIDITY_SECS",
+            100 * 24 * 3600,
+        )?));
+    if let Ok(mode) = std::env::var("ANTI_CSRF") {
+        builder = builder.anti_csrf(match mode.trim() {
+            "VIA_TOKEN" => AntiCsrf::ViaToken,
+            "VIA_CUSTOM_HEADER" => AntiCsrf::ViaCustomHeader,
+            "NONE" => AntiCsrf::None,
+            other => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("ANTI_CSRF={other:?}: expected VIA_TOKEN, VIA_CUSTOM_HEADER or NONE"),
+                ));
+            }
+        });
+    }
+    builder.build().map_err(std::io::Error::other)
+}
+
+/// Registers the demo's routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(health)
+        .service(login)
+        .service(user)
+        .service(user_post)
+        .service(optional)
+        .service(admin);
+}

@@ -1,0 +1,399 @@
+//! Code generation: the entry point that runs parse → validate → expand, and the infallible
+//! expansion of a checked [`Route`].
+//!
+//! For `#[verify_session(opts)] async fn name(params) -> Ret { body }` the output is a marker type
+//! carrying the route's options, and one `async fn name` that takes a single
+//! `Guarded<Session, (Extractors,), Marker>` and calls the user's function, nested unchanged
+//! inside it, with the parts in their original order. See the crate docs for why the user's
+//! extractors are nested inside the guard.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::ReturnType;
+
+use crate::args::VerifySessionArgs;
+use crate::errors::{self, Errors};
+use crate::handler::Handler;
+use crate::paths;
+use crate::validate::{self, Route};
+
+/// Set at compile time to print every expansion to stderr (like axum's `AXUM_MACROS_DEBUG`).
+pub(crate) const DEBUG_ENV: &str = "SESSION_GUARD_MACROS_DEBUG";
+
+/// `#[verify_session]`: the expansion, or on any error the item unchanged plus the errors.
+pub(crate) fn verify_session(args: TokenStream, item: TokenStream) -> TokenStream {
+    let output = match check(args, item.clone()) {
+        Ok(route) => expand(&route),
+        Err(error) => errors::fallback(item, &error),
+    };
+    if std::env::var_os(DEBUG_ENV).is_some() {
+        eprintln!("{DEBUG_ENV}: #[verify_session] expanded to:\n{output}\n");
+    }
+    output
+}
+
+/// Parses and validates, collecting every mistake.
+fn check(args: TokenStream, item: TokenStream) -> syn::Result<Route> {
+    let mut errors = Errors::new();
+    let args = VerifySessionArgs::parse(args, &mut errors);
+    let handler = match syn::parse2::<Handler>(item) {
+        Ok(handler) => handler,
+        Err(error) => return Err(errors.fail(error)),
+    };
+    let route = validate::route(args, handler, &mut errors);
+    errors.finish()?;
+    Ok(route)
+}
+
+/// The name of the inner function that holds the user's parameters and body.
+const INNER: &str = "__sg_handler";
+
+/// Emits the marker type, its options, and the rewritten handler.
+pub(crate) fn expand(route: &Route) -> TokenStream {
+    let call_site = Span::call_site();
+    let Route {
+        attrs,
+        vis,
+        sig,
+        body,
+        params,
+        options,
+    } = route;
+    let name = &sig.ident;
+    let marker = format_ident!("__sg_route_{}", name, span = call_site);
+
+    let route_guard = paths::route_guard(call_site);
+    let route_options = paths::route_options(call_site);
+    let guarded = paths::guarded(call_site);
+    let with_session = paths::with_session(call_site);
+    let once_lock = paths::once_lock(call_site);
+
+    // The marker and its impl exist exactly when the function does.
+    let cfgs: Vec<_> = attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"))
+        .collect();
+
+    let (required, required_span) = options.required;
+    let new_options = quote_spanned!(required_span=> #route_options::new(#required));
+    let anti_csrf = options
+        .anti_csrf
+        .map(|(on, span)| quote_spanned!(span=> .anti_csrf_check(#on)));
+    let check_database = options
+        .check_database
+        .map(|(on, span)| quote_spanned!(span=> .check_database(#on)));
+    let claims = options.claims.iter().map(|claim| {
+        let into_validator = paths::into_validator(claim.span);
+        let expr = &claim.expr;
+        quote_spanned!(claim.span=> .claim(#into_validator(#expr)))
+    });
+
+    let session_ty = route
+        .session_ty()
+        .map_or_else(|| quote!(()), ToTokens::to_token_stream);
+    let extractor_tys = params.iter().filter(|p| !p.is_session).map(|p| &p.ty);
+    let ret = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    };
+
+    let session_binding = if route.session_ty().is_some() {
+        quote!(__sg_session)
+    } else {
+        quote!(_)
+    };
+    let mut arg_idents: Vec<Ident> = Vec::new();
+    let call_args: Vec<Ident> = params
+        .iter()
+        .map(|param| {
+            if param.is_session {
+                Ident::new("__sg_session", call_site)
+            } else {
+                let ident = format_ident!("__sg_arg{}", arg_idents.len(), span = call_site);
+                arg_idents.push(ident.clone());
+                ident
+            }
+        })
+        .collect();
+
+    // The user's function, renamed, nested unchanged: every token of the signature and the body
+    // keeps its span, so lints and type errors point at the user's code, and `return` / `?`
+    // keep their meaning.
+    let mut inner_sig = sig.clone();
+    inner_sig.ident = Ident::new(INNER, call_site);
+    let inner = Ident::new(INNER, call_site);
+    let asyncness = &sig.asyncness;
+    let fn_token = &sig.fn_token;
+
+    quote! {
+        #(#cfgs)*
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #marker;
+
+        #(#cfgs)*
+        impl #route_guard for #marker {
+            fn options() -> &'static #route_options {
+                static __SG_OPTIONS: #once_lock<#route_options> = #once_lock::new();
+                __SG_OPTIONS.get_or_init(|| {
+                    #new_options
+                        #anti_csrf
+                        #check_database
+                        #(#claims)*
+                })
+            }
+        }
+
+        #(#attrs)*
+        #vis #asyncness #fn_token #name(
+            __sg_guard: #guarded<#session_ty, (#(#extractor_tys,)*), #marker>,
+        ) -> #with_session<#ret> {
+            #inner_sig #body
+            let (#session_binding, (#(#arg_idents,)*), __sg_response) = __sg_guard.into_parts();
+            __sg_response.wrap(#inner(#(#call_args),*).await)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use proc_macro2::{Delimiter, TokenTree};
+
+    /// One space between all tokens, whatever their spacing, so texts compare token by token.
+    fn normalize(tokens: TokenStream) -> String {
+        let mut out = String::new();
+        for token in tokens {
+            match token {
+                TokenTree::Group(group) => {
+                    let (open, close) = match group.delimiter() {
+                        Delimiter::Parenthesis => ("(", ")"),
+                        Delimiter::Brace => ("{", "}"),
+                        Delimiter::Bracket => ("[", "]"),
+                        Delimiter::None => ("", ""),
+                    };
+                    out.push_str(&format!("{open} {}{close} ", normalize(group.stream())));
+                }
+                TokenTree::Punct(punct) => out.push_str(&format!("{} ", punct.as_char())),
+                other => out.push_str(&format!("{other} ")),
+            }
+        }
+        out
+    }
+
+    fn expand_str(args: TokenStream, item: TokenStream) -> String {
+        normalize(verify_session(args, item))
+    }
+
+    fn tokens(text: &str) -> String {
+        normalize(
+            text.parse::<TokenStream>()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .trim_end()
+        .to_owned()
+    }
+
+    #[test]
+    fn required_session_with_extractors_in_original_order() {
+        let output = expand_str(
+            quote!(),
+            quote! {
+                /// Docs.
+                #[get("/me")]
+                pub async fn me(web::Json(body): web::Json<Cmd>, s: SessionContainer, p: Path<u32>) -> impl Responder {
+                    body
+                }
+            },
+        );
+        let expected = tokens(
+            r#"
+            #[doc(hidden)]
+            #[allow(non_camel_case_types)]
+            pub struct __sg_route_me;
+
+            impl ::session_guard::__private::RouteGuard for __sg_route_me {
+                fn options() -> &'static ::session_guard::__private::RouteOptions {
+                    static __SG_OPTIONS: ::std::sync::OnceLock<::session_guard::__private::RouteOptions> = ::std::sync::OnceLock::new();
+                    __SG_OPTIONS.get_or_init(|| {
+                        ::session_guard::__private::RouteOptions::new(true)
+                    })
+                }
+            }
+
+            #[doc = r" Docs."]
+            #[get("/me")]
+            pub async fn me(
+                __sg_guard: ::session_guard::__private::Guarded<SessionContainer, (web::Json<Cmd>, Path<u32>,), __sg_route_me>,
+            ) -> ::session_guard::__private::WithSession<impl Responder> {
+                async fn __sg_handler(web::Json(body): web::Json<Cmd>, s: SessionContainer, p: Path<u32>) -> impl Responder {
+                    body
+                }
+                let (__sg_session, (__sg_arg0, __sg_arg1,), __sg_response) = __sg_guard.into_parts();
+                __sg_response.wrap(__sg_handler(__sg_arg0, __sg_session, __sg_arg1).await)
+            }
+            "#,
+        );
+        assert_eq!(output.trim_end(), expected);
+    }
+
+    #[test]
+    fn options_are_chained_in_order() {
+        let output = expand_str(
+            quote!(
+                required = false,
+                claims = [
+                    EmailVerified::is_verified(),
+                    Roles::includes("admin"),
+                    EmailVerified
+                ],
+                check_database = true,
+                anti_csrf = false,
+            ),
+            quote!(
+                async fn f(s: Option<SessionContainer>) -> HttpResponse {
+                    todo!()
+                }
+            ),
+        );
+        let chain = tokens(
+            r#"::session_guard::__private::RouteOptions::new(false)
+                .anti_csrf_check(false)
+                .check_database(true)
+                .claim(::session_guard::__private::into_validator(EmailVerified::is_verified()))
+                .claim(::session_guard::__private::into_validator(Roles::includes("admin")))
+                .claim(::session_guard::__private::into_validator(EmailVerified))"#,
+        );
+        assert!(output.contains(&chain), "{output}");
+        assert!(
+            output.contains(&tokens(
+                "Guarded<Option<SessionContainer>, (), __sg_route_f>"
+            )),
+            "{output}"
+        );
+    }
+
+    #[test]
+    fn guard_only_without_return_type() {
+        let output = expand_str(
+            quote!(claims = [EmailVerified]),
+            quote!(
+                async fn guard_only(path: web::Path<u32>) {
+                    let _ = path;
+                }
+            ),
+        );
+        let expected_sig = tokens(
+            "async fn guard_only(
+                __sg_guard: ::session_guard::__private::Guarded<(), (web::Path<u32>,), __sg_route_guard_only>,
+            ) -> ::session_guard::__private::WithSession<()> {
+                async fn __sg_handler(path: web::Path<u32>) { let _ = path; }
+                let (_, (__sg_arg0,), __sg_response) = __sg_guard.into_parts();
+                __sg_response.wrap(__sg_handler(__sg_arg0).await)
+            }",
+        );
+        assert!(output.trim_end().ends_with(&expected_sig), "{output}");
+    }
+
+    #[test]
+    fn no_params_at_all() {
+        let output = expand_str(
+            quote!(required = false),
+            quote!(
+                async fn f() -> u8 {
+                    1
+                }
+            ),
+        );
+        assert!(
+            output.contains(&tokens(
+                "let (_, (), __sg_response) = __sg_guard.into_parts();"
+            )),
+            "{output}"
+        );
+        assert!(output.contains(&tokens("__sg_handler().await")), "{output}");
+    }
+
+    #[test]
+    fn cfg_attributes_are_copied_to_the_marker() {
+        let output = expand_str(
+            quote!(),
+            quote!(
+                #[cfg(feature = "x")]
+                #[allow(unused)]
+                async fn f() {}
+            ),
+        );
+        assert!(
+            output.starts_with(&tokens(
+                "#[cfg(feature = \"x\")] #[doc(hidden)] #[allow(non_camel_case_types)] struct __sg_route_f;"
+            )),
+            "{output}"
+        );
+        assert!(
+            output.contains(&tokens(
+                "#[cfg(feature = \"x\")] impl ::session_guard::__private::RouteGuard for __sg_route_f"
+            )),
+            "{output}"
+        );
+        assert!(
+            output.contains(&tokens(
+                "#[cfg(feature = \"x\")] #[allow(unused)] async fn f"
+            )),
+            "{output}"
+        );
+    }
+
+    #[test]
+    fn raw_identifier_names() {
+        let output = expand_str(
+            quote!(),
+            quote!(
+                async fn r#type() {}
+            ),
+        );
+        assert!(
+            output.contains(&tokens("struct __sg_route_type;")),
+            "{output}"
+        );
+        assert!(output.contains(&tokens("async fn r#type")), "{output}");
+    }
+
+    #[test]
+    fn inner_attributes_stay_in_the_inner_body() {
+        let output = expand_str(
+            quote!(),
+            quote!(
+                async fn f() {
+                    #![allow(unused_variables)]
+                    let x = 1;
+                }
+            ),
+        );
+        assert!(
+            output.contains(&tokens(
+                "async fn __sg_handler() { #![allow(unused_variables)] let x = 1; }"
+            )),
+            "{output}"
+        );
+    }
+
+    #[test]
+    fn errors_keep_the_item_unchanged() {
+        let item = quote!(
+            fn f(self, s: SessionContainer) {}
+        );
+        let output = expand_str(quote!(requird = true), item.clone());
+        assert!(output.starts_with(&normalize(item)), "{output}");
+        assert_eq!(output.matches("compile_error").count(), 3, "{output}");
+        assert!(!output.contains("__sg_"), "{output}");
+
+        let item = quote!(
+            struct S;
+        );
+        let output = expand_str(quote!(), item.clone());
+        assert!(output.starts_with(&normalize(item)), "{output}");
+        assert_eq!(output.matches("compile_error").count(), 1, "{output}");
+    }
+}

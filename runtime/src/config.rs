@@ -1,0 +1,526 @@
+//! [`SessionConfig`]: everything a verifying route needs, registered with `App::app_data`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
+
+use crate::claims::{IntoValidator, ValidatorRef};
+use crate::core::SessionCore;
+use crate::core::embedded::{EmbeddedCore, EmbeddedCoreOptions};
+use crate::error::SessionError;
+use crate::jwks::JwksCache;
+
+/// How session tokens travel between the browser and the backend (protocol §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenTransferMethod {
+    /// HttpOnly cookies `sAccessToken` / `sRefreshToken`.
+    Cookie,
+    /// `Authorization: Bearer` on requests, `st-access-token` / `st-refresh-token` on responses.
+    Header,
+    /// Accept both (header wins when both are present). The default for verification.
+    Any,
+}
+
+/// Cross-site request forgery protection for cookie sessions (protocol §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AntiCsrf {
+    /// An anti-CSRF token issued with the session must be echoed in the `anti-csrf` header.
+    ViaToken,
+    /// Non-GET requests must carry a `rid` header (browsers cannot add it cross-site without
+    /// a CORS preflight).
+    ViaCustomHeader,
+    /// No check (safe when cookies are `SameSite=Lax`/`Strict`).
+    None,
+}
+
+/// The `SameSite` attribute of session cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// `SameSite=Strict`.
+    Strict,
+    /// `SameSite=Lax`.
+    Lax,
+    /// `SameSite=None` (requires `Secure` unless everything runs on localhost).
+    None,
+}
+
+impl SameSite {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// Why a [`SessionConfig`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Neither a data directory (embedded core) nor a core was given.
+    #[error(
+        "no session core: call `.data_dir(\"./session-data\")` for the embedded core or `.core(..)`"
+    )]
+    NoCore,
+    /// The embedded core could not open its data directory.
+    #[error("embedded core at {path}: {source}")]
+    Embedded {
+        /// The data directory.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An option has a value that cannot work.
+    #[error("invalid session config: {0}")]
+    Invalid(String),
+}
+
+/// The session settings of one actix `App`.
+///
+/// Build it once with [`SessionConfig::builder`] and register a clone with
+/// `App::app_data(config.clone())`. Cloning is cheap (an `Arc`). Two apps in one process can
+/// carry different configs.
+///
+/// ```no_run
+/// use session_guard::SessionConfig;
+///
+/// # fn main() -> Result<(), session_guard::ConfigError> {
+/// let config = SessionConfig::builder()
+///     .data_dir("./session-data")
+///     .api_domain("http://localhost:3001")
+///     .website_domain("http://localhost:3000")
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SessionConfig {
+    inner: Arc<ConfigInner>,
+}
+
+pub(crate) struct ConfigInner {
+    pub(crate) core: Arc<dyn SessionCore>,
+    pub(crate) keys: Arc<JwksCache>,
+    pub(crate) api_domain: String,
+    pub(crate) api_base_path: String,
+    pub(crate) cookie_domain: Option<String>,
+    pub(crate) cookie_secure: bool,
+    pub(crate) cookie_same_site: SameSite,
+    pub(crate) access_token_path: String,
+    pub(crate) refresh_token_path: String,
+    pub(crate) anti_csrf: AntiCsrf,
+    pub(crate) session_expired_status: StatusCode,
+    pub(crate) invalid_claim_status: StatusCode,
+    pub(crate) use_dynamic_signing_key: bool,
+    pub(crate) token_transfer_method: TokenTransferMethod,
+    pub(crate) global_validators: Vec<ValidatorRef>,
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.inner;
+        f.debug_struct("SessionConfig")
+            .field("api_domain", &c.api_domain)
+            .field("api_base_path", &c.api_base_path)
+            .field("cookie_domain", &c.cookie_domain)
+            .field("cookie_secure", &c.cookie_secure)
+            .field("cookie_same_site", &c.cookie_same_site)
+            .field("anti_csrf", &c.anti_csrf)
+            .field("session_expired_status", &c.session_expired_status)
+            .field("invalid_claim_status", &c.invalid_claim_status)
+            .field("use_dynamic_signing_key", &c.use_dynamic_signing_key)
+            .field("token_transfer_method", &c.token_transfer_method)
+            .field("global_validators", &c.global_validators.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionConfig {
+    /// Starts a builder with the defaults documented on each method.
+    pub fn builder() -> SessionConfigBuilder {
+        SessionConfigBuilder::default()
+    }
+
+    /// The config registered on the app serving `req`.
+    ///
+    /// # Errors
+    /// [`SessionError::MissingConfig`] (a 500 whose log line names the fix) when the app has no
+    /// `.app_data(SessionConfig)`.
+    pub fn from_request(req: &HttpRequest) -> Result<&SessionConfig, SessionError> {
+        req.app_data::<SessionConfig>().ok_or_else(|| {
+            tracing::error!(
+                path = req.path(),
+                "session-guard: no SessionConfig registered; add `.app_data(config.clone())` to the App"
+            );
+            SessionError::MissingConfig
+        })
+    }
+
+    /// The session core (embedded or remote) behind this config.
+    pub fn core(&self) -> &Arc<dyn SessionCore> {
+        &self.inner.core
+    }
+
+    /// The signing-key cache used to verify access tokens.
+    pub fn keys(&self) -> &Arc<JwksCache> {
+        &self.inner.keys
+    }
+
+    /// The `apiBasePath` (default `/auth`) under which refresh and sign-out are served.
+    pub fn api_base_path(&self) -> &str {
+        &self.inner.api_base_path
+    }
+
+    pub(crate) fn inner(&self) -> &ConfigInner {
+        &self.inner
+    }
+}
+
+/// Builds a [`SessionConfig`]; see each method for its default.
+#[derive(Default)]
+pub struct SessionConfigBuilder {
+    data_dir: Option<PathBuf>,
+    core: Option<Arc<dyn SessionCore>>,
+    embedded: EmbeddedCoreOptions,
+    api_domain: Option<String>,
+    website_domain: Option<String>,
+    api_base_path: Option<String>,
+    cookie_domain: Option<String>,
+    cookie_secure: Option<bool>,
+    cookie_same_site: Option<SameSite>,
+    access_token_path: Option<String>,
+    anti_csrf: Option<AntiCsrf>,
+    session_expired_status: Option<StatusCode>,
+    invalid_claim_status: Option<StatusCode>,
+    use_dynamic_signing_key: Option<bool>,
+    token_transfer_method: Option<TokenTransferMethod>,
+    jwks_refresh_interval: Option<Duration>,
+    global_validators: Vec<ValidatorRef>,
+}
+
+impl fmt::Debug for SessionConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfigBuilder")
+            .field("data_dir", &self.data_dir)
+            .field("api_domain", &self.api_domain)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionConfigBuilder {
+    /// Use the embedded core, keeping its signing keys (and, later, sessions) under `dir`.
+    /// The directory is created if missing.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Use this core instead of the embedded one.
+    pub fn core(mut self, core: Arc<dyn SessionCore>) -> Self {
+        self.core = Some(core);
+        self
+    }
+
+    /// Access-token lifetime of the embedded core. Default: 3600 s.
+    pub fn access_token_validity(mut self, validity: Duration) -> Self {
+        self.embedded.access_token_validity = validity;
+        self
+    }
+
+    /// Refresh-token lifetime of the embedded core. Default: 100 days.
+    pub fn refresh_token_validity(mut self, validity: Duration) -> Self {
+        self.embedded.refresh_token_validity = validity;
+        self
+    }
+
+    /// The backend's origin, e.g. `https://api.example.com`. Default: `http://localhost:3001`.
+    /// Decides the `Secure` default and goes into `iss`.
+    pub fn api_domain(mut self, domain: impl Into<String>) -> Self {
+        self.api_domain = Some(domain.into());
+        self
+    }
+
+    /// The website's origin, e.g. `https://example.com`. Default: `http://localhost:3000`.
+    /// Decides the `SameSite` default.
+    pub fn website_domain(mut self, domain: impl Into<String>) -> Self {
+        self.website_domain = Some(domain.into());
+        self
+    }
+
+    /// Where refresh and sign-out live. Default: `/auth`.
+    pub fn api_base_path(mut self, path: impl Into<String>) -> Self {
+        self.api_base_path = Some(path.into());
+        self
+    }
+
+    /// The `Domain` of session cookies. Default: none (host-only cookies).
+    pub fn cookie_domain(mut self, domain: impl Into<String>) -> Self {
+        self.cookie_domain = Some(domain.into());
+        self
+    }
+
+    /// Whether session cookies are `Secure`. Default: the API domain uses `https`.
+    pub fn cookie_secure(mut self, secure: bool) -> Self {
+        self.cookie_secure = Some(secure);
+        self
+    }
+
+    /// `SameSite` of session cookies. Default: `None` when the API and the website are on
+    /// different sites or schemes, else `Lax`.
+    pub fn cookie_same_site(mut self, same_site: SameSite) -> Self {
+        self.cookie_same_site = Some(same_site);
+        self
+    }
+
+    /// The `Path` of the `sAccessToken` cookie. Default: `/`.
+    pub fn access_token_path(mut self, path: impl Into<String>) -> Self {
+        self.access_token_path = Some(path.into());
+        self
+    }
+
+    /// Anti-CSRF mode. Default: `ViaCustomHeader` when cookies are `SameSite=None`, else `None`.
+    pub fn anti_csrf(mut self, mode: AntiCsrf) -> Self {
+        self.anti_csrf = Some(mode);
+        self
+    }
+
+    /// Status for a missing or expired session. Default: 401. The older SuperTokens contract
+    /// used 440.
+    pub fn session_expired_status(mut self, status: StatusCode) -> Self {
+        self.session_expired_status = Some(status);
+        self
+    }
+
+    /// Status for a failed claim validator. Default: 403. Must differ from the expired status.
+    pub fn invalid_claim_status(mut self, status: StatusCode) -> Self {
+        self.invalid_claim_status = Some(status);
+        self
+    }
+
+    /// Sign with rotating (`d-`) keys rather than the static (`s-`) key. Default: true. Tokens
+    /// signed with the other kind get "try refresh token", so switching logs nobody out.
+    pub fn use_dynamic_signing_key(mut self, dynamic: bool) -> Self {
+        self.use_dynamic_signing_key = Some(dynamic);
+        self
+    }
+
+    /// Which transfer methods verification accepts. Default: [`TokenTransferMethod::Any`].
+    pub fn token_transfer_method(mut self, method: TokenTransferMethod) -> Self {
+        self.token_transfer_method = Some(method);
+        self
+    }
+
+    /// How long fetched signing keys are trusted before a refetch. Default: 4 hours.
+    pub fn jwks_refresh_interval(mut self, interval: Duration) -> Self {
+        self.jwks_refresh_interval = Some(interval);
+        self
+    }
+
+    /// Adds a claim validator that every verified route checks (before its own `claims`).
+    pub fn global_claim(mut self, validator: impl IntoValidator) -> Self {
+        self.global_validators.push(validator.into_validator());
+        self
+    }
+
+    /// Opens the core and builds the config.
+    ///
+    /// # Errors
+    /// [`ConfigError::NoCore`] without a data directory or core, [`ConfigError::Embedded`] when
+    /// the data directory cannot be used, [`ConfigError::Invalid`] for contradictory options.
+    pub fn build(self) -> Result<SessionConfig, ConfigError> {
+        let api_domain = normalise_origin(self.api_domain.as_deref().unwrap_or("http://localhost:3001"))?;
+        let website_domain =
+            normalise_origin(self.website_domain.as_deref().unwrap_or("http://localhost:3000"))?;
+        let api_base_path = normalise_path(self.api_base_path.as_deref().unwrap_or("/auth"));
+        let session_expired_status = self.session_expired_status.unwrap_or(StatusCode::UNAUTHORIZED);
+        let invalid_claim_status = self.invalid_claim_status.unwrap_or(StatusCode::FORBIDDEN);
+        if session_expired_status == invalid_claim_status {
+            return Err(ConfigError::Invalid(
+                "session_expired_status and invalid_claim_status must differ".into(),
+            ));
+        }
+        let cookie_secure = self
+            .cookie_secure
+            .unwrap_or_else(|| api_domain.starts_with("https://"));
+        let cookie_same_site = self
+            .cookie_same_site
+            .unwrap_or_else(|| default_same_site(&api_domain, &website_domain));
+        if cookie_same_site == SameSite::None
+            && !cookie_secure
+            && !(is_local(&api_domain) && is_local(&website_domain))
+        {
+            return Err(ConfigError::Invalid(
+                "SameSite=None cookies must be Secure: use an https api_domain or cookie_secure(true)"
+                    .into(),
+            ));
+        }
+        let anti_csrf = self.anti_csrf.unwrap_or(if cookie_same_site == SameSite::None {
+            AntiCsrf::ViaCustomHeader
+        } else {
+            AntiCsrf::None
+        });
+        let core: Arc<dyn SessionCore> = match (self.core, self.data_dir) {
+            (Some(core), _) => core,
+            (None, Some(dir)) => Arc::new(
+                EmbeddedCore::open(&dir, self.embedded)
+                    .map_err(|source| ConfigError::Embedded { path: dir, source })?,
+            ),
+            (None, None) => return Err(ConfigError::NoCore),
+        };
+        let keys = JwksCache::new(core.key_source())
+            .with_max_age(self.jwks_refresh_interval.unwrap_or(Duration::from_secs(4 * 3600)));
+        Ok(SessionConfig {
+            inner: Arc::new(ConfigInner {
+                core,
+                keys: Arc::new(keys),
+                refresh_token_path: format!("{api_base_path}/session/refresh"),
+                api_domain,
+                api_base_path,
+                cookie_domain: self.cookie_domain.map(|d| normalise_cookie_domain(&d)),
+                cookie_secure,
+                cookie_same_site,
+                access_token_path: self.access_token_path.unwrap_or_else(|| "/".to_owned()),
+                anti_csrf,
+                session_expired_status,
+                invalid_claim_status,
+                use_dynamic_signing_key: self.use_dynamic_signing_key.unwrap_or(true),
+                token_transfer_method: self
+                    .token_transfer_method
+                    .unwrap_or(TokenTransferMethod::Any),
+                global_validators: self.global_validators,
+            }),
+        })
+    }
+}
+
+fn normalise_origin(origin: &str) -> Result<String, ConfigError> {
+    let origin = origin.trim().trim_end_matches('/');
+    let origin = if origin.contains("://") {
+        origin.to_owned()
+    } else {
+        format!("http://{origin}")
+    };
+    let lower = origin.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) || host_of(&lower).is_empty() {
+        return Err(ConfigError::Invalid(format!("not an http(s) origin: {origin}")));
+    }
+    Ok(lower)
+}
+
+fn normalise_path(path: &str) -> String {
+    let trimmed = path.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else if trimmed.starts_with('/') {
+        trimmed.to_owned()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+fn normalise_cookie_domain(domain: &str) -> String {
+    let d = domain.trim().to_ascii_lowercase();
+    let d = d.split("://").last().unwrap_or(&d);
+    let host = d.split(['/', ':']).next().unwrap_or(d);
+    let bare = host.trim_start_matches('.');
+    if bare == "localhost" || bare.parse::<std::net::IpAddr>().is_ok() {
+        bare.to_owned()
+    } else {
+        host.to_owned()
+    }
+}
+
+fn host_of(origin: &str) -> &str {
+    let rest = origin.split("://").nth(1).unwrap_or("");
+    let authority = rest.split('/').next().unwrap_or("");
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+fn is_local(origin: &str) -> bool {
+    let host = host_of(origin);
+    host == "localhost" || host.ends_with(".localhost") || host.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// The site of an origin: localhost and IPs all count as `localhost`; otherwise the last two
+/// labels. (The SDKs use the public-suffix list; for multi-label suffixes such as `co.uk`, set
+/// `cookie_same_site` explicitly.)
+fn site_of(origin: &str) -> String {
+    if is_local(origin) {
+        return "localhost".to_owned();
+    }
+    let labels: Vec<&str> = host_of(origin).split('.').collect();
+    labels[labels.len().saturating_sub(2)..].join(".")
+}
+
+fn default_same_site(api: &str, website: &str) -> SameSite {
+    let scheme = |o: &str| o.split("://").next().unwrap_or("").to_owned();
+    if site_of(api) != site_of(website) || scheme(api) != scheme(website) {
+        SameSite::None
+    } else {
+        SameSite::Lax
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_site_defaults() {
+        assert_eq!(
+            default_same_site("http://localhost:3001", "http://localhost:3000"),
+            SameSite::Lax
+        );
+        assert_eq!(
+            default_same_site("https://api.example.com", "https://example.com"),
+            SameSite::Lax
+        );
+        assert_eq!(
+            default_same_site("https://api.example.com", "https://example.org"),
+            SameSite::None
+        );
+        assert_eq!(
+            default_same_site("http://127.0.0.1:3001", "https://localhost"),
+            SameSite::None
+        );
+    }
+
+    #[test]
+    fn cookie_domain_normalisation() {
+        assert_eq!(normalise_cookie_domain(" .Example.com "), ".example.com");
+        assert_eq!(normalise_cookie_domain("https://example.com:443/x"), "example.com");
+        assert_eq!(normalise_cookie_domain(".localhost"), "localhost");
+    }
+
+    #[test]
+    fn paths_and_origins() {
+        assert_eq!(normalise_path("auth/"), "/auth");
+        assert_eq!(normalise_origin("localhost:3001").unwrap(), "http://localhost:3001");
+        assert!(normalise_origin("ftp://x").is_err());
+    }
+
+    #[test]
+    fn no_core_is_a_clear_error() {
+        let err = SessionConfig::builder().build().unwrap_err();
+        assert!(err.to_string().contains("data_dir"));
+    }
+
+    #[test]
+    fn equal_statuses_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = SessionConfig::builder()
+            .data_dir(dir.path())
+            .session_expired_status(StatusCode::FORBIDDEN)
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid(_)));
+    }
+}

@@ -1,0 +1,197 @@
+//! What `#[verify_session]` expands to: a guard extractor that verifies the session before it
+//! extracts the handler's own arguments, and a responder that applies session changes to
+//! whatever the handler returns.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder};
+
+use crate::config::SessionConfig;
+use crate::error::SessionError;
+use crate::session::{SessionContainer, apply_pending};
+use crate::verify::{VerifyOptions, error_response, verify_request};
+
+/// A route's verification options, provided by a marker type the macro generates.
+pub trait RouteGuard: 'static {
+    /// The options of this route (built once).
+    fn options() -> &'static VerifyOptions;
+}
+
+/// The types a handler may take its session as.
+pub trait SessionParam: Sized + 'static {
+    /// Converts the verification result. `None` reaches a required parameter only if the
+    /// options and the parameter type disagree, which the macro prevents at compile time.
+    ///
+    /// # Errors
+    /// Unauthorised when a session is required but missing.
+    fn from_verified(session: Option<SessionContainer>) -> Result<Self, SessionError>;
+}
+
+impl SessionParam for SessionContainer {
+    fn from_verified(session: Option<SessionContainer>) -> Result<Self, SessionError> {
+        session.ok_or(SessionError::Unauthorised {
+            clear_tokens: false,
+            reason: "no access token",
+        })
+    }
+}
+
+impl SessionParam for Option<SessionContainer> {
+    fn from_verified(session: Option<SessionContainer>) -> Result<Self, SessionError> {
+        Ok(session)
+    }
+}
+
+impl SessionParam for () {
+    fn from_verified(_: Option<SessionContainer>) -> Result<Self, SessionError> {
+        Ok(())
+    }
+}
+
+/// Turns a session error into an actix error whose response follows the app's config.
+pub(crate) fn reject(config: Option<&SessionConfig>, error: SessionError) -> actix_web::Error {
+    let response = match config {
+        Some(config) => error_response(config, &error),
+        None => {
+            tracing::error!(error = %error, "session-guard: request rejected without config");
+            actix_web::ResponseError::error_response(&error)
+        }
+    };
+    InternalError::from_response(error, response).into()
+}
+
+/// Verifies the session with `options`, answering with the app's configured error responses.
+pub(crate) async fn verify_with_config(
+    req: &HttpRequest,
+    options: &VerifyOptions,
+) -> Result<Option<SessionContainer>, actix_web::Error> {
+    let config = SessionConfig::from_request(req).map_err(|e| reject(None, e))?;
+    verify_request(req, config, options)
+        .await
+        .map_err(|e| reject(Some(config), e))
+}
+
+/// The single argument of a `#[verify_session]` handler: the session (`S`) and the handler's
+/// own extractors (`A`, a tuple), extracted only after the session is verified, so a request
+/// without a valid session never has its body read.
+pub struct Guarded<S, A, R> {
+    session: S,
+    args: A,
+    route: PhantomData<fn() -> R>,
+}
+
+/// Deliberately says nothing about the session or the arguments (tracing's `#[instrument]`
+/// may record this value).
+impl<S, A, R> fmt::Debug for Guarded<S, A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Guarded(..)")
+    }
+}
+
+impl<S, A, R> Guarded<S, A, R> {
+    /// The session, the extracted arguments, and the slot that carries session changes into
+    /// the response.
+    pub fn into_parts(self) -> (S, A, ResponseSlot) {
+        (self.session, self.args, ResponseSlot(()))
+    }
+}
+
+impl<S, A, R> FromRequest for Guarded<S, A, R>
+where
+    S: SessionParam,
+    A: FromRequest + 'static,
+    R: RouteGuard,
+{
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let session = verify_with_config(&req, R::options()).await?;
+            let session = S::from_verified(session)
+                .map_err(|e| reject(SessionConfig::from_request(&req).ok(), e))?;
+            // Only now do the handler's own extractors (body, path, query…) run.
+            let args = A::from_request(&req, &mut payload)
+                .await
+                .map_err(Into::into)?;
+            Ok(Guarded {
+                session,
+                args,
+                route: PhantomData,
+            })
+        })
+    }
+}
+
+/// Hands the handler's result to [`WithSession`].
+#[derive(Debug)]
+pub struct ResponseSlot(());
+
+impl ResponseSlot {
+    /// Wraps the handler's output so that session changes reach the response.
+    pub fn wrap<T>(self, output: T) -> WithSession<T> {
+        WithSession(output)
+    }
+}
+
+/// A responder that adds the request's session changes (new tokens and front-token, or
+/// cleared tokens) to the response of `T`, also when `T` is an error.
+///
+/// `#[verify_session]` handlers return it automatically; wrap the response yourself in
+/// handlers that call [`create_new_session`](crate::create_new_session) without the macro.
+pub struct WithSession<T>(T);
+
+impl<T> WithSession<T> {
+    /// Wraps a responder.
+    pub fn new(responder: T) -> Self {
+        WithSession(responder)
+    }
+
+    /// The wrapped responder.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for WithSession<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WithSession(..)")
+    }
+}
+
+impl<T: Responder> Responder for WithSession<T> {
+    type Body = T::Body;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse<Self::Body> {
+        let mut response = self.0.respond_to(req);
+        apply_pending(req, response.headers_mut());
+        response
+    }
+}
+
+impl FromRequest for SessionContainer {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    /// Verifies with the default options (required session, no route claims). Prefer
+    /// `#[verify_session]`: actix runs sibling extractors concurrently, so a body extractor
+    /// may answer 400 before this one answers 401. Session changes reach the response only
+    /// through [`WithSession`].
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            static DEFAULT: std::sync::OnceLock<VerifyOptions> = std::sync::OnceLock::new();
+            let options = DEFAULT.get_or_init(|| VerifyOptions::new(true));
+            let session = verify_with_config(&req, options).await?;
+            SessionContainer::from_verified(session)
+                .map_err(|e| reject(SessionConfig::from_request(&req).ok(), e))
+        })
+    }
+}

@@ -1,0 +1,748 @@
+//! Signing-key cache (protocol §2.3): max age, refetch on an unknown `kid` after a cooldown,
+//! single-flight fetches, and stale keys kept when the key source fails.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
+};
+
+use crate::token::TokenError;
+
+/// Default [`JwksCache`] max age (Node's `jwksRefreshIntervalSec` default, 4 h).
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(4 * 60 * 60);
+/// Default [`JwksCache`] cooldown between fetches (Node's `JWKCacheCooldownInMs`).
+const DEFAULT_COOLDOWN: Duration = Duration::from_millis(500);
+/// RSA modulus sizes the RS256 verifier accepts, in bits.
+const RSA_MIN_BITS: usize = 2048;
+const RSA_MAX_BITS: usize = 8192;
+
+/// Where signing keys come from (embedded core, a SuperTokens core over HTTP, a fixed set in tests).
+///
+/// Implementations should bound their own running time (Node uses a 5 s timeout): the cache
+/// runs one fetch at a time and lookups needing fresh keys wait for it.
+pub trait KeySource: Send + Sync + 'static {
+    /// Fetch the current JWKS.
+    ///
+    /// # Errors
+    ///
+    /// [`KeySourceError`] when the keys cannot be obtained; the cache then keeps serving the
+    /// keys it already has.
+    fn fetch_keys(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<JwkSet, KeySourceError>> + Send + '_>>;
+}
+
+/// Error of a key source (message safe to log; no secrets).
+#[derive(Debug, thiserror::Error)]
+#[error("key source unavailable: {0}")]
+pub struct KeySourceError(pub String);
+
+/// A fixed key set (tests, static deployments).
+#[derive(Clone)]
+pub struct StaticKeySource(JwkSet);
+
+impl StaticKeySource {
+    /// A source that always returns `keys`.
+    pub fn new(keys: JwkSet) -> Self {
+        Self(keys)
+    }
+}
+
+impl fmt::Debug for StaticKeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StaticKeySource")
+            .field(&KeyIds(&self.0))
+            .finish()
+    }
+}
+
+/// Debug-prints only the key ids of a set.
+struct KeyIds<'a>(&'a JwkSet);
+
+impl fmt::Debug for KeyIds<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.keys.iter().map(|jwk| jwk.common.key_id.as_deref()))
+            .finish()
+    }
+}
+
+impl KeySource for StaticKeySource {
+    fn fetch_keys(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<JwkSet, KeySourceError>> + Send + '_>> {
+        Box::pin(std::future::ready(Ok(self.0.clone())))
+    }
+}
+
+/// Caches the signing keys of a [`KeySource`] (protocol §2.3). `Send + Sync`; share it via `Arc`.
+///
+/// * No cached set, or one older than the max age (default 4 h) ⇒ fetch before answering.
+/// * Unknown `kid` ⇒ refetch, but only if the last fetch attempt is older than the cooldown
+///   (default 500 ms). Concurrent callers share one in-flight fetch.
+/// * Fetch failure ⇒ the previously cached keys stay in use.
+/// * Only RSA keys usable for RS256 signatures are kept: JWKs of another type, or with an
+///   `alg` other than `RS256`, a `use` other than `sig`, `key_ops` without `verify`, or a
+///   modulus outside 2048–8192 bits are skipped.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use session_guard::{JwksCache, StaticKeySource};
+///
+/// let source = StaticKeySource::new(jsonwebtoken::jwk::JwkSet { keys: vec![] });
+/// let cache = JwksCache::new(Arc::new(source)).with_max_age(Duration::from_secs(3600));
+/// assert_eq!(cache.fetch_count(), 0);
+/// ```
+pub struct JwksCache {
+    source: Arc<dyn KeySource>,
+    max_age: Duration,
+    cooldown: Duration,
+    state: RwLock<State>,
+    /// Held for the whole duration of a fetch: the single flight.
+    fetch_gate: tokio::sync::Mutex<()>,
+    fetches: AtomicU64,
+}
+
+/// The usable keys of one fetched JWKS, in JWKS order.
+struct KeySet {
+    keys: Vec<(Option<String>, Arc<DecodingKey>)>,
+}
+
+impl KeySet {
+    fn get(&self, kid: &str) -> Option<&Arc<DecodingKey>> {
+        self.keys
+            .iter()
+            .find(|(id, _)| id.as_deref() == Some(kid))
+            .map(|(_, key)| key)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// The last successfully fetched set.
+    keys: Option<Arc<KeySet>>,
+    /// When `keys` was fetched.
+    fetched_at: Option<Instant>,
+    /// When the last fetch attempt (success or failure) finished.
+    last_attempt: Option<Instant>,
+    last_attempt_failed: bool,
+    /// Number of completed fetch attempts.
+    generation: u64,
+    /// Number of [`JwksCache::invalidate`] calls.
+    invalidations: u64,
+    /// `invalidations` when the last attempt started.
+    attempted_epoch: u64,
+    /// `invalidations` when the fetch that produced `keys` started.
+    loaded_epoch: u64,
+}
+
+impl State {
+    fn is_fresh(&self, max_age: Duration) -> bool {
+        self.loaded_epoch == self.invalidations
+            && self.fetched_at.is_some_and(|at| at.elapsed() < max_age)
+    }
+
+    fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        self.keys.as_ref()?.get(kid).cloned()
+    }
+}
+
+impl JwksCache {
+    /// A cache over `source` with max age 4 h and cooldown 500 ms; nothing is fetched yet.
+    pub fn new(source: Arc<dyn KeySource>) -> Self {
+        Self {
+            source,
+            max_age: DEFAULT_MAX_AGE,
+            cooldown: DEFAULT_COOLDOWN,
+            state: RwLock::new(State::default()),
+            fetch_gate: tokio::sync::Mutex::new(()),
+            fetches: AtomicU64::new(0),
+        }
+    }
+
+    /// How long a fetched key set counts as fresh (default 4 h, Node's `jwksRefreshIntervalSec`).
+    #[must_use]
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// Minimum time between two fetches caused by unknown `kid`s or failures (default 500 ms).
+    #[must_use]
+    pub fn with_cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// How many times the key source was called.
+    pub fn fetch_count(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Forgets freshness: the next lookup refetches, even within the cooldown (for example
+    /// right after the embedded core rotated its keys). Cached keys stay usable if that fetch fails.
+    pub fn invalidate(&self) {
+        self.write().invalidations += 1;
+    }
+
+    /// The key for `kid`, fetching first if the cache is empty, too old, or lacks `kid` and the
+    /// cooldown has passed.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::UnknownKey`] if no usable key has this `kid`; [`TokenError::KeysUnavailable`]
+    /// if it is not cached and the last fetch attempt failed.
+    pub(crate) async fn key_for(&self, kid: &str) -> Result<Arc<DecodingKey>, TokenError> {
+        let seen = {
+            let state = self.read();
+            if state.is_fresh(self.max_age)
+                && let Some(key) = state.key(kid)
+            {
+                return Ok(key);
+            }
+            state.generation
+        };
+        self.refresh(seen).await;
+        let state = self.read();
+        state.key(kid).ok_or_else(|| Self::missing(&state))
+    }
+
+    /// Every usable key, in JWKS order (for v2 tokens, which have no `kid`); fetches first if
+    /// the cache is empty or too old.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::KeysUnavailable`] if no key is cached and the fetch failed.
+    pub(crate) async fn all_keys(&self) -> Result<Vec<Arc<DecodingKey>>, TokenError> {
+        let seen = {
+            let state = self.read();
+            if state.is_fresh(self.max_age)
+                && let Some(keys) = &state.keys
+            {
+                return Ok(Self::collect(keys));
+            }
+            state.generation
+        };
+        self.refresh(seen).await;
+        let state = self.read();
+        match &state.keys {
+            Some(keys) => Ok(Self::collect(keys)),
+            None => Err(TokenError::KeysUnavailable),
+        }
+    }
+
+    /// The cached key for `kid`, however old; never fetches.
+    #[allow(dead_code, reason = "no-I/O lookups for hot paths")]
+    pub(crate) fn cached_key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        self.read().key(kid)
+    }
+
+    /// All cached keys, however old; `None` if nothing was ever fetched. Never fetches.
+    #[allow(dead_code, reason = "no-I/O lookups for hot paths")]
+    pub(crate) fn cached_keys(&self) -> Option<Vec<Arc<DecodingKey>>> {
+        self.read().keys.as_deref().map(Self::collect)
+    }
+
+    fn collect(keys: &KeySet) -> Vec<Arc<DecodingKey>> {
+        keys.keys.iter().map(|(_, key)| Arc::clone(key)).collect()
+    }
+
+    fn missing(state: &State) -> TokenError {
+        if state.keys.is_none() || state.last_attempt_failed {
+            TokenError::KeysUnavailable
+        } else {
+            TokenError::UnknownKey
+        }
+    }
+
+    /// Fetches once unless another caller fetched since `seen` was read, or the cooldown has not
+    /// passed (an invalidation overrides the cooldown once). Callers wait for the fetch in flight.
+    async fn refresh(&self, seen: u64) {
+        let _flight = self.fetch_gate.lock().await;
+        let epoch = {
+            let state = self.read();
+            if state.generation != seen {
+                return;
+            }
+            let forced = state.attempted_epoch < state.invalidations;
+            let cooled = state
+                .last_attempt
+                .is_none_or(|at| at.elapsed() >= self.cooldown);
+            if !forced && !cooled {
+                return;
+            }
+            state.invalidations
+        };
+
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let outcome = match self.source.fetch_keys().await {
+            Ok(set) => build_key_set(&set),
+            Err(error) => Err(error),
+        };
+
+        let now = Instant::now();
+        let mut state = self.write();
+        state.generation += 1;
+        state.last_attempt = Some(now);
+        state.attempted_epoch = epoch;
+        match outcome {
+            Ok(keys) => {
+                tracing::debug!(keys = keys.keys.len(), "fetched signing keys");
+                state.keys = Some(Arc::new(keys));
+                state.fetched_at = Some(now);
+                state.loaded_epoch = epoch;
+                state.last_attempt_failed = false;
+            }
+            Err(error) => {
+                tracing::warn!(%error, stale_keys = state.keys.is_some(), "signing key fetch failed");
+                state.last_attempt_failed = true;
+            }
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cached_keys = self.read().keys.as_ref().map_or(0, |keys| keys.keys.len());
+        f.debug_struct("JwksCache")
+            .field("max_age", &self.max_age)
+            .field("cooldown", &self.cooldown)
+            .field("cached_keys", &cached_keys)
+            .field("fetch_count", &self.fetch_count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keeps the usable keys of `set`; a set without any is treated as a failed fetch.
+fn build_key_set(set: &JwkSet) -> Result<KeySet, KeySourceError> {
+    let keys: Vec<_> = set
+        .keys
+        .iter()
+        .filter_map(|jwk| match rs256_key(jwk) {
+            Ok(key) => Some((jwk.common.key_id.clone(), Arc::new(key))),
+            Err(reason) => {
+                tracing::debug!(kid = jwk.common.key_id.as_deref(), reason, "skipping JWK");
+                None
+            }
+        })
+        .collect();
+    if keys.is_empty() {
+        return Err(KeySourceError(
+            "the JWKS has no usable RS256 key".to_owned(),
+        ));
+    }
+    Ok(KeySet { keys })
+}
+
+/// An RSA verification key for RS256 built from a JWK, or why the JWK is not usable.
+fn rs256_key(jwk: &Jwk) -> Result<DecodingKey, &'static str> {
+    let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
+        return Err("not an RSA key");
+    };
+    let common = &jwk.common;
+    if common
+        .key_algorithm
+        .is_some_and(|alg| alg != KeyAlgorithm::RS256)
+    {
+        return Err("alg is not RS256");
+    }
+    if common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|usage| *usage != PublicKeyUse::Signature)
+    {
+        return Err("use is not sig");
+    }
+    if common
+        .key_operations
+        .as_ref()
+        .is_some_and(|ops| !ops.contains(&KeyOperations::Verify))
+    {
+        return Err("key_ops lacks verify");
+    }
+    let n = URL_SAFE_NO_PAD
+        .decode(&rsa.n)
+        .map_err(|_| "n is not base64url")?;
+    let e = URL_SAFE_NO_PAD
+        .decode(&rsa.e)
+        .map_err(|_| "e is not base64url")?;
+    let modulus = n
+        .iter()
+        .position(|&b| b != 0)
+        .map_or(&[][..], |start| &n[start..]);
+    let bits = modulus
+        .first()
+        .map_or(0, |&top| modulus.len() * 8 - top.leading_zeros() as usize);
+    if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+        return Err("modulus size is not 2048 to 8192 bits");
+    }
+    if e.iter().all(|&b| b == 0) {
+        return Err("exponent is zero");
+    }
+    Ok(DecodingKey::from_rsa_raw_components(modulus, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../tests/fixtures/appendix_a.txt");
+    const DYNAMIC_KID: &str = "d-1700000000000";
+    const STATIC_KID: &str = "s-7a1e2f10-0000-4000-8000-000000000001";
+
+    /// The Appendix A JWKS (everything before the first token name).
+    fn appendix_jwks() -> JwkSet {
+        let end = FIXTURE.find("\nv5\n").unwrap();
+        serde_json::from_str(&FIXTURE[..end]).unwrap()
+    }
+
+    /// A source that counts its calls, can be switched to failing, and can be slowed down.
+    struct TestSource {
+        keys: Mutex<JwkSet>,
+        failing: AtomicBool,
+        delay: Duration,
+    }
+
+    impl TestSource {
+        fn new(keys: JwkSet) -> Arc<Self> {
+            Arc::new(Self {
+                keys: Mutex::new(keys),
+                failing: AtomicBool::new(false),
+                delay: Duration::ZERO,
+            })
+        }
+        fn slow(keys: JwkSet, delay: Duration) -> Arc<Self> {
+            Arc::new(Self {
+                keys: Mutex::new(keys),
+                failing: AtomicBool::new(false),
+                delay,
+            })
+        }
+        fn set_failing(&self, failing: bool) {
+            self.failing.store(failing, Ordering::SeqCst);
+        }
+        fn set_keys(&self, keys: JwkSet) {
+            *self.keys.lock().unwrap() = keys;
+        }
+    }
+
+    impl KeySource for TestSource {
+        fn fetch_keys(
+            &self,
+        ) -> Pin<Box<dyn Future<Output = Result<JwkSet, KeySourceError>> + Send + '_>> {
+            Box::pin(async move {
+                if !self.delay.is_zero() {
+                    tokio::time::sleep(self.delay).await;
+                }
+                if self.failing.load(Ordering::SeqCst) {
+                    Err(KeySourceError("test source is down".to_owned()))
+                } else {
+                    Ok(self.keys.lock().unwrap().clone())
+                }
+            })
+        }
+    }
+
+    fn only(kid: &str) -> JwkSet {
+        let mut set = appendix_jwks();
+        set.keys
+            .retain(|jwk| jwk.common.key_id.as_deref() == Some(kid));
+        set
+    }
+
+    #[test]
+    fn cache_is_send_sync_and_futures_are_send() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        fn assert_send<T: Send>(_: &T) {}
+        assert_send_sync::<JwksCache>();
+        assert_send_sync::<StaticKeySource>();
+        let cache = JwksCache::new(Arc::new(StaticKeySource::new(appendix_jwks())));
+        assert_send(&cache.key_for(DYNAMIC_KID));
+        assert_send(&cache.all_keys());
+    }
+
+    #[tokio::test]
+    async fn loads_on_first_use_then_serves_from_cache() {
+        let source = TestSource::new(appendix_jwks());
+        let cache = JwksCache::new(source.clone());
+        assert_eq!(cache.fetch_count(), 0);
+        assert!(cache.cached_key(DYNAMIC_KID).is_none());
+        cache.key_for(DYNAMIC_KID).await.unwrap();
+        cache.key_for(STATIC_KID).await.unwrap();
+        assert_eq!(cache.all_keys().await.unwrap().len(), 2);
+        assert_eq!(cache.fetch_count(), 1);
+        assert!(cache.cached_key(DYNAMIC_KID).is_some());
+        assert_eq!(cache.cached_keys().unwrap().len(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn burst_of_unknown_kids_fetches_at_most_twice() {
+        // The fetch is slow so that the burst piles up behind the single flight.
+        let source = TestSource::slow(appendix_jwks(), Duration::from_millis(20));
+        let cache = Arc::new(JwksCache::new(source.clone()));
+        let tasks: Vec<_> = (0..1000u32)
+            .map(|i| {
+                let cache = Arc::clone(&cache);
+                let kid = format!("d-{}", 1_000_000 + i.wrapping_mul(7919) % 1_000_000);
+                tokio::spawn(async move { cache.key_for(&kid).await })
+            })
+            .collect();
+        for task in tasks {
+            let result = tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(result.unwrap_err(), TokenError::UnknownKey);
+        }
+        assert!(
+            cache.fetch_count() <= 2,
+            "fetched {} times",
+            cache.fetch_count()
+        );
+        // Known kids still work without another fetch.
+        let before = cache.fetch_count();
+        cache.key_for(DYNAMIC_KID).await.unwrap();
+        assert_eq!(cache.fetch_count(), before);
+    }
+
+    #[tokio::test]
+    async fn unknown_kid_refetches_once_after_cooldown() {
+        let source = TestSource::new(only(DYNAMIC_KID));
+        let cache = JwksCache::new(source.clone()).with_cooldown(Duration::from_millis(30));
+        cache.key_for(DYNAMIC_KID).await.unwrap();
+        assert_eq!(cache.fetch_count(), 1);
+
+        // Within the cooldown: no refetch.
+        assert_eq!(
+            cache.key_for(STATIC_KID).await.unwrap_err(),
+            TokenError::UnknownKey
+        );
+        assert_eq!(cache.fetch_count(), 1);
+
+        // The core publishes a new key; after the cooldown one lookup refetches once.
+        source.set_keys(appendix_jwks());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        cache.key_for(STATIC_KID).await.unwrap();
+        assert_eq!(cache.fetch_count(), 2);
+        cache.key_for(STATIC_KID).await.unwrap();
+        assert_eq!(
+            cache.key_for("d-1").await.unwrap_err(),
+            TokenError::UnknownKey
+        );
+        assert_eq!(cache.fetch_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn max_age_expiry_refetches() {
+        let source = TestSource::new(appendix_jwks());
+        let cache = JwksCache::new(source.clone())
+            .with_max_age(Duration::from_millis(20))
+            .with_cooldown(Duration::ZERO);
+        cache.key_for(DYNAMIC_KID).await.unwrap();
+        assert_eq!(cache.fetch_count(), 1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        cache.key_for(DYNAMIC_KID).await.unwrap();
+        assert_eq!(cache.fetch_count(), 2);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(cache.all_keys().await.unwrap().len(), 2);
+        assert_eq!(cache.fetch_count(), 3);
+    }
+
+    #[tokio::test]
+    async fn failing_source_keeps_stale_keys() {
+        let source = TestSource::new(appendix_jwks());
+        let cache = JwksCache::new(source.clone())
+            .with_max_age(Duration::from_millis(10))
+            .with_cooldown(Duration::from_millis(10));
+        cache.key_for(DYNAMIC_KID).await.unwrap();
+        source.set_failing(true);
+        tokio::time::sleep(Duration::from_millis(40)).await;
+
+        // Stale set, fetch fails: the cached key is still served.
+        cache.key_for(DYNAMIC_KID).await.unwrap();
+        assert_eq!(cache.fetch_count(), 2);
+        assert_eq!(cache.all_keys().await.unwrap().len(), 2);
+        // Unknown kid while the source is down: keys unavailable, not "unknown key".
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert_eq!(
+            cache.key_for("d-1").await.unwrap_err(),
+            TokenError::KeysUnavailable
+        );
+
+        // Recovery.
+        source.set_failing(false);
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert_eq!(
+            cache.key_for("d-1").await.unwrap_err(),
+            TokenError::UnknownKey
+        );
+        cache.key_for(STATIC_KID).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn failing_source_without_cache_is_unavailable() {
+        let source = TestSource::new(appendix_jwks());
+        source.set_failing(true);
+        let cache = JwksCache::new(source.clone());
+        assert_eq!(
+            cache.key_for(DYNAMIC_KID).await.unwrap_err(),
+            TokenError::KeysUnavailable
+        );
+        assert_eq!(
+            cache.all_keys().await.unwrap_err(),
+            TokenError::KeysUnavailable
+        );
+        // Within the cooldown the failing source is not called again.
+        assert_eq!(cache.fetch_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn invalidate_refetches_even_within_cooldown() {
+        let source = TestSource::new(only(DYNAMIC_KID));
+        let cache = JwksCache::new(source.clone()).with_cooldown(Duration::from_secs(3600));
+        cache.key_for(DYNAMIC_KID).await.unwrap();
+        source.set_keys(appendix_jwks());
+        assert_eq!(
+            cache.key_for(STATIC_KID).await.unwrap_err(),
+            TokenError::UnknownKey
+        );
+        cache.invalidate();
+        cache.key_for(STATIC_KID).await.unwrap();
+        assert_eq!(cache.fetch_count(), 2);
+        // Only once per invalidation.
+        cache.key_for(DYNAMIC_KID).await.unwrap();
+        assert_eq!(
+            cache.key_for("d-1").await.unwrap_err(),
+            TokenError::UnknownKey
+        );
+        assert_eq!(cache.fetch_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn unusable_jwks_are_skipped() {
+        let mut set = appendix_jwks();
+        let template = serde_json::to_value(&set.keys[0]).unwrap();
+        let variant = |kid: &str, edit: &dyn Fn(&mut serde_json::Value)| -> Jwk {
+            let mut value = template.clone();
+            value["kid"] = kid.into();
+            edit(&mut value);
+            serde_json::from_value(value).unwrap()
+        };
+        set.keys
+            .push(variant("rs384", &|v| v["alg"] = "RS384".into()));
+        set.keys
+            .push(variant("ps256", &|v| v["alg"] = "PS256".into()));
+        set.keys
+            .push(variant("weird-alg", &|v| v["alg"] = "XX999".into()));
+        set.keys.push(variant("enc", &|v| v["use"] = "enc".into()));
+        set.keys.push(variant("ops", &|v| {
+            v["key_ops"] = serde_json::json!(["encrypt"])
+        }));
+        set.keys
+            .push(variant("bad-n", &|v| v["n"] = "not base64!".into()));
+        set.keys
+            .push(variant("short-n", &|v| v["n"] = "AQAB".into()));
+        set.keys.push(
+            serde_json::from_value(serde_json::json!(
+                {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0", "alg": "HS256"}
+            ))
+            .unwrap(),
+        );
+        set.keys.push(
+            serde_json::from_value(serde_json::json!({
+                "kty": "EC", "kid": "ec", "crv": "P-256", "alg": "ES256",
+                "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
+            }))
+            .unwrap(),
+        );
+        let ok_ops = variant("ok-ops", &|v| {
+            v.as_object_mut().unwrap().remove("use");
+            v["key_ops"] = serde_json::json!(["verify"]);
+        });
+        set.keys.push(ok_ops);
+        let no_alg = variant("no-alg", &|v| {
+            let v = v.as_object_mut().unwrap();
+            v.remove("alg");
+            v.remove("use");
+        });
+        set.keys.push(no_alg);
+
+        let cache = JwksCache::new(Arc::new(StaticKeySource::new(set)));
+        for kid in [
+            "rs384",
+            "ps256",
+            "weird-alg",
+            "enc",
+            "ops",
+            "bad-n",
+            "short-n",
+            "hmac",
+            "ec",
+        ] {
+            assert_eq!(
+                cache.key_for(kid).await.unwrap_err(),
+                TokenError::UnknownKey,
+                "{kid}"
+            );
+        }
+        for kid in [DYNAMIC_KID, STATIC_KID, "ok-ops", "no-alg"] {
+            cache.key_for(kid).await.unwrap();
+        }
+        assert_eq!(cache.all_keys().await.unwrap().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn set_without_usable_keys_counts_as_failure() {
+        let source = TestSource::new(appendix_jwks());
+        let cache = JwksCache::new(source.clone()).with_cooldown(Duration::ZERO);
+        cache.key_for(DYNAMIC_KID).await.unwrap();
+        source.set_keys(JwkSet::default());
+        cache.invalidate();
+        // The empty set does not replace the cached keys.
+        cache.key_for(DYNAMIC_KID).await.unwrap();
+        assert_eq!(cache.fetch_count(), 2);
+    }
+
+    #[test]
+    fn debug_output_names_no_key_material() {
+        let set = appendix_jwks();
+        let n = match &set.keys[0].algorithm {
+            AlgorithmParameters::RSA(rsa) => rsa.n.clone(),
+            _ => unreachable!(),
+        };
+        let source = StaticKeySource::new(set);
+        let text = format!("{source:?}");
+        assert!(
+            text.contains(DYNAMIC_KID) && !text.contains(&n[..20]),
+            "{text}"
+        );
+        let cache = JwksCache::new(Arc::new(source));
+        let text = format!("{cache:?}");
+        assert!(
+            text.starts_with("JwksCache") && !text.contains(&n[..20]),
+            "{text}"
+        );
+    }
+}

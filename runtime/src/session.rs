@@ -1,0 +1,279 @@
+//! [`SessionContainer`]: a verified (or newly created) session, and the response changes it
+//! owes the client.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix_web::http::header::HeaderMap;
+use actix_web::{HttpMessage, HttpRequest};
+use serde_json::{Map, Value};
+
+use crate::claims::SessionClaim;
+use crate::config::{AntiCsrf, SessionConfig};
+use crate::core::{IssuedToken, NewSession};
+use crate::error::SessionError;
+use crate::token::parse_access_token;
+use crate::transfer::{self, NewTokens, ResponseWriter, Transfer};
+use crate::{PROTECTED_PROPS, now_ms};
+
+/// A verified session, handed to handlers by `#[verify_session]`.
+///
+/// Cheap to clone (an `Arc`). `Debug` shows ids, never tokens.
+#[derive(Clone)]
+pub struct SessionContainer {
+    inner: Arc<SessionInner>,
+}
+
+struct SessionInner {
+    config: SessionConfig,
+    handle: String,
+    user_id: String,
+    recipe_user_id: String,
+    tenant_id: String,
+    transfer: Transfer,
+    state: Mutex<TokenState>,
+}
+
+/// The session's current tokens and what the response must still say about them.
+pub(crate) struct TokenState {
+    pub(crate) access_token: String,
+    pub(crate) payload: Map<String, Value>,
+    pub(crate) expiry_ms: u64,
+    pub(crate) refresh_token: Option<IssuedToken>,
+    pub(crate) anti_csrf_token: Option<String>,
+    /// The access token changed during this request: send it with a new front-token.
+    pub(crate) updated: bool,
+    /// Transfer methods whose tokens the response clears (e.g. the other method at creation).
+    pub(crate) clear: Vec<Transfer>,
+}
+
+/// The parts a [`SessionContainer`] is built from.
+pub(crate) struct SessionParts {
+    pub(crate) handle: String,
+    pub(crate) user_id: String,
+    pub(crate) recipe_user_id: String,
+    pub(crate) tenant_id: String,
+    pub(crate) transfer: Transfer,
+    pub(crate) state: TokenState,
+}
+
+impl fmt::Debug for SessionContainer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionContainer")
+            .field("user_id", &self.inner.user_id)
+            .field("recipe_user_id", &self.inner.recipe_user_id)
+            .field("tenant_id", &self.inner.tenant_id)
+            .field("handle", &self.inner.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionContainer {
+    pub(crate) fn new(config: SessionConfig, parts: SessionParts) -> Self {
+        Self {
+            inner: Arc::new(SessionInner {
+                config,
+                handle: parts.handle,
+                user_id: parts.user_id,
+                recipe_user_id: parts.recipe_user_id,
+                tenant_id: parts.tenant_id,
+                transfer: parts.transfer,
+                state: Mutex::new(parts.state),
+            }),
+        }
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, TokenState> {
+        // Only plain data lives behind the lock, so a poisoned lock is still consistent.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The primary user id (`sub`).
+    pub fn user_id(&self) -> &str {
+        &self.inner.user_id
+    }
+
+    /// The recipe (login method) user id (`rsub`; equal to the user id without account
+    /// linking).
+    pub fn recipe_user_id(&self) -> &str {
+        &self.inner.recipe_user_id
+    }
+
+    /// The tenant the session belongs to (`tId`, `public` by default).
+    pub fn tenant_id(&self) -> &str {
+        &self.inner.tenant_id
+    }
+
+    /// The session handle: a stable id of this session across refreshes.
+    pub fn handle(&self) -> &str {
+        &self.inner.handle
+    }
+
+    /// The whole access-token payload, protected fields (`sub`, `exp`, …) included.
+    pub fn access_token_payload(&self) -> Map<String, Value> {
+        self.state().payload.clone()
+    }
+
+    /// The access token's expiry, ms since the epoch.
+    pub fn access_token_expiry_ms(&self) -> u64 {
+        self.state().expiry_ms
+    }
+
+    /// A claim's value from the payload, e.g. `session.get_claim_value(&Roles)`.
+    /// `None` when the claim is missing or holds another type.
+    pub fn get_claim_value<C: SessionClaim>(&self, claim: &C) -> Option<C::Value> {
+        claim.value_from_payload(&self.state().payload)
+    }
+
+    /// Writes what this session owes the response: new tokens and a front-token when they
+    /// changed, cleared tokens where asked.
+    pub(crate) fn write_response_headers(&self, headers: &mut HeaderMap) {
+        let state = self.state();
+        let mut writer = ResponseWriter {
+            headers,
+            config: self.inner.config.inner(),
+        };
+        for method in &state.clear {
+            writer.clear(*method);
+        }
+        if state.updated {
+            let front = transfer::front_token(&self.inner.user_id, state.expiry_ms, &state.payload);
+            writer.attach(
+                &NewTokens {
+                    access_token: &state.access_token,
+                    front_token: &front,
+                    refresh_token: state
+                        .refresh_token
+                        .as_ref()
+                        .map(|t| (t.token.as_str(), t.expiry_ms)),
+                    anti_csrf_token: state.anti_csrf_token.as_deref(),
+                },
+                self.inner.transfer,
+                now_ms(),
+            );
+        }
+    }
+}
+
+/// The session of the current request, kept in its extensions so that the response can carry
+/// the session's token changes whichever way the handler answers.
+#[derive(Clone)]
+pub(crate) struct RequestSession(pub(crate) SessionContainer);
+
+/// Remembers `session` as the one whose changes this request's response carries.
+pub(crate) fn remember(req: &HttpRequest, session: &SessionContainer) {
+    req.extensions_mut().insert(RequestSession(session.clone()));
+}
+
+/// Applies the pending token changes of the request's session to a response's headers.
+pub(crate) fn apply_pending(req: &HttpRequest, headers: &mut HeaderMap) {
+    let session = req.extensions().get::<RequestSession>().cloned();
+    if let Some(RequestSession(session)) = session {
+        session.write_response_headers(headers);
+    }
+}
+
+/// Creates a new session for `user_id` in the `public` tenant and attaches its tokens to the
+/// response of `req` (cookies or headers, as the frontend asked with `st-auth-mode`).
+///
+/// The tokens reach the client when the handler's response goes through
+/// [`WithSession`](crate::WithSession) (every `#[verify_session]` handler does this
+/// automatically). `payload` must be a JSON object (or `null`); protected fields such as `sub`
+/// are dropped.
+///
+/// ```no_run
+/// use actix_web::{HttpRequest, HttpResponse, post};
+/// use session_guard::{SessionError, WithSession, create_new_session};
+///
+/// #[post("/login")]
+/// async fn login(req: HttpRequest) -> Result<WithSession<HttpResponse>, SessionError> {
+///     // ... check the user's credentials first ...
+///     let session = create_new_session(&req, "user-1", serde_json::json!({"plan": "pro"})).await?;
+///     Ok(WithSession::new(HttpResponse::Ok().json(serde_json::json!({"userId": session.user_id()}))))
+/// }
+/// ```
+///
+/// # Errors
+/// [`SessionError::MissingConfig`] without a registered config, [`SessionError::Internal`]
+/// when `payload` is not an object, [`SessionError::CoreUnavailable`] when the core is down.
+pub async fn create_new_session(
+    req: &HttpRequest,
+    user_id: &str,
+    payload: Value,
+) -> Result<SessionContainer, SessionError> {
+    create_new_session_for_tenant(req, "public", user_id, payload).await
+}
+
+/// [`create_new_session`] in a given tenant.
+///
+/// # Errors
+/// As [`create_new_session`].
+pub async fn create_new_session_for_tenant(
+    req: &HttpRequest,
+    tenant_id: &str,
+    user_id: &str,
+    payload: Value,
+) -> Result<SessionContainer, SessionError> {
+    let config = SessionConfig::from_request(req)?.clone();
+    let c = config.inner();
+    let method = transfer::creation_transfer(req, c);
+    let mut custom = match payload {
+        Value::Object(map) => map,
+        Value::Null => Map::new(),
+        _ => {
+            return Err(SessionError::Internal(
+                "the access token payload must be a JSON object".into(),
+            ));
+        }
+    };
+    for key in PROTECTED_PROPS {
+        custom.remove(*key);
+    }
+    custom
+        .entry("iss")
+        .or_insert_with(|| Value::String(format!("{}{}", c.api_domain, c.api_base_path)));
+    let created = c
+        .core
+        .create_session(NewSession {
+            tenant_id: tenant_id.to_owned(),
+            recipe_user_id: user_id.to_owned(),
+            access_token_payload: custom,
+            session_data: Value::Object(Map::new()),
+            enable_anti_csrf: c.anti_csrf == AntiCsrf::ViaToken && method == Transfer::Cookie,
+            use_dynamic_signing_key: c.use_dynamic_signing_key,
+        })
+        .await?;
+    let payload = parse_access_token(&created.access_token.token)
+        .map(|t| t.payload)
+        .map_err(|_| SessionError::Internal("the core issued an unreadable access token".into()))?;
+    // A new session replaces one carried by the other method (protocol §3.5 "create").
+    let other = match method {
+        Transfer::Cookie => Transfer::Header,
+        Transfer::Header => Transfer::Cookie,
+    };
+    let other_has_token = match other {
+        Transfer::Cookie => !transfer::cookie_values(req, transfer::ACCESS_TOKEN_COOKIE).is_empty(),
+        Transfer::Header => matches!(transfer::bearer_token(req), Ok(Some(_))),
+    };
+    let session = SessionContainer::new(
+        config.clone(),
+        SessionParts {
+            handle: created.session.handle,
+            user_id: created.session.user_id,
+            recipe_user_id: created.session.recipe_user_id,
+            tenant_id: created.session.tenant_id,
+            transfer: method,
+            state: TokenState {
+                access_token: created.access_token.token,
+                payload,
+                expiry_ms: created.access_token.expiry_ms,
+                refresh_token: Some(created.refresh_token),
+                anti_csrf_token: created.anti_csrf_token,
+                updated: true,
+                clear: if other_has_token { vec![other] } else { Vec::new() },
+            },
+        },
+    );
+    remember(req, &session);
+    Ok(session)
+}

@@ -1,0 +1,305 @@
+//! Token transfer (protocol §3): reading tokens from requests, writing and clearing them on
+//! responses, and the front-token (§4).
+
+use actix_web::HttpRequest;
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::{ConfigInner, TokenTransferMethod};
+
+pub(crate) const ACCESS_TOKEN_COOKIE: &str = "sAccessToken";
+pub(crate) const REFRESH_TOKEN_COOKIE: &str = "sRefreshToken";
+pub(crate) const LEGACY_ID_REFRESH_COOKIE: &str = "sIdRefreshToken";
+pub(crate) const ACCESS_TOKEN_HEADER: &str = "st-access-token";
+pub(crate) const REFRESH_TOKEN_HEADER: &str = "st-refresh-token";
+pub(crate) const FRONT_TOKEN_HEADER: &str = "front-token";
+pub(crate) const ANTI_CSRF_HEADER: &str = "anti-csrf";
+pub(crate) const AUTH_MODE_HEADER: &str = "st-auth-mode";
+
+/// The longest `Cookie` header value we scan for session cookies; larger ones are ignored
+/// (no valid session needs them, and scanning them is work an attacker chooses).
+const MAX_COOKIE_HEADER_LEN: usize = 64 * 1024;
+
+/// The transfer method a token actually arrived by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transfer {
+    Cookie,
+    Header,
+}
+
+/// `encodeURIComponent`'s set: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` is escaped.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// All values of cookie `name` across every `Cookie` header, URL-decoded, in order.
+pub(crate) fn cookie_values(req: &HttpRequest, name: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for value in req.headers().get_all(header::COOKIE) {
+        let Ok(raw) = value.to_str() else { continue };
+        if raw.len() > MAX_COOKIE_HEADER_LEN {
+            continue;
+        }
+        for pair in raw.split(';') {
+            let Some((key, val)) = pair.split_once('=') else {
+                continue;
+            };
+            if key.trim() == name {
+                let val = val.trim().trim_matches('"');
+                found.push(percent_decode_str(val).decode_utf8_lossy().into_owned());
+            }
+        }
+    }
+    found
+}
+
+/// The `Authorization: Bearer` value, if the request has exactly one `Authorization` header
+/// of that form. `Err(())` when there are several (never valid HTTP; refusing them avoids
+/// guessing which one a proxy meant).
+pub(crate) fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, ()> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(());
+    }
+    Ok(first
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|v| !v.is_empty()))
+}
+
+/// A request header as UTF-8, if present (first value).
+pub(crate) fn header_str<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The transfer method for a new session (protocol §3.3): cookies only when the frontend
+/// asked for them with `st-auth-mode: cookie`, headers otherwise; a configured single method
+/// wins.
+pub(crate) fn creation_transfer(req: &HttpRequest, config: &ConfigInner) -> Transfer {
+    match config.token_transfer_method {
+        TokenTransferMethod::Cookie => Transfer::Cookie,
+        TokenTransferMethod::Header => Transfer::Header,
+        TokenTransferMethod::Any => {
+            let mode = header_str(req, AUTH_MODE_HEADER).map(str::to_ascii_lowercase);
+            if mode.as_deref() == Some("cookie") {
+                Transfer::Cookie
+            } else {
+                Transfer::Header
+            }
+        }
+    }
+}
+
+/// The front-token: base64 of `{"uid","ate","up"}` (protocol §4).
+pub(crate) fn front_token(user_id: &str, expiry_ms: u64, payload: &Map<String, Value>) -> String {
+    #[derive(Serialize)]
+    struct Front<'a> {
+        uid: &'a str,
+        ate: u64,
+        up: &'a Map<String, Value>,
+    }
+    let json = serde_json::to_vec(&Front {
+        uid: user_id,
+        ate: expiry_ms,
+        up: payload,
+    })
+    .unwrap_or_default();
+    STANDARD.encode(json)
+}
+
+/// Writes response headers for session tokens, in the Node SDK's order and format.
+pub(crate) struct ResponseWriter<'a> {
+    pub(crate) headers: &'a mut HeaderMap,
+    pub(crate) config: &'a ConfigInner,
+}
+
+/// What to write for a session whose tokens changed.
+pub(crate) struct NewTokens<'a> {
+    pub(crate) access_token: &'a str,
+    pub(crate) front_token: &'a str,
+    pub(crate) refresh_token: Option<(&'a str, u64)>,
+    pub(crate) anti_csrf_token: Option<&'a str>,
+}
+
+/// One year, the `sAccessToken` cookie lifetime (the JWT's own `exp` governs validity).
+const ACCESS_COOKIE_LIFETIME_MS: u64 = 31_536_000_000;
+
+impl ResponseWriter<'_> {
+    fn insert(&mut self, name: &'static str, value: &str) {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+
+    /// Adds `name` to `Access-Control-Expose-Headers` unless already listed.
+    fn expose(&mut self, name: &str) {
+        let current = self
+            .headers
+            .get(header::ACCESS_CONTROL_EXPOSE_HEADERS)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        if current
+            .split(',')
+            .any(|item| item.trim().eq_ignore_ascii_case(name))
+        {
+            return;
+        }
+        let updated = if current.trim().is_empty() {
+            name.to_owned()
+        } else {
+            format!("{current}, {name}")
+        };
+        if let Ok(value) = HeaderValue::from_str(&updated) {
+            self.headers
+                .insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, value);
+        }
+    }
+
+    fn set_cookie(&mut self, name: &str, value: &str, path: &str, expires_ms: u64) {
+        let c = self.config;
+        let mut cookie = format!("{name}={}", utf8_percent_encode(value, URI_COMPONENT));
+        if let Some(domain) = &c.cookie_domain {
+            cookie.push_str("; Domain=");
+            cookie.push_str(domain);
+        }
+        cookie.push_str("; Path=");
+        cookie.push_str(path);
+        cookie.push_str("; Expires=");
+        cookie.push_str(&httpdate::fmt_http_date(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(expires_ms),
+        ));
+        cookie.push_str("; HttpOnly");
+        if c.cookie_secure {
+            cookie.push_str("; Secure");
+        }
+        cookie.push_str("; SameSite=");
+        cookie.push_str(c.cookie_same_site.as_str());
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            self.headers.append(header::SET_COOKIE, value);
+        }
+    }
+
+    fn set_token(&mut self, refresh: bool, value: &str, expires_ms: u64, method: Transfer) {
+        match method {
+            Transfer::Cookie => {
+                let (name, path) = if refresh {
+                    (REFRESH_TOKEN_COOKIE, self.config.refresh_token_path.clone())
+                } else {
+                    (ACCESS_TOKEN_COOKIE, self.config.access_token_path.clone())
+                };
+                self.set_cookie(name, value, &path, expires_ms);
+            }
+            Transfer::Header => {
+                let name = if refresh {
+                    REFRESH_TOKEN_HEADER
+                } else {
+                    ACCESS_TOKEN_HEADER
+                };
+                self.insert(name, value);
+                self.expose(name);
+            }
+        }
+    }
+
+    /// Writes a new or changed session (protocol §3.4 "attachToRequestResponse").
+    pub(crate) fn attach(&mut self, tokens: &NewTokens<'_>, method: Transfer, now_ms: u64) {
+        self.insert(FRONT_TOKEN_HEADER, tokens.front_token);
+        self.expose(FRONT_TOKEN_HEADER);
+        self.set_token(
+            false,
+            tokens.access_token,
+            now_ms + ACCESS_COOKIE_LIFETIME_MS,
+            method,
+        );
+        if let Some((refresh_token, expiry_ms)) = tokens.refresh_token {
+            self.set_token(true, refresh_token, expiry_ms, method);
+        }
+        if let Some(anti_csrf) = tokens.anti_csrf_token {
+            self.insert(ANTI_CSRF_HEADER, anti_csrf);
+            self.expose(ANTI_CSRF_HEADER);
+        }
+    }
+
+    /// Clears the session in one transfer method (protocol §3.5).
+    pub(crate) fn clear(&mut self, method: Transfer) {
+        self.set_token(false, "", 0, method);
+        self.set_token(true, "", 0, method);
+        self.headers.remove(ANTI_CSRF_HEADER);
+        self.insert(FRONT_TOKEN_HEADER, "remove");
+        self.expose(FRONT_TOKEN_HEADER);
+    }
+
+    /// Clears the session in cookies and headers.
+    pub(crate) fn clear_all(&mut self) {
+        self.clear(Transfer::Cookie);
+        self.clear(Transfer::Header);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+    use serde_json::json;
+
+    #[test]
+    fn front_token_matches_appendix_a_shape() {
+        let payload = json!({"sub": "user-1"});
+        let token = front_token("user-1", 4_102_444_800_000, payload.as_object().unwrap());
+        let decoded: Value = serde_json::from_slice(&STANDARD.decode(token).unwrap()).unwrap();
+        assert_eq!(
+            decoded,
+            json!({"uid": "user-1", "ate": 4_102_444_800_000u64, "up": {"sub": "user-1"}})
+        );
+    }
+
+    #[test]
+    fn cookies_are_found_in_every_header_and_decoded() {
+        let req = TestRequest::default()
+            .append_header((header::COOKIE, "a=1; sAccessToken=x%3Dy"))
+            .append_header((header::COOKIE, "sAccessToken=z"))
+            .to_http_request();
+        assert_eq!(cookie_values(&req, ACCESS_TOKEN_COOKIE), vec!["x=y", "z"]);
+        assert!(cookie_values(&req, REFRESH_TOKEN_COOKIE).is_empty());
+    }
+
+    #[test]
+    fn bearer_needs_exact_prefix_and_one_header() {
+        let req = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, "Bearer  abc "))
+            .to_http_request();
+        assert_eq!(bearer_token(&req), Ok(Some("abc")));
+        let req = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, "bearer abc"))
+            .to_http_request();
+        assert_eq!(bearer_token(&req), Ok(None));
+        let req = TestRequest::default()
+            .append_header((header::AUTHORIZATION, "Bearer a"))
+            .append_header((header::AUTHORIZATION, "Bearer b"))
+            .to_http_request();
+        assert_eq!(bearer_token(&req), Err(()));
+    }
+
+    #[test]
+    fn values_are_encoded_like_encode_uri_component() {
+        let encoded = utf8_percent_encode("a+b/c=d.e_f", URI_COMPONENT).to_string();
+        assert_eq!(encoded, "a%2Bb%2Fc%3Dd.e_f");
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests: real actix servers on 127.0.0.1, real HTTP.
+
+mod apps;
+mod csrf;
+mod demo;
+mod macro_order;
+mod vectors;

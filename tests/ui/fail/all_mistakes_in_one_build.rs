@@ -1,0 +1,10 @@
+// Every mistake is reported in the same build, each on its own token.
+use actix_web::HttpResponse;
+use session_guard::{SessionContainer, verify_session};
+
+#[verify_session(requird = true, check_database = "yes", claims = [42])]
+fn me(session: SessionContainer, again: SessionContainer) -> HttpResponse {
+    HttpResponse::Ok().body(session.user_id().to_owned())
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use actix_web::HttpResponse;
+use session_guard::claims::EmailVerified;
+use session_guard::{SessionContainer, verify_session};
+
+#[verify_session(claims = [EmailVerified, 42])]
+async fn me(session: SessionContainer) -> HttpResponse {
+    HttpResponse::Ok().body(session.user_id().to_owned())
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use session_guard::verify_session;
+
+#[verify_session]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {
+    let _ = answer();
+}

@@ -1,0 +1,8 @@
+use session_guard::verify_session;
+
+#[verify_session]
+async extern "C" fn callback() -> u32 {
+    42
+}
+
+fn main() {}

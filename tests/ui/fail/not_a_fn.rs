@@ -1,0 +1,8 @@
+use session_guard::verify_session;
+
+#[verify_session]
+struct Handler;
+
+fn main() {
+    let _ = Handler;
+}

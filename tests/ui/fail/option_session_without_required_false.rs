@@ -1,0 +1,9 @@
+use actix_web::HttpResponse;
+use session_guard::{SessionContainer, verify_session};
+
+#[verify_session]
+async fn home(session: Option<SessionContainer>) -> HttpResponse {
+    HttpResponse::Ok().body(format!("{}", session.is_some()))
+}
+
+fn main() {}

@@ -1,0 +1,34 @@
+//! Without a session parameter the route is only guarded; a return type is optional.
+#![deny(warnings)]
+
+use actix_web::{App, HttpResponse, web};
+use session_guard::claims::EmailVerified;
+use session_guard::verify_session;
+
+#[verify_session(claims = [EmailVerified])]
+async fn guard_only(path: web::Path<u32>) -> HttpResponse {
+    HttpResponse::Ok().body(path.into_inner().to_string())
+}
+
+#[verify_session]
+async fn no_params() -> &'static str {
+    "ok"
+}
+
+#[verify_session]
+async fn no_return_type(path: web::Path<String>) {
+    let _ = path;
+}
+
+#[verify_session(required = false)]
+async fn optional_guard() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
+fn main() {
+    let _app = App::new()
+        .service(web::resource("/x/{id}").route(web::get().to(guard_only)))
+        .service(web::resource("/y").route(web::get().to(no_params)))
+        .service(web::resource("/z/{s}").route(web::delete().to(no_return_type)))
+        .service(web::resource("/w").route(web::get().to(optional_guard)));
+}
