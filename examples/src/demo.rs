@@ -35,7 +35,8 @@ async fn login(
     let user_id = body.user_id.trim();
     if user_id.is_empty() || user_id.len() > 256 {
         return Ok(WithSession::new(
-            HttpResponse::BadRequest().json(json!({"message": "userId must be 1 to 256 characters"})),
+            HttpResponse::BadRequest()
+                .json(json!({"message": "userId must be 1 to 256 characters"})),
         ));
     }
     let session = create_new_session(&req, user_id, json!({})).await?;
@@ -126,7 +127,18 @@ pub fn config_from_env(port: u16) -> std::io::Result<SessionConfig> {
     builder.build().map_err(std::io::Error::other)
 }
 
-/// Registers the demo's routes.
+/// CORS for exactly `website_domain`, with credentials and the SuperTokens headers.
+pub fn cors(website_domain: &str) -> actix_cors::Cors {
+    actix_cors::Cors::default()
+        .allowed_origin(website_domain.trim_end_matches('/'))
+        .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+        .allowed_headers(session_guard::cors::allowed_headers())
+        .expose_headers(session_guard::cors::exposed_headers())
+        .supports_credentials()
+        .max_age(3600)
+}
+
+/// Registers the demo's routes, refresh and sign-out included.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health)
         .service(login)

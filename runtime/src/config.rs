@@ -333,11 +333,20 @@ impl SessionConfigBuilder {
     /// [`ConfigError::NoCore`] without a data directory or core, [`ConfigError::Embedded`] when
     /// the data directory cannot be used, [`ConfigError::Invalid`] for contradictory options.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
-        let api_domain = normalise_origin(self.api_domain.as_deref().unwrap_or("http://localhost:3001"))?;
-        let website_domain =
-            normalise_origin(self.website_domain.as_deref().unwrap_or("http://localhost:3000"))?;
+        let api_domain = normalise_origin(
+            self.api_domain
+                .as_deref()
+                .unwrap_or("http://localhost:3001"),
+        )?;
+        let website_domain = normalise_origin(
+            self.website_domain
+                .as_deref()
+                .unwrap_or("http://localhost:3000"),
+        )?;
         let api_base_path = normalise_path(self.api_base_path.as_deref().unwrap_or("/auth"));
-        let session_expired_status = self.session_expired_status.unwrap_or(StatusCode::UNAUTHORIZED);
+        let session_expired_status = self
+            .session_expired_status
+            .unwrap_or(StatusCode::UNAUTHORIZED);
         let invalid_claim_status = self.invalid_claim_status.unwrap_or(StatusCode::FORBIDDEN);
         if session_expired_status == invalid_claim_status {
             return Err(ConfigError::Invalid(
@@ -359,11 +368,13 @@ impl SessionConfigBuilder {
                     .into(),
             ));
         }
-        let anti_csrf = self.anti_csrf.unwrap_or(if cookie_same_site == SameSite::None {
-            AntiCsrf::ViaCustomHeader
-        } else {
-            AntiCsrf::None
-        });
+        let anti_csrf = self
+            .anti_csrf
+            .unwrap_or(if cookie_same_site == SameSite::None {
+                AntiCsrf::ViaCustomHeader
+            } else {
+                AntiCsrf::None
+            });
         let core: Arc<dyn SessionCore> = match (self.core, self.data_dir) {
             (Some(core), _) => core,
             (None, Some(dir)) => Arc::new(
@@ -372,8 +383,10 @@ impl SessionConfigBuilder {
             ),
             (None, None) => return Err(ConfigError::NoCore),
         };
-        let keys = JwksCache::new(core.key_source())
-            .with_max_age(self.jwks_refresh_interval.unwrap_or(Duration::from_secs(4 * 3600)));
+        let keys = JwksCache::new(core.key_source()).with_max_age(
+            self.jwks_refresh_interval
+                .unwrap_or(Duration::from_secs(4 * 3600)),
+        );
         Ok(SessionConfig {
             inner: Arc::new(ConfigInner {
                 core,
@@ -406,8 +419,12 @@ fn normalise_origin(origin: &str) -> Result<String, ConfigError> {
         format!("http://{origin}")
     };
     let lower = origin.to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://")) || host_of(&lower).is_empty() {
-        return Err(ConfigError::Invalid(format!("not an http(s) origin: {origin}")));
+    if !(lower.starts_with("http://") || lower.starts_with("https://"))
+        || host_of(&lower).is_empty()
+    {
+        return Err(ConfigError::Invalid(format!(
+            "not an http(s) origin: {origin}"
+        )));
     }
     Ok(lower)
 }
@@ -496,14 +513,20 @@ mod tests {
     #[test]
     fn cookie_domain_normalisation() {
         assert_eq!(normalise_cookie_domain(" .Example.com "), ".example.com");
-        assert_eq!(normalise_cookie_domain("https://example.com:443/x"), "example.com");
+        assert_eq!(
+            normalise_cookie_domain("https://example.com:443/x"),
+            "example.com"
+        );
         assert_eq!(normalise_cookie_domain(".localhost"), "localhost");
     }
 
     #[test]
     fn paths_and_origins() {
         assert_eq!(normalise_path("auth/"), "/auth");
-        assert_eq!(normalise_origin("localhost:3001").unwrap(), "http://localhost:3001");
+        assert_eq!(
+            normalise_origin("localhost:3001").unwrap(),
+            "http://localhost:3001"
+        );
         assert!(normalise_origin("ftp://x").is_err());
     }
 

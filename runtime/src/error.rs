@@ -113,7 +113,11 @@ impl SessionError {
     }
 
     /// The status with the given codes for "session expired" and "invalid claim".
-    pub(crate) fn status_with(&self, session_expired: StatusCode, invalid_claim: StatusCode) -> StatusCode {
+    pub(crate) fn status_with(
+        &self,
+        session_expired: StatusCode,
+        invalid_claim: StatusCode,
+    ) -> StatusCode {
         match self {
             SessionError::Unauthorised { .. }
             | SessionError::TryRefreshToken { .. }

@@ -64,6 +64,8 @@
 pub mod claims;
 mod config;
 pub mod core;
+pub mod cors;
+mod endpoints;
 mod error;
 mod guard;
 mod jwks;

@@ -125,6 +125,25 @@ impl SessionContainer {
         claim.value_from_payload(&self.state().payload)
     }
 
+    /// Revokes this session in the core and clears its tokens in the response (in the
+    /// transfer method the request used). The access token stays verifiable until it expires
+    /// except on `check_database` routes.
+    ///
+    /// # Errors
+    /// [`SessionError::CoreUnavailable`] when the core cannot be reached (nothing is cleared,
+    /// so the user is not signed out by our outage).
+    pub async fn revoke_session(&self) -> Result<(), SessionError> {
+        self.inner
+            .config
+            .core()
+            .revoke_sessions(vec![self.inner.handle.clone()])
+            .await?;
+        let mut state = self.state();
+        state.updated = false;
+        state.clear = vec![self.inner.transfer];
+        Ok(())
+    }
+
     /// Writes what this session owes the response: new tokens and a front-token when they
     /// changed, cleared tokens where asked.
     pub(crate) fn write_response_headers(&self, headers: &mut HeaderMap) {
@@ -270,7 +289,11 @@ pub async fn create_new_session_for_tenant(
                 refresh_token: Some(created.refresh_token),
                 anti_csrf_token: created.anti_csrf_token,
                 updated: true,
-                clear: if other_has_token { vec![other] } else { Vec::new() },
+                clear: if other_has_token {
+                    vec![other]
+                } else {
+                    Vec::new()
+                },
             },
         },
     );

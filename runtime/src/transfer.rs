@@ -246,6 +246,12 @@ impl ResponseWriter<'_> {
         self.expose(FRONT_TOKEN_HEADER);
     }
 
+    /// Expires the `sIdRefreshToken` cookie of pre-2023 SDKs (protocol §3.7).
+    pub(crate) fn clear_legacy_id_refresh_cookie(&mut self) {
+        let path = self.config.access_token_path.clone();
+        self.set_cookie(LEGACY_ID_REFRESH_COOKIE, "", &path, 0);
+    }
+
     /// Clears the session in cookies and headers.
     pub(crate) fn clear_all(&mut self) {
         self.clear(Transfer::Cookie);

@@ -7,10 +7,10 @@ use crate::claims::ValidatorRef;
 use crate::config::{AntiCsrf, SessionConfig, TokenTransferMethod};
 use crate::core::{VerifyOutcome, VerifyRequest};
 use crate::error::{ClaimValidationError, Clearing, SessionError};
+use crate::now_ms;
 use crate::session::{SessionContainer, SessionParts, TokenState, remember};
 use crate::token::{self, TokenError, UnverifiedToken};
 use crate::transfer::{self, ResponseWriter, Transfer};
-use crate::now_ms;
 
 /// How one route verifies sessions: the options of `#[verify_session(..)]`.
 ///
@@ -21,6 +21,7 @@ pub struct VerifyOptions {
     pub(crate) anti_csrf_check: Option<bool>,
     pub(crate) check_database: bool,
     pub(crate) claims: Vec<ValidatorRef>,
+    pub(crate) skip_global_claims: bool,
 }
 
 impl Default for VerifyOptions {
@@ -37,7 +38,15 @@ impl VerifyOptions {
             anti_csrf_check: None,
             check_database: false,
             claims: Vec::new(),
+            skip_global_claims: false,
         }
+    }
+
+    /// Checks only this route's claims, not the config's global ones (sign-out uses it).
+    #[must_use]
+    pub fn without_global_claims(mut self) -> Self {
+        self.skip_global_claims = true;
+        self
     }
 
     /// Forces the anti-CSRF check on or off (default: on for every method but GET).
@@ -209,7 +218,12 @@ pub(crate) async fn verify_request(
     );
     // Remember the session before claims run, so a refreshed token still reaches the client.
     remember(req, &session);
-    validate_claims(&session, c.global_validators.iter().chain(&options.claims), now)?;
+    let global: &[ValidatorRef] = if options.skip_global_claims {
+        &[]
+    } else {
+        &c.global_validators
+    };
+    validate_claims(&session, global.iter().chain(&options.claims), now)?;
     Ok(Some(session))
 }
 

@@ -8,9 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
+use serde_json::{Map, Value};
 use session_guard::core::{
-    BoxFuture, CoreError, CreatedSession, NewSession, SessionCore, VerifyOutcome, VerifyRequest,
+    BoxFuture, CoreError, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
+    RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
 };
+
+const UNSUPPORTED: &str = "this test core only verifies";
 use session_guard::{KeySource, SessionConfig, StaticKeySource};
 
 /// A server started on an ephemeral port of 127.0.0.1, stopped on drop.
@@ -35,7 +39,8 @@ impl Drop for TestServer {
     }
 }
 
-/// Starts an app with `config` (if any) and the routes `routes` adds. Call inside an actix
+/// Starts an app with `config` (if any, with its refresh and sign-out endpoints) and the
+/// routes `routes` adds. Call inside an actix
 /// runtime (`#[actix_web::test]`).
 pub fn serve<F>(config: Option<SessionConfig>, routes: F) -> TestServer
 where
@@ -44,7 +49,7 @@ where
     let server = HttpServer::new(move || {
         let app = App::new().configure(routes.clone());
         match &config {
-            Some(config) => app.app_data(config.clone()),
+            Some(config) => app.app_data(config.clone()).service(config.endpoints()),
             None => app,
         }
     })
@@ -154,6 +159,62 @@ impl SessionCore for FixedKeysCore {
         self.verify_calls.fetch_add(1, Ordering::SeqCst);
         let answer = (self.verify_answer)();
         Box::pin(async move { Ok(answer) })
+    }
+
+    fn refresh_session(
+        &self,
+        _: RefreshRequest,
+    ) -> BoxFuture<'_, Result<RefreshOutcome, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn regenerate_access_token(
+        &self,
+        _: String,
+        _: Map<String, Value>,
+    ) -> BoxFuture<'_, Result<RegenerateOutcome, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn revoke_sessions(&self, _: Vec<String>) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn revoke_all_sessions_for_user(
+        &self,
+        _: String,
+        _: String,
+        _: bool,
+    ) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn session_handles_for_user(
+        &self,
+        _: String,
+        _: String,
+        _: bool,
+    ) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn session_information(
+        &self,
+        _: String,
+    ) -> BoxFuture<'_, Result<Option<SessionInformation>, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn update_session_data(&self, _: String, _: Value) -> BoxFuture<'_, Result<bool, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn update_access_token_payload(
+        &self,
+        _: String,
+        _: Map<String, Value>,
+    ) -> BoxFuture<'_, Result<bool, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
     }
 }
 

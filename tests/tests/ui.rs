@@ -32,8 +32,8 @@ snapshots_made_with!(1.95);
 #[test]
 fn rustc_version_file_matches_the_gate() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ui/RUSTC_VERSION");
-    let recorded = std::fs::read_to_string(path)
-        .unwrap_or_else(|error| panic!("cannot read {path}: {error}"));
+    let recorded =
+        std::fs::read_to_string(path).unwrap_or_else(|error| panic!("cannot read {path}: {error}"));
     assert_eq!(
         recorded.trim(),
         SNAPSHOT_RUSTC,

@@ -138,17 +138,26 @@ impl ClaimValidator {
 
     /// Passes when the array claim under `key` contains every one of `values`.
     pub fn includes_all<T: Serialize>(key: &str, values: impl IntoIterator<Item = T>) -> Self {
-        Self::new(key, Check::IncludesAll(values.into_iter().map(to_json).collect()))
+        Self::new(
+            key,
+            Check::IncludesAll(values.into_iter().map(to_json).collect()),
+        )
     }
 
     /// Passes when the array claim under `key` contains at least one of `values`.
     pub fn includes_any<T: Serialize>(key: &str, values: impl IntoIterator<Item = T>) -> Self {
-        Self::new(key, Check::IncludesAny(values.into_iter().map(to_json).collect()))
+        Self::new(
+            key,
+            Check::IncludesAny(values.into_iter().map(to_json).collect()),
+        )
     }
 
     /// Passes when the array claim under `key` contains none of `values`.
     pub fn excludes_all<T: Serialize>(key: &str, values: impl IntoIterator<Item = T>) -> Self {
-        Self::new(key, Check::ExcludesAll(values.into_iter().map(to_json).collect()))
+        Self::new(
+            key,
+            Check::ExcludesAll(values.into_iter().map(to_json).collect()),
+        )
     }
 
     /// Fails with `expired` when the value was fetched more than `secs` seconds ago.
@@ -416,15 +425,37 @@ mod tests {
             Roles::excludes("user").validate(&p, NOW).unwrap_err()["expectedToNotInclude"],
             json!("user")
         );
-        assert!(Roles::includes_all(["user", "editor"]).validate(&p, NOW).is_ok());
-        assert!(Roles::includes_all(["user", "admin"]).validate(&p, NOW).is_err());
-        assert!(Roles::includes_any(["admin", "editor"]).validate(&p, NOW).is_ok());
+        assert!(
+            Roles::includes_all(["user", "editor"])
+                .validate(&p, NOW)
+                .is_ok()
+        );
+        assert!(
+            Roles::includes_all(["user", "admin"])
+                .validate(&p, NOW)
+                .is_err()
+        );
+        assert!(
+            Roles::includes_any(["admin", "editor"])
+                .validate(&p, NOW)
+                .is_ok()
+        );
         assert_eq!(
-            Roles::includes_any(["admin"]).validate(&p, NOW).unwrap_err(),
+            Roles::includes_any(["admin"])
+                .validate(&p, NOW)
+                .unwrap_err(),
             json!({"message": "wrong value", "expectedToIncludeAtLeastOneOf": ["admin"], "actualValue": ["user", "editor"]})
         );
-        assert!(Roles::excludes_all(["admin", "root"]).validate(&p, NOW).is_ok());
-        assert!(Roles::excludes_all(["admin", "user"]).validate(&p, NOW).is_err());
+        assert!(
+            Roles::excludes_all(["admin", "root"])
+                .validate(&p, NOW)
+                .is_ok()
+        );
+        assert!(
+            Roles::excludes_all(["admin", "user"])
+                .validate(&p, NOW)
+                .is_err()
+        );
     }
 
     #[test]
@@ -435,14 +466,17 @@ mod tests {
             json!({"message": "value does not exist", "expectedToInclude": "admin"})
         );
         assert_eq!(
-            Roles::includes_any(["a"]).validate(&empty, NOW).unwrap_err(),
+            Roles::includes_any(["a"])
+                .validate(&empty, NOW)
+                .unwrap_err(),
             json!({"message": "value does not exist", "expectedToNotInclude": ["a"]})
         );
     }
 
     #[test]
     fn typed_claim_values() {
-        let p = payload(json!({"st-role": {"v": ["admin"], "t": NOW}, "st-ev": {"v": true, "t": NOW}}));
+        let p =
+            payload(json!({"st-role": {"v": ["admin"], "t": NOW}, "st-ev": {"v": true, "t": NOW}}));
         assert_eq!(Roles.value_from_payload(&p), Some(vec!["admin".to_owned()]));
         assert_eq!(EmailVerified.value_from_payload(&p), Some(true));
         assert_eq!(Permissions.value_from_payload(&p), None);

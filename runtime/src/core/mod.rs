@@ -153,7 +153,86 @@ impl From<CoreError> for crate::SessionError {
     }
 }
 
+/// What [`SessionCore::refresh_session`] is asked (CDI refresh).
+#[derive(Clone)]
+pub struct RefreshRequest {
+    /// The refresh token as received (secret).
+    pub refresh_token: String,
+    /// The `anti-csrf` request header, if any.
+    pub anti_csrf_token: Option<String>,
+    /// Whether anti-CSRF tokens are in use (VIA_TOKEN with cookies).
+    pub enable_anti_csrf: bool,
+    /// Sign the new access token with the dynamic key (`d-…`) rather than the static one.
+    pub use_dynamic_signing_key: bool,
+}
+
+impl fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("enable_anti_csrf", &self.enable_anti_csrf)
+            .field("use_dynamic_signing_key", &self.use_dynamic_signing_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The core's answer to a [`RefreshRequest`].
+#[derive(Debug, Clone)]
+pub enum RefreshOutcome {
+    /// New tokens: the access token carries `parentRefreshTokenHash1` until first use.
+    Ok(CreatedSession),
+    /// The refresh token is unknown, expired, or its session is gone.
+    Unauthorised(String),
+    /// A refresh token was reused after its rotation was committed: the session must be
+    /// revoked.
+    TokenTheftDetected {
+        /// The session.
+        handle: String,
+        /// Its user.
+        user_id: String,
+        /// Its recipe user.
+        recipe_user_id: String,
+    },
+}
+
+/// The answer to [`SessionCore::regenerate_access_token`] (CDI regenerate).
+#[derive(Debug, Clone)]
+pub enum RegenerateOutcome {
+    /// The session, and the new access token unless the given one had already expired.
+    Ok {
+        /// The session with its new custom payload.
+        session: CoreSession,
+        /// The new access token (same expiry and key type as the old one).
+        new_access_token: Option<IssuedToken>,
+    },
+    /// The session does not exist.
+    Unauthorised,
+}
+
+/// Everything the core stores about a session (CDI `GET /recipe/session`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInformation {
+    /// The session handle.
+    pub handle: String,
+    /// The primary user id.
+    pub user_id: String,
+    /// The recipe user id.
+    pub recipe_user_id: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Data kept only in the database.
+    pub session_data: Value,
+    /// The custom access-token payload.
+    pub user_data_in_jwt: Map<String, Value>,
+    /// Session (refresh-token) expiry, ms.
+    pub expiry_ms: u64,
+    /// Creation time, ms.
+    pub time_created_ms: u64,
+}
+
 /// A session core: the embedded one, or a SuperTokens Core over HTTP.
+///
+/// The methods mirror the CDI session calls (protocol §10.3) and keep their semantics, so
+/// that one verifier works with either.
 pub trait SessionCore: Send + Sync + 'static {
     /// Where verifiers get this core's public signing keys.
     fn key_source(&self) -> Arc<dyn KeySource>;
@@ -161,7 +240,69 @@ pub trait SessionCore: Send + Sync + 'static {
     /// Creates a session (CDI `POST /<tenant>/recipe/session`).
     fn create_session(&self, new: NewSession) -> BoxFuture<'_, Result<CreatedSession, CoreError>>;
 
-    /// Verifies an access token against the core's state (CDI `POST /recipe/session/verify`).
-    fn verify_session(&self, request: VerifyRequest)
-    -> BoxFuture<'_, Result<VerifyOutcome, CoreError>>;
+    /// Verifies an access token against the core's state (CDI `POST /recipe/session/verify`):
+    /// promotes a token fresh from a refresh, and with `check_database` requires the session
+    /// to exist.
+    fn verify_session(
+        &self,
+        request: VerifyRequest,
+    ) -> BoxFuture<'_, Result<VerifyOutcome, CoreError>>;
+
+    /// Rotates a refresh token (CDI `POST /recipe/session/refresh`).
+    fn refresh_session(
+        &self,
+        request: RefreshRequest,
+    ) -> BoxFuture<'_, Result<RefreshOutcome, CoreError>>;
+
+    /// Re-signs an access token with a new custom payload (CDI `POST /recipe/session/regenerate`).
+    fn regenerate_access_token(
+        &self,
+        access_token: String,
+        user_data_in_jwt: Map<String, Value>,
+    ) -> BoxFuture<'_, Result<RegenerateOutcome, CoreError>>;
+
+    /// Revokes sessions by handle; returns the handles that existed (CDI
+    /// `POST /recipe/session/remove`).
+    fn revoke_sessions(
+        &self,
+        handles: Vec<String>,
+    ) -> BoxFuture<'_, Result<Vec<String>, CoreError>>;
+
+    /// Revokes every session of a user in `tenant_id` (or in every tenant); returns the
+    /// revoked handles.
+    fn revoke_all_sessions_for_user(
+        &self,
+        tenant_id: String,
+        user_id: String,
+        across_all_tenants: bool,
+    ) -> BoxFuture<'_, Result<Vec<String>, CoreError>>;
+
+    /// The handles of a user's live sessions in `tenant_id` (or in every tenant).
+    fn session_handles_for_user(
+        &self,
+        tenant_id: String,
+        user_id: String,
+        across_all_tenants: bool,
+    ) -> BoxFuture<'_, Result<Vec<String>, CoreError>>;
+
+    /// What the core stores about a session; `None` when it does not exist.
+    fn session_information(
+        &self,
+        handle: String,
+    ) -> BoxFuture<'_, Result<Option<SessionInformation>, CoreError>>;
+
+    /// Replaces the database-only session data; `false` when the session does not exist.
+    fn update_session_data(
+        &self,
+        handle: String,
+        data: Value,
+    ) -> BoxFuture<'_, Result<bool, CoreError>>;
+
+    /// Replaces the custom access-token payload by handle (it reaches the client at the next
+    /// refresh); `false` when the session does not exist (CDI `PUT /recipe/jwt/data`).
+    fn update_access_token_payload(
+        &self,
+        handle: String,
+        user_data_in_jwt: Map<String, Value>,
+    ) -> BoxFuture<'_, Result<bool, CoreError>>;
 }

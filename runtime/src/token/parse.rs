@@ -30,8 +30,7 @@ const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
     .with_decode_padding_mode(DecodePaddingMode::Indifferent)
     .with_decode_allow_trailing_bits(true);
 /// Standard alphabet, padding optional.
-pub(super) const STANDARD_LENIENT: GeneralPurpose =
-    GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
 /// URL-safe alphabet, padding optional.
 const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 

@@ -87,7 +87,12 @@ async fn legacy_440_contract_for_missing_sessions() {
 #[actix_web::test]
 async fn keys_survive_a_restart_of_the_app() {
     let dir = tempfile::tempdir().unwrap();
-    let build = || SessionConfig::builder().data_dir(dir.path()).build().unwrap();
+    let build = || {
+        SessionConfig::builder()
+            .data_dir(dir.path())
+            .build()
+            .unwrap()
+    };
     let first = serve(Some(build()), session_guard_examples::demo::routes);
     let session = login(&first, "persistent", "header").await;
     drop(first);

@@ -49,15 +49,26 @@ async fn token_mode_issues_and_checks_the_anti_csrf_token() {
     let (_dir, config) = embedded_config(|b| b.anti_csrf(AntiCsrf::ViaToken));
     let server = serve(Some(config), demo::routes);
     let session = login(&server, "token-user", "cookie").await;
-    let anti_csrf = session.anti_csrf.clone().expect("anti-csrf header on login");
+    let anti_csrf = session
+        .anti_csrf
+        .clone()
+        .expect("anti-csrf header on login");
     let cookie = format!("sAccessToken={}", session.access_token);
 
-    for (header, expected) in [(None, 401), (Some("wrong"), 401), (Some(anti_csrf.as_str()), 200)] {
+    for (header, expected) in [
+        (None, 401),
+        (Some("wrong"), 401),
+        (Some(anti_csrf.as_str()), 200),
+    ] {
         let mut request = client().post(server.url("/user")).header("cookie", &cookie);
         if let Some(value) = header {
             request = request.header("anti-csrf", value);
         }
-        assert_eq!(request.send().await.unwrap().status(), expected, "{header:?}");
+        assert_eq!(
+            request.send().await.unwrap().status(),
+            expected,
+            "{header:?}"
+        );
     }
 
     // Another session's anti-CSRF token does not fit.

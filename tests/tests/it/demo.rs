@@ -20,7 +20,10 @@ async fn no_session_gets_the_exact_401_body() {
         response.headers().get("front-token").is_none(),
         "a missing token clears nothing"
     );
-    assert_eq!(response.text().await.unwrap(), r#"{"message":"unauthorised"}"#);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"message":"unauthorised"}"#
+    );
 }
 
 #[actix_web::test]
@@ -38,7 +41,10 @@ async fn header_mode_login_then_protected_call() {
     .unwrap();
     assert_eq!(front["uid"], "user-1");
     assert_eq!(front["up"]["sub"], "user-1");
-    assert_eq!(front["ate"].as_u64().unwrap(), front["up"]["exp"].as_u64().unwrap() * 1000);
+    assert_eq!(
+        front["ate"].as_u64().unwrap(),
+        front["up"]["exp"].as_u64().unwrap() * 1000
+    );
 
     let response = client()
         .get(server.url("/user"))
@@ -47,12 +53,18 @@ async fn header_mode_login_then_protected_call() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(response.headers().get("front-token").is_none(), "nothing changed");
+    assert!(
+        response.headers().get("front-token").is_none(),
+        "nothing changed"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["userId"], "user-1");
     assert_eq!(body["accessTokenPayload"]["sub"], "user-1");
     assert_eq!(body["accessTokenPayload"]["tId"], "public");
-    assert_eq!(body["accessTokenPayload"]["iss"], "http://localhost:3001/auth");
+    assert_eq!(
+        body["accessTokenPayload"]["iss"],
+        "http://localhost:3001/auth"
+    );
     assert_eq!(body["sessionHandle"], front["up"]["sessionHandle"]);
 }
 
@@ -74,7 +86,10 @@ async fn cookie_mode_login_sets_spec_cookies() {
         .iter()
         .find(|c| c.starts_with("sRefreshToken="))
         .unwrap();
-    assert!(refresh.contains("; Path=/auth/session/refresh; "), "{refresh}");
+    assert!(
+        refresh.contains("; Path=/auth/session/refresh; "),
+        "{refresh}"
+    );
 
     // GET with the cookie works without any extra header.
     let response = client()
@@ -113,7 +128,10 @@ async fn optional_route_with_and_without_session() {
     let (_dir, server) = start();
     let response = client().get(server.url("/optional")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<Value>().await.unwrap(), json!({"userId": null}));
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"userId": null})
+    );
 
     let session = login(&server, "opt-user", "header").await;
     let response = client()
@@ -122,7 +140,10 @@ async fn optional_route_with_and_without_session() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.json::<Value>().await.unwrap(), json!({"userId": "opt-user"}));
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"userId": "opt-user"})
+    );
 
     // A present but broken token is not "no session": the client must refresh.
     let response = client()

@@ -21,7 +21,10 @@ async fn macro_above(session: SessionContainer, body: web::Json<Cmd>) -> impl Re
 
 #[post("/below")]
 #[verify_session]
-async fn macro_below(body: web::Json<Cmd>, session: session_guard::SessionContainer) -> impl Responder {
+async fn macro_below(
+    body: web::Json<Cmd>,
+    session: session_guard::SessionContainer,
+) -> impl Responder {
     HttpResponse::Ok().json(json!({"user": session.user_id(), "n": body.n}))
 }
 
@@ -132,7 +135,11 @@ async fn both_attribute_orders_and_resource_registration_work() {
         response.json::<Value>().await.unwrap(),
         json!({"user": "order-user", "id": 42})
     );
-    let response = client().get(server.url("/resource/42")).send().await.unwrap();
+    let response = client()
+        .get(server.url("/resource/42"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
 
     let response = client()
@@ -142,7 +149,11 @@ async fn both_attribute_orders_and_resource_registration_work() {
         .await
         .unwrap();
     assert_eq!(response.text().await.unwrap(), "item 5");
-    let response = client().get(server.url("/guard-only/5")).send().await.unwrap();
+    let response = client()
+        .get(server.url("/guard-only/5"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
 
     // Demo users have no st-ev claim: EmailVerified's default validator fails.

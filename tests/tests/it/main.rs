@@ -3,5 +3,6 @@
 mod apps;
 mod csrf;
 mod demo;
+mod lifecycle;
 mod macro_order;
 mod vectors;

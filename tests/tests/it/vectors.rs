@@ -25,7 +25,9 @@ async fn user_post_no_csrf(session: SessionContainer) -> impl Responder {
     HttpResponse::Ok().body(session.user_id().to_owned())
 }
 
-fn start(verify_answer: fn() -> VerifyOutcome) -> (TestServer, std::sync::Arc<FixedKeysCore>, AppendixA) {
+fn start(
+    verify_answer: fn() -> VerifyOutcome,
+) -> (TestServer, std::sync::Arc<FixedKeysCore>, AppendixA) {
     let vectors = AppendixA::load();
     let core = FixedKeysCore::new(vectors.jwks.clone(), verify_answer);
     let config = SessionConfig::builder()
@@ -70,7 +72,12 @@ fn body(text: &str) -> Value {
 #[actix_web::test]
 async fn valid_vectors_verify_by_header_and_cookie() {
     let (server, core, vectors) = start(|| VerifyOutcome::Unauthorised);
-    for (name, tenant) in [("v5", "public"), ("v4", "tenant1"), ("v3", "public"), ("v5_anticsrf", "public")] {
+    for (name, tenant) in [
+        ("v5", "public"),
+        ("v4", "tenant1"),
+        ("v3", "public"),
+        ("v5_anticsrf", "public"),
+    ] {
         for (status, json) in [
             get_with_bearer(&server, vectors.token(name)).await,
             get_with_cookie(&server, vectors.token(name)).await,
@@ -79,7 +86,10 @@ async fn valid_vectors_verify_by_header_and_cookie() {
             assert_eq!(json["userId"], "user-1", "{name}");
             assert_eq!(json["recipeUserId"], "user-1", "{name}");
             assert_eq!(json["tenantId"], tenant, "{name}");
-            assert_eq!(json["handle"], "3f0a7c1e-1111-4222-8333-944455556666", "{name}");
+            assert_eq!(
+                json["handle"], "3f0a7c1e-1111-4222-8333-944455556666",
+                "{name}"
+            );
             assert_eq!(json["custom"], "x", "{name}");
         }
     }
@@ -99,7 +109,12 @@ async fn v2_legacy_token_verifies() {
 async fn failing_vectors_ask_for_a_refresh() {
     let (server, _core, vectors) = start(|| VerifyOutcome::Unauthorised);
     // Expired, tampered, unknown key, and static key while dynamic keys are configured.
-    for name in ["v5_expired", "v5_bad_signature", "v5_unknown_kid", "v5_static_kid"] {
+    for name in [
+        "v5_expired",
+        "v5_bad_signature",
+        "v5_unknown_kid",
+        "v5_static_kid",
+    ] {
         let (status, json) = get_with_bearer(&server, vectors.token(name)).await;
         assert_eq!((status, json), (401, body(TRY_REFRESH)), "{name}");
         let (status, json) = get_with_cookie(&server, vectors.token(name)).await;
@@ -172,7 +187,10 @@ async fn legacy_id_refresh_cookie_asks_for_a_refresh() {
     let (server, _core, vectors) = start(|| VerifyOutcome::Unauthorised);
     let response = client()
         .get(server.url("/user"))
-        .header("cookie", format!("sIdRefreshToken=x; sAccessToken={}", vectors.token("v5")))
+        .header(
+            "cookie",
+            format!("sIdRefreshToken=x; sAccessToken={}", vectors.token("v5")),
+        )
         .send()
         .await
         .unwrap();

@@ -31,7 +31,12 @@ impl SigningKey {
     pub(crate) fn sign(&self, message: &[u8]) -> io::Result<String> {
         let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message,
+                &mut signature,
+            )
             .map_err(|_| io::Error::other("RSA signing failed"))?;
         Ok(URL_SAFE_NO_PAD.encode(signature))
     }
@@ -105,7 +110,10 @@ impl SigningKeys {
                 io::Error::new(io::ErrorKind::InvalidData, "key file holds invalid base64")
             })?;
             let pair = RsaKeyPair::from_pkcs8(&der).map_err(|_| {
-                io::Error::new(io::ErrorKind::InvalidData, "key file holds an invalid RSA key")
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "key file holds an invalid RSA key",
+                )
             })?;
             let key = Arc::new(SigningKey {
                 kid: stored.kid.clone(),
@@ -114,12 +122,18 @@ impl SigningKeys {
             keys.push(key.jwk());
             if key.kid.starts_with("s-") {
                 static_key = Some(key);
-            } else if dynamic.as_ref().is_none_or(|(t, _)| stored.created_at_ms > *t) {
+            } else if dynamic
+                .as_ref()
+                .is_none_or(|(t, _)| stored.created_at_ms > *t)
+            {
                 dynamic = Some((stored.created_at_ms, key));
             }
         }
         let (Some((_, dynamic)), Some(static_key)) = (dynamic, static_key) else {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "key file incomplete"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "key file incomplete",
+            ));
         };
         let jwks: JwkSet = serde_json::from_value(serde_json::json!({ "keys": keys }))?;
         Ok(Self {

@@ -12,9 +12,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use super::{
-    BoxFuture, CoreError, CoreSession, CreatedSession, IssuedToken, NewSession, SessionCore,
-    VerifyOutcome, VerifyRequest,
+    BoxFuture, CoreError, CoreSession, CreatedSession, IssuedToken, NewSession, RefreshOutcome,
+    RefreshRequest, RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome,
+    VerifyRequest,
 };
+
+const UNSUPPORTED: &str = "not implemented by the in-memory embedded core yet";
 use crate::jwks::{JwksCache, KeySource};
 use crate::token::{parse_access_token, verify_access_token};
 use crate::{PROTECTED_PROPS, now_ms, sha256_hex};
@@ -160,7 +163,9 @@ impl EmbeddedCore {
         let handle = uuid::Uuid::new_v4().to_string();
         let refresh_token = random_token();
         let refresh_token_hash1 = sha256_hex(refresh_token.as_bytes());
-        let anti_csrf_token = new.enable_anti_csrf.then(|| uuid::Uuid::new_v4().to_string());
+        let anti_csrf_token = new
+            .enable_anti_csrf
+            .then(|| uuid::Uuid::new_v4().to_string());
         let row = SessionRow {
             user_id: new.recipe_user_id.clone(),
             recipe_user_id: new.recipe_user_id,
@@ -296,6 +301,62 @@ impl SessionCore for EmbeddedCore {
     ) -> BoxFuture<'_, Result<VerifyOutcome, CoreError>> {
         Box::pin(self.verify(request))
     }
+
+    fn refresh_session(
+        &self,
+        _: RefreshRequest,
+    ) -> BoxFuture<'_, Result<RefreshOutcome, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn regenerate_access_token(
+        &self,
+        _: String,
+        _: Map<String, Value>,
+    ) -> BoxFuture<'_, Result<RegenerateOutcome, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn revoke_sessions(&self, _: Vec<String>) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn revoke_all_sessions_for_user(
+        &self,
+        _: String,
+        _: String,
+        _: bool,
+    ) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn session_handles_for_user(
+        &self,
+        _: String,
+        _: String,
+        _: bool,
+    ) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn session_information(
+        &self,
+        _: String,
+    ) -> BoxFuture<'_, Result<Option<SessionInformation>, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn update_session_data(&self, _: String, _: Value) -> BoxFuture<'_, Result<bool, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
+
+    fn update_access_token_payload(
+        &self,
+        _: String,
+        _: Map<String, Value>,
+    ) -> BoxFuture<'_, Result<bool, CoreError>> {
+        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    }
 }
 
 #[cfg(test)]
@@ -345,13 +406,21 @@ mod tests {
             })
             .await
             .unwrap();
-        assert!(matches!(outcome, VerifyOutcome::Ok { new_access_token: None, .. }));
+        assert!(matches!(
+            outcome,
+            VerifyOutcome::Ok {
+                new_access_token: None,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn protected_props_in_payload_are_rejected() {
         let (_dir, core) = core();
-        let err = core.create(new_session(json!({"sub": "evil"}))).unwrap_err();
+        let err = core
+            .create(new_session(json!({"sub": "evil"})))
+            .unwrap_err();
         assert!(matches!(err, CoreError::BadRequest(_)));
     }
 }

@@ -1,0 +1,183 @@
+//! The demo as a process: it starts with its one command and answers, and a SIGKILL in the
+//! middle of a create+refresh loop loses no session whose response was received.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running demo process, killed on drop.
+struct Demo {
+    child: Child,
+    base: String,
+}
+
+impl Demo {
+    fn start(data_dir: &std::path::Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_demo"))
+            .env("PORT", "0")
+            .env("DATA_DIR", data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the demo");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the demo's address");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Demo { child, base }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill(); // SIGKILL on Unix
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+#[derive(Debug, Clone)]
+struct Tokens {
+    access: String,
+    refresh: String,
+}
+
+fn tokens_of(response: &reqwest::Response) -> Option<Tokens> {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    Some(Tokens {
+        access: header("st-access-token")?,
+        refresh: header("st-refresh-token")?,
+    })
+}
+
+async fn login(base: &str, user: &str) -> Option<Tokens> {
+    let response = client()
+        .post(format!("{base}/login"))
+        .json(&serde_json::json!({ "userId": user }))
+        .send()
+        .await
+        .ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    tokens_of(&response)
+}
+
+async fn refresh(base: &str, tokens: &Tokens) -> Option<Tokens> {
+    let response = client()
+        .post(format!("{base}/auth/session/refresh"))
+        .bearer_auth(&tokens.refresh)
+        .send()
+        .await
+        .ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    tokens_of(&response)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_starts_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Demo::start(dir.path());
+    let health = client()
+        .get(format!("{}/health", demo.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let user = client()
+        .get(format!("{}/user", demo.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.status(), 401);
+    assert_eq!(
+        user.json::<Value>().await.unwrap(),
+        serde_json::json!({"message": "unauthorised"})
+    );
+    let tokens = login(&demo.base, "alice").await.expect("login");
+    let user = client()
+        .get(format!("{}/user", demo.base))
+        .bearer_auth(&tokens.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_create_and_refresh_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Demo::start(dir.path());
+    let base = demo.base.clone();
+
+    // Create and refresh sessions until the process is killed under the loop.
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        demo.kill();
+        demo
+    });
+    let mut acknowledged: Vec<Tokens> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut i = 0u32;
+    loop {
+        assert!(Instant::now() < deadline, "the demo was never killed");
+        i += 1;
+        let Some(created) = login(&base, &format!("user-{i}")).await else {
+            break; // the process is gone
+        };
+        acknowledged.push(created.clone());
+        // Refresh an earlier session too; keep only what a response acknowledged.
+        let k = (i as usize * 7) % acknowledged.len();
+        if let Some(next) = refresh(&base, &acknowledged[k]).await {
+            acknowledged[k] = next;
+        }
+    }
+    drop(killer.await.unwrap());
+    assert!(
+        acknowledged.len() > 5,
+        "the loop ran too briefly to mean anything"
+    );
+
+    // Restart on the same data directory: every acknowledged session verifies and refreshes.
+    let demo = Demo::start(dir.path());
+    for (n, tokens) in acknowledged.iter().enumerate() {
+        let user = client()
+            .get(format!("{}/user", demo.base))
+            .bearer_auth(&tokens.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(user.status(), 200, "session {n} lost its access token");
+        assert!(
+            refresh(&demo.base, tokens).await.is_some(),
+            "session {n} cannot refresh"
+        );
+    }
+}
