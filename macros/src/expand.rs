@@ -7,7 +7,7 @@
 //! inside it, with the parts in their original order. See the crate docs for why the user's
 //! extractors are nested inside the guard.
 
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ReturnType;
 
@@ -125,10 +125,30 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
     let asyncness = &sig.asyncness;
     let fn_token = &sig.fn_token;
 
+    // The outer function's parentheses and braces take the spans of the user's, as
+    // tracing-attributes does: rustc builds the item's span from its first and last tokens, and
+    // an item whose span comes from a macro expansion gets no `dead_code` warning.
+    let mut outer_params = TokenStream::new();
+    sig.paren_token.surround(&mut outer_params, |tokens| {
+        tokens.extend(quote! {
+            __sg_guard: #guarded<#session_ty, (#(#extractor_tys,)*), #marker>,
+        });
+    });
+    let mut outer_body = Group::new(
+        Delimiter::Brace,
+        quote! {
+            #inner_sig #body
+            let (#session_binding, (#(#arg_idents,)*), __sg_response) = __sg_guard.into_parts();
+            __sg_response.wrap(#inner(#(#call_args),*).await)
+        },
+    );
+    outer_body.set_span(body.span());
+
     quote! {
         #(#cfgs)*
         #[doc(hidden)]
-        #[allow(non_camel_case_types)]
+        // The marker is only ever named as a type, never constructed.
+        #[allow(non_camel_case_types, dead_code)]
         #vis struct #marker;
 
         #(#cfgs)*
@@ -145,13 +165,7 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
         }
 
         #(#attrs)*
-        #vis #asyncness #fn_token #name(
-            __sg_guard: #guarded<#session_ty, (#(#extractor_tys,)*), #marker>,
-        ) -> #with_session<#ret> {
-            #inner_sig #body
-            let (#session_binding, (#(#arg_idents,)*), __sg_response) = __sg_guard.into_parts();
-            __sg_response.wrap(#inner(#(#call_args),*).await)
-        }
+        #vis #asyncness #fn_token #name #outer_params -> #with_session<#ret> #outer_body
     }
 }
 
@@ -210,7 +224,7 @@ mod tests {
         let expected = tokens(
             r#"
             #[doc(hidden)]
-            #[allow(non_camel_case_types)]
+            #[allow(non_camel_case_types, dead_code)]
             pub struct __sg_route_me;
 
             impl ::session_guard::__private::RouteGuard for __sg_route_me {
@@ -327,7 +341,7 @@ mod tests {
         );
         assert!(
             output.starts_with(&tokens(
-                "#[cfg(feature = \"x\")] #[doc(hidden)] #[allow(non_camel_case_types)] struct __sg_route_f;"
+                "#[cfg(feature = \"x\")] #[doc(hidden)] #[allow(non_camel_case_types, dead_code)] struct __sg_route_f;"
             )),
             "{output}"
         );

@@ -81,9 +81,12 @@ const GENERIC: &str = "`#[verify_session]` does not support generic functions; g
 
 fn check_signature(sig: &Signature, errors: &mut Errors) {
     if let Some(constness) = &sig.constness {
-        errors.spanned(constness, "`#[verify_session]` does not support `const fn`");
-    }
-    if sig.asyncness.is_none() {
+        // `const async fn` is not Rust, so this also covers the missing `async`.
+        errors.spanned(
+            constness,
+            "`#[verify_session]` needs an `async fn`; `const fn` is not supported",
+        );
+    } else if sig.asyncness.is_none() {
         errors.spanned(sig.fn_token, "`#[verify_session]` needs an `async fn`");
     }
     if let Some(unsafety) = &sig.unsafety {
@@ -362,8 +365,7 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "`#[verify_session]` does not support `const fn`",
-                "`#[verify_session]` needs an `async fn`",
+                "`#[verify_session]` needs an `async fn`; `const fn` is not supported",
                 "`#[verify_session]` does not support `unsafe fn`",
                 "`#[verify_session]` does not support `extern` functions",
                 GENERIC,

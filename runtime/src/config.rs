@@ -5,10 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::HttpRequest;
-use actix_web::http::StatusCode;
+use std::collections::HashMap;
+use std::future::Future;
 
-use crate::claims::{IntoValidator, ValidatorRef};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::claims::{ClaimFetchError, ClaimFetchInput, ClaimFetcher, IntoValidator, SessionClaim, ValidatorRef};
 use crate::core::SessionCore;
 use crate::core::embedded::{EmbeddedCore, EmbeddedCoreOptions};
 use crate::error::SessionError;
@@ -119,6 +122,35 @@ pub(crate) struct ConfigInner {
     pub(crate) use_dynamic_signing_key: bool,
     pub(crate) token_transfer_method: TokenTransferMethod,
     pub(crate) global_validators: Vec<ValidatorRef>,
+    pub(crate) claim_fetchers: HashMap<String, ClaimFetcher>,
+    pub(crate) error_handlers: ErrorHandlers,
+}
+
+/// A custom response for one kind of session error (the SDKs' `errorHandlers`).
+///
+/// It gets the request and the error and returns the response; token clearing that the error
+/// calls for is added to whatever it returns.
+pub type ErrorHandler = Arc<dyn Fn(&HttpRequest, &SessionError) -> HttpResponse + Send + Sync>;
+
+/// The configured error handlers; `None` keeps the protocol's JSON default.
+#[derive(Clone, Default)]
+pub(crate) struct ErrorHandlers {
+    pub(crate) unauthorised: Option<ErrorHandler>,
+    pub(crate) try_refresh_token: Option<ErrorHandler>,
+    pub(crate) invalid_claim: Option<ErrorHandler>,
+    pub(crate) token_theft_detected: Option<ErrorHandler>,
+}
+
+impl ErrorHandlers {
+    pub(crate) fn for_error(&self, error: &SessionError) -> Option<&ErrorHandler> {
+        match error {
+            SessionError::Unauthorised { .. } => self.unauthorised.as_ref(),
+            SessionError::TryRefreshToken { .. } => self.try_refresh_token.as_ref(),
+            SessionError::InvalidClaims(_) => self.invalid_claim.as_ref(),
+            SessionError::TokenTheftDetected { .. } => self.token_theft_detected.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for SessionConfig {
@@ -176,6 +208,11 @@ impl SessionConfig {
         &self.inner.api_base_path
     }
 
+    /// The fetcher registered for the claim under `key`.
+    pub fn claim_fetcher(&self, key: &str) -> Option<&ClaimFetcher> {
+        self.inner.claim_fetchers.get(key)
+    }
+
     pub(crate) fn inner(&self) -> &ConfigInner {
         &self.inner
     }
@@ -201,6 +238,19 @@ pub struct SessionConfigBuilder {
     token_transfer_method: Option<TokenTransferMethod>,
     jwks_refresh_interval: Option<Duration>,
     global_validators: Vec<ValidatorRef>,
+    claim_fetchers: HashMap<String, ClaimFetcher>,
+    error_handlers: ErrorHandlers,
+}
+
+impl fmt::Debug for ErrorHandlers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrorHandlers")
+            .field("unauthorised", &self.unauthorised.is_some())
+            .field("try_refresh_token", &self.try_refresh_token.is_some())
+            .field("invalid_claim", &self.invalid_claim.is_some())
+            .field("token_theft_detected", &self.token_theft_detected.is_some())
+            .finish()
+    }
 }
 
 impl fmt::Debug for SessionConfigBuilder {
@@ -327,6 +377,72 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// Registers how a claim's value is fetched: when a validator finds it missing or stale,
+    /// for [`SessionContainer::fetch_and_set_claim`](crate::SessionContainer::fetch_and_set_claim),
+    /// and when a session is created (the value goes into the new access token, as the
+    /// SuperTokens recipes add theirs).
+    ///
+    /// ```no_run
+    /// use session_guard::SessionConfig;
+    /// use session_guard::claims::{ClaimFetchError, EmailVerified};
+    ///
+    /// let config = SessionConfig::builder()
+    ///     .data_dir("./session-data")
+    ///     .fetch_claim(&EmailVerified, |input| async move {
+    ///         // ask your user store whether input.user_id verified their email
+    ///         Ok::<_, ClaimFetchError>(Some(input.user_id.starts_with("verified-")))
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn fetch_claim<C, F, Fut>(mut self, claim: &C, fetch: F) -> Self
+    where
+        C: SessionClaim,
+        F: Fn(ClaimFetchInput) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Option<C::Value>, ClaimFetchError>> + Send + 'static,
+        C::Value: 'static,
+    {
+        self.claim_fetchers
+            .insert(claim.key().to_owned(), ClaimFetcher::new(fetch));
+        self
+    }
+
+    /// Answers "unauthorised" (no session, revoked session) with `handler`, e.g. a redirect
+    /// to the login page for HTML routes.
+    pub fn on_unauthorised(
+        mut self,
+        handler: impl Fn(&HttpRequest, &SessionError) -> HttpResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.error_handlers.unauthorised = Some(Arc::new(handler));
+        self
+    }
+
+    /// Answers "try refresh token" (expired or invalid token) with `handler`.
+    pub fn on_try_refresh_token(
+        mut self,
+        handler: impl Fn(&HttpRequest, &SessionError) -> HttpResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.error_handlers.try_refresh_token = Some(Arc::new(handler));
+        self
+    }
+
+    /// Answers a failed claim validation with `handler`.
+    pub fn on_invalid_claim(
+        mut self,
+        handler: impl Fn(&HttpRequest, &SessionError) -> HttpResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.error_handlers.invalid_claim = Some(Arc::new(handler));
+        self
+    }
+
+    /// Answers detected refresh-token theft with `handler` (the session is already revoked).
+    pub fn on_token_theft_detected(
+        mut self,
+        handler: impl Fn(&HttpRequest, &SessionError) -> HttpResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.error_handlers.token_theft_detected = Some(Arc::new(handler));
+        self
+    }
+
     /// Opens the core and builds the config.
     ///
     /// # Errors
@@ -406,6 +522,8 @@ impl SessionConfigBuilder {
                     .token_transfer_method
                     .unwrap_or(TokenTransferMethod::Any),
                 global_validators: self.global_validators,
+                claim_fetchers: self.claim_fetchers,
+                error_handlers: self.error_handlers,
             }),
         })
     }

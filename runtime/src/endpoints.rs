@@ -78,11 +78,11 @@ fn clear_legacy_cookie(req: &HttpRequest, config: &SessionConfig, headers: &mut 
 
 /// `POST {apiBasePath}/session/refresh` (protocol §9.1).
 async fn refresh(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
-    let config = SessionConfig::from_request(&req).map_err(|e| reject(None, e))?;
+    let config = SessionConfig::from_request(&req).map_err(|e| reject(&req, None, e))?;
     match refresh_inner(&req, config).await {
         Ok(response) => Ok(response),
         Err(error) => {
-            let mut response = crate::verify::error_response(config, &error);
+            let mut response = crate::verify::error_response(config, &error, &req);
             clear_legacy_cookie(&req, config, response.headers_mut());
             Ok(response)
         }
@@ -193,7 +193,7 @@ async fn refresh_inner(
 
 /// `POST {apiBasePath}/signout` (protocol §9.2).
 async fn sign_out(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
-    let config = SessionConfig::from_request(&req).map_err(|e| reject(None, e))?;
+    let config = SessionConfig::from_request(&req).map_err(|e| reject(&req, None, e))?;
     // Sign-out verifies like any POST, but checks no claims: a user must always be able to
     // leave.
     let options = VerifyOptions::new(true).without_global_claims();
@@ -201,6 +201,7 @@ async fn sign_out(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
         Ok(Some(session)) => session,
         Ok(None) => {
             return Err(reject(
+                &req,
                 Some(config),
                 SessionError::Unauthorised {
                     clear_tokens: false,
@@ -208,12 +209,12 @@ async fn sign_out(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
                 },
             ));
         }
-        Err(error) => return Err(reject(Some(config), error)),
+        Err(error) => return Err(reject(&req, Some(config), error)),
     };
     session
         .revoke_session()
         .await
-        .map_err(|e| reject(Some(config), e))?;
+        .map_err(|e| reject(&req, Some(config), e))?;
     let mut response = HttpResponse::Ok().json(json!({"status": "OK"}));
     session.write_response_headers(response.headers_mut());
     Ok(response)

@@ -54,9 +54,13 @@ impl SessionParam for () {
 }
 
 /// Turns a session error into an actix error whose response follows the app's config.
-pub(crate) fn reject(config: Option<&SessionConfig>, error: SessionError) -> actix_web::Error {
+pub(crate) fn reject(
+    req: &HttpRequest,
+    config: Option<&SessionConfig>,
+    error: SessionError,
+) -> actix_web::Error {
     let response = match config {
-        Some(config) => error_response(config, &error),
+        Some(config) => error_response(config, &error, req),
         None => {
             tracing::error!(error = %error, "session-guard: request rejected without config");
             actix_web::ResponseError::error_response(&error)
@@ -70,10 +74,10 @@ pub(crate) async fn verify_with_config(
     req: &HttpRequest,
     options: &VerifyOptions,
 ) -> Result<Option<SessionContainer>, actix_web::Error> {
-    let config = SessionConfig::from_request(req).map_err(|e| reject(None, e))?;
+    let config = SessionConfig::from_request(req).map_err(|e| reject(req, None, e))?;
     verify_request(req, config, options)
         .await
-        .map_err(|e| reject(Some(config), e))
+        .map_err(|e| reject(req, Some(config), e))
 }
 
 /// The single argument of a `#[verify_session]` handler: the session (`S`) and the handler's
@@ -116,7 +120,7 @@ where
         Box::pin(async move {
             let session = verify_with_config(&req, R::options()).await?;
             let session = S::from_verified(session)
-                .map_err(|e| reject(SessionConfig::from_request(&req).ok(), e))?;
+                .map_err(|e| reject(&req, SessionConfig::from_request(&req).ok(), e))?;
             // Only now do the handler's own extractors (body, path, query…) run.
             let args = A::from_request(&req, &mut payload)
                 .await
@@ -191,7 +195,7 @@ impl FromRequest for SessionContainer {
             let options = DEFAULT.get_or_init(|| VerifyOptions::new(true));
             let session = verify_with_config(&req, options).await?;
             SessionContainer::from_verified(session)
-                .map_err(|e| reject(SessionConfig::from_request(&req).ok(), e))
+                .map_err(|e| reject(&req, SessionConfig::from_request(&req).ok(), e))
         })
     }
 }

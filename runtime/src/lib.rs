@@ -70,55 +70,34 @@ mod error;
 mod guard;
 mod jwks;
 mod session;
+mod standalone;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 mod token;
 mod transfer;
 mod verify;
 
 pub use config::{
-    AntiCsrf, ConfigError, SameSite, SessionConfig, SessionConfigBuilder, TokenTransferMethod,
+    AntiCsrf, ConfigError, ErrorHandler, SameSite, SessionConfig, SessionConfigBuilder,
+    TokenTransferMethod,
 };
 pub use error::{ClaimValidationError, SessionError};
 pub use guard::WithSession;
 pub use jwks::{JwksCache, KeySource, KeySourceError, StaticKeySource};
-pub use session::{SessionContainer, create_new_session, create_new_session_for_tenant};
-pub use verify::VerifyOptions;
+pub use session::{
+    SessionContainer, SessionTokens, create_new_session, create_new_session_for_tenant,
+};
+pub use standalone::{MaybeSession, SsrSession, get_session};
+pub use verify::{OverrideClaims, VerifyOptions};
 
 #[doc(inline)]
 pub use session_guard_macros::verify_session;
-
-/// Verifies the session of `req` without the macro (the SuperTokens `getSession`).
-///
-/// `Ok(None)` only when `options` do not require a session and the request carries no access
-/// token. Session changes reach the client when the response goes through [`WithSession`].
-///
-/// ```no_run
-/// use actix_web::{HttpRequest, HttpResponse, get};
-/// use session_guard::{SessionError, VerifyOptions, WithSession, get_session};
-///
-/// #[get("/maybe")]
-/// async fn maybe(req: HttpRequest) -> Result<WithSession<HttpResponse>, SessionError> {
-///     let session = get_session(&req, &VerifyOptions::new(false)).await?;
-///     let who = session.map(|s| s.user_id().to_owned()).unwrap_or_default();
-///     Ok(WithSession::new(HttpResponse::Ok().body(who)))
-/// }
-/// ```
-///
-/// # Errors
-/// The [`SessionError`] of protocol §6.3; returning it from a handler answers with the
-/// default status codes (use the macro or [`SessionConfig`] statuses for the configured ones).
-pub async fn get_session(
-    req: &actix_web::HttpRequest,
-    options: &VerifyOptions,
-) -> Result<Option<SessionContainer>, SessionError> {
-    let config = SessionConfig::from_request(req)?;
-    verify::verify_request(req, config, options).await
-}
 
 /// The names most handlers need: `use session_guard::prelude::*;`.
 pub mod prelude {
     pub use crate::claims::{EmailVerified, Permissions, Roles};
     pub use crate::{
-        SessionConfig, SessionContainer, SessionError, VerifyOptions, WithSession,
+        MaybeSession, SessionConfig, SessionContainer, SessionError, VerifyOptions, WithSession,
         create_new_session, get_session, verify_session,
     };
 }

@@ -8,9 +8,9 @@ use actix_web::http::header::HeaderMap;
 use actix_web::{HttpMessage, HttpRequest};
 use serde_json::{Map, Value};
 
-use crate::claims::SessionClaim;
+use crate::claims::{ClaimFetchInput, IntoValidator, SessionClaim};
 use crate::config::{AntiCsrf, SessionConfig};
-use crate::core::{IssuedToken, NewSession};
+use crate::core::{IssuedToken, NewSession, RegenerateOutcome, SessionInformation};
 use crate::error::SessionError;
 use crate::token::parse_access_token;
 use crate::transfer::{self, NewTokens, ResponseWriter, Transfer};
@@ -83,6 +83,10 @@ impl SessionContainer {
         }
     }
 
+    pub(crate) fn config(&self) -> &SessionConfig {
+        &self.inner.config
+    }
+
     pub(crate) fn state(&self) -> MutexGuard<'_, TokenState> {
         // Only plain data lives behind the lock, so a poisoned lock is still consistent.
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -123,6 +127,226 @@ impl SessionContainer {
     /// `None` when the claim is missing or holds another type.
     pub fn get_claim_value<C: SessionClaim>(&self, claim: &C) -> Option<C::Value> {
         claim.value_from_payload(&self.state().payload)
+    }
+
+    /// Merges `update` into the custom access-token payload (a key set to `null` is removed;
+    /// protected fields cannot be changed) and re-signs the token; the new token and
+    /// front-token reach the client with this request's response.
+    ///
+    /// # Errors
+    /// [`SessionError::Unauthorised`] when the session no longer exists,
+    /// [`SessionError::Internal`] when `update` is not a JSON object, and core failures.
+    pub async fn merge_into_access_token_payload(&self, update: Value) -> Result<(), SessionError> {
+        let Value::Object(update) = update else {
+            return Err(SessionError::Internal(
+                "merge_into_access_token_payload needs a JSON object".into(),
+            ));
+        };
+        let (access_token, mut custom) = {
+            let state = self.state();
+            (state.access_token.clone(), state.payload.clone())
+        };
+        for key in PROTECTED_PROPS {
+            custom.remove(*key);
+        }
+        for (key, value) in update {
+            if PROTECTED_PROPS.contains(&key.as_str()) {
+                continue;
+            }
+            if value.is_null() {
+                custom.remove(&key);
+            } else {
+                custom.insert(key, value);
+            }
+        }
+        let outcome = self
+            .inner
+            .config
+            .core()
+            .regenerate_access_token(access_token, custom.clone())
+            .await?;
+        match outcome {
+            RegenerateOutcome::Ok {
+                new_access_token: Some(token),
+                ..
+            } => {
+                let payload = parse_access_token(&token.token)
+                    .map(|t| t.payload)
+                    .map_err(|_| {
+                        SessionError::Internal("the core issued an unreadable access token".into())
+                    })?;
+                let mut state = self.state();
+                state.access_token = token.token;
+                state.payload = payload;
+                state.expiry_ms = token.expiry_ms;
+                state.updated = true;
+            }
+            RegenerateOutcome::Ok {
+                new_access_token: None,
+                ..
+            } => {
+                // The token expired meanwhile: the core stored the payload; keep ours in step.
+                let mut state = self.state();
+                state.payload.retain(|key, _| PROTECTED_PROPS.contains(&key.as_str()));
+                state.payload.extend(custom);
+            }
+            RegenerateOutcome::Unauthorised => {
+                return Err(SessionError::Unauthorised {
+                    clear_tokens: true,
+                    reason: "session no longer exists",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets a claim's value (`{"v": value, "t": now}`) in the access-token payload.
+    ///
+    /// # Errors
+    /// As [`merge_into_access_token_payload`](Self::merge_into_access_token_payload).
+    pub async fn set_claim_value<C: SessionClaim>(
+        &self,
+        claim: &C,
+        value: C::Value,
+    ) -> Result<(), SessionError> {
+        let mut update = Map::new();
+        update.insert(claim.key().to_owned(), claim.to_payload_value(&value, now_ms()));
+        self.merge_into_access_token_payload(Value::Object(update))
+            .await
+    }
+
+    /// Removes a claim from the access-token payload.
+    ///
+    /// # Errors
+    /// As [`merge_into_access_token_payload`](Self::merge_into_access_token_payload).
+    pub async fn remove_claim<C: SessionClaim>(&self, claim: &C) -> Result<(), SessionError> {
+        let mut update = Map::new();
+        update.insert(claim.key().to_owned(), Value::Null);
+        self.merge_into_access_token_payload(Value::Object(update))
+            .await
+    }
+
+    /// Fetches a claim's value (with the claim's own fetcher, or the one registered in the
+    /// config) and stores it in the payload. A fetch that returns no value changes nothing.
+    ///
+    /// # Errors
+    /// [`SessionError::Internal`] when no fetcher is known or the fetch fails; otherwise as
+    /// [`merge_into_access_token_payload`](Self::merge_into_access_token_payload).
+    pub async fn fetch_and_set_claim<C: SessionClaim>(&self, claim: &C) -> Result<(), SessionError> {
+        let key = claim.key();
+        let fetcher = claim
+            .fetcher()
+            .or_else(|| self.inner.config.claim_fetcher(key))
+            .cloned()
+            .ok_or_else(|| SessionError::Internal(format!("no fetcher known for claim `{key}`")))?;
+        let value = fetcher
+            .fetch(self.fetch_input())
+            .await
+            .map_err(|e| SessionError::Internal(e.to_string()))?;
+        if let Some(value) = value {
+            let mut update = Map::new();
+            update.insert(
+                key.to_owned(),
+                serde_json::json!({ "v": value, "t": now_ms() }),
+            );
+            self.merge_into_access_token_payload(Value::Object(update))
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn fetch_input(&self) -> ClaimFetchInput {
+        ClaimFetchInput {
+            user_id: self.inner.user_id.clone(),
+            recipe_user_id: self.inner.recipe_user_id.clone(),
+            tenant_id: self.inner.tenant_id.clone(),
+            payload: self.state().payload.clone(),
+        }
+    }
+
+    /// Checks validators against the session (fetching stale claim values first, as
+    /// verification does).
+    ///
+    /// # Errors
+    /// [`SessionError::InvalidClaims`] listing every failed validator.
+    pub async fn assert_claims<V: IntoValidator>(
+        &self,
+        validators: impl IntoIterator<Item = V>,
+    ) -> Result<(), SessionError> {
+        let validators: Vec<_> = validators.into_iter().map(IntoValidator::into_validator).collect();
+        crate::verify::refetch_and_validate(self, &validators, now_ms()).await
+    }
+
+    async fn information(&self) -> Result<SessionInformation, SessionError> {
+        self.inner
+            .config
+            .core()
+            .session_information(self.inner.handle.clone())
+            .await?
+            .ok_or(SessionError::Unauthorised {
+                clear_tokens: true,
+                reason: "session no longer exists",
+            })
+    }
+
+    /// The data stored with the session in the core's database (never sent to the client).
+    ///
+    /// # Errors
+    /// [`SessionError::Unauthorised`] when the session no longer exists; core failures.
+    pub async fn get_session_data_from_database(&self) -> Result<Value, SessionError> {
+        Ok(self.information().await?.session_data)
+    }
+
+    /// Replaces the data stored with the session in the core's database (`null` stores `{}`).
+    ///
+    /// # Errors
+    /// [`SessionError::Unauthorised`] when the session no longer exists; core failures.
+    pub async fn update_session_data_in_database(&self, data: Value) -> Result<(), SessionError> {
+        let data = if data.is_null() { Value::Object(Map::new()) } else { data };
+        let exists = self
+            .inner
+            .config
+            .core()
+            .update_session_data(self.inner.handle.clone(), data)
+            .await?;
+        if exists {
+            Ok(())
+        } else {
+            Err(SessionError::Unauthorised {
+                clear_tokens: true,
+                reason: "session no longer exists",
+            })
+        }
+    }
+
+    /// When the session was created (ms since the epoch).
+    ///
+    /// # Errors
+    /// [`SessionError::Unauthorised`] when the session no longer exists; core failures.
+    pub async fn get_time_created(&self) -> Result<u64, SessionError> {
+        Ok(self.information().await?.time_created_ms)
+    }
+
+    /// When the session (its refresh token) expires, ms since the epoch — not the access
+    /// token's expiry.
+    ///
+    /// # Errors
+    /// [`SessionError::Unauthorised`] when the session no longer exists; core failures.
+    pub async fn get_expiry(&self) -> Result<u64, SessionError> {
+        Ok(self.information().await?.expiry_ms)
+    }
+
+    /// The session's tokens, for transports this library does not write to (websockets,
+    /// serverless responses). Handle them as secrets.
+    pub fn get_all_session_tokens_dangerously(&self) -> SessionTokens {
+        let state = self.state();
+        SessionTokens {
+            access_token: state.access_token.clone(),
+            access_and_front_token_updated: state.updated,
+            refresh_token: state.refresh_token.as_ref().map(|t| t.token.clone()),
+            front_token: transfer::front_token(&self.inner.user_id, state.expiry_ms, &state.payload),
+            anti_csrf_token: state.anti_csrf_token.clone(),
+        }
     }
 
     /// Revokes this session in the core and clears its tokens in the response (in the
@@ -171,6 +395,29 @@ impl SessionContainer {
                 now_ms(),
             );
         }
+    }
+}
+
+/// A session's tokens (see [`SessionContainer::get_all_session_tokens_dangerously`]).
+#[derive(Clone)]
+pub struct SessionTokens {
+    /// The current access token.
+    pub access_token: String,
+    /// Whether the access token (and so the front-token) changed during this request.
+    pub access_and_front_token_updated: bool,
+    /// The refresh token, only right after creation or refresh.
+    pub refresh_token: Option<String>,
+    /// The front-token for the current access token.
+    pub front_token: String,
+    /// The anti-CSRF token, if any.
+    pub anti_csrf_token: Option<String>,
+}
+
+impl fmt::Debug for SessionTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionTokens")
+            .field("access_and_front_token_updated", &self.access_and_front_token_updated)
+            .finish_non_exhaustive()
     }
 }
 

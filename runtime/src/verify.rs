@@ -1,7 +1,12 @@
-//! The verification algorithm of protocol §6.2, shared by the macro's guard and `get_session`.
+//! The verification algorithm of protocol §6.2, shared by the macro's guard, `get_session`,
+//! the plain extractors and the request-less API.
+
+use std::borrow::Cow;
+use std::fmt;
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{Map, Value, json};
 
 use crate::claims::ValidatorRef;
 use crate::config::{AntiCsrf, SessionConfig, TokenTransferMethod};
@@ -12,16 +17,36 @@ use crate::session::{SessionContainer, SessionParts, TokenState, remember};
 use crate::token::{self, TokenError, UnverifiedToken};
 use crate::transfer::{self, ResponseWriter, Transfer};
 
+/// Chooses a route's claim validators from the global ones and the session (the SDKs'
+/// `overrideGlobalClaimValidators`).
+pub type OverrideClaims = fn(&[ValidatorRef], &SessionContainer) -> Vec<ValidatorRef>;
+
 /// How one route verifies sessions: the options of `#[verify_session(..)]`.
 ///
 /// Built by the macro's expansion; also usable with [`get_session`](crate::get_session).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct VerifyOptions {
     pub(crate) required: bool,
     pub(crate) anti_csrf_check: Option<bool>,
     pub(crate) check_database: bool,
     pub(crate) claims: Vec<ValidatorRef>,
     pub(crate) skip_global_claims: bool,
+    pub(crate) override_claims: Option<OverrideClaims>,
+    pub(crate) tenant_param: Option<Cow<'static, str>>,
+}
+
+impl fmt::Debug for VerifyOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyOptions")
+            .field("required", &self.required)
+            .field("anti_csrf_check", &self.anti_csrf_check)
+            .field("check_database", &self.check_database)
+            .field("claims", &self.claims)
+            .field("skip_global_claims", &self.skip_global_claims)
+            .field("override_claims", &self.override_claims.is_some())
+            .field("tenant_param", &self.tenant_param)
+            .finish()
+    }
 }
 
 impl Default for VerifyOptions {
@@ -39,14 +64,9 @@ impl VerifyOptions {
             check_database: false,
             claims: Vec::new(),
             skip_global_claims: false,
+            override_claims: None,
+            tenant_param: None,
         }
-    }
-
-    /// Checks only this route's claims, not the config's global ones (sign-out uses it).
-    #[must_use]
-    pub fn without_global_claims(mut self) -> Self {
-        self.skip_global_claims = true;
-        self
     }
 
     /// Forces the anti-CSRF check on or off (default: on for every method but GET).
@@ -69,6 +89,39 @@ impl VerifyOptions {
         self.claims.push(validator);
         self
     }
+
+    /// Checks only this route's claims, not the config's global ones (sign-out uses it).
+    #[must_use]
+    pub fn without_global_claims(mut self) -> Self {
+        self.skip_global_claims = true;
+        self
+    }
+
+    /// Replaces the global validators with what `choose` returns for the session; the
+    /// route's own `claims` are still added.
+    #[must_use]
+    pub fn override_claims(mut self, choose: OverrideClaims) -> Self {
+        self.override_claims = Some(choose);
+        self
+    }
+
+    /// Requires the session's tenant to equal the route's path parameter `name` (e.g.
+    /// `/t/{tenant}/..`); a session of another tenant gets 403 with the validator id
+    /// `st-tenant`.
+    #[must_use]
+    pub fn tenant_param(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.tenant_param = Some(name.into());
+        self
+    }
+}
+
+/// An access token to verify and the request facts verification depends on.
+pub(crate) struct Presented<'t> {
+    pub(crate) raw: &'t str,
+    pub(crate) parsed: UnverifiedToken<'t>,
+    pub(crate) transfer: Transfer,
+    pub(crate) anti_csrf_header: Option<&'t str>,
+    pub(crate) do_anti_csrf: bool,
 }
 
 /// Verifies the session of `req`. `Ok(None)` only when no session is present and the route
@@ -112,11 +165,36 @@ pub(crate) async fn verify_request(
             reason: "anti-CSRF: missing rid header",
         });
     }
+    let presented = Presented {
+        raw,
+        parsed,
+        transfer,
+        anti_csrf_header: transfer::header_str(req, transfer::ANTI_CSRF_HEADER),
+        do_anti_csrf,
+    };
+    let session = verify_presented(config, presented, options.check_database).await?;
+    // Remember the session before claims run, so a refreshed token still reaches the client.
+    remember(req, &session);
+    if let Some(param) = &options.tenant_param {
+        check_tenant(&session, req.match_info().get(param))?;
+    }
+    validate_route_claims(config, &session, options).await?;
+    Ok(Some(session))
+}
 
+/// Signature, expiry, key type and anti-CSRF checks, and the core call for rotated tokens
+/// and `check_database` (protocol §6.2 steps 5–9).
+pub(crate) async fn verify_presented(
+    config: &SessionConfig,
+    presented: Presented<'_>,
+    check_database: bool,
+) -> Result<SessionContainer, SessionError> {
+    let c = config.inner();
     let now = now_ms();
-    let info = token::verify_access_token(parsed, c.keys.as_ref(), now)
+    let info = token::verify_access_token(presented.parsed, c.keys.as_ref(), now)
         .await
         .map_err(|e| match e {
+            // Our outage must not sign anyone out: 503, not "try refresh token".
             TokenError::KeysUnavailable => {
                 SessionError::CoreUnavailable("signing keys unavailable".into())
             }
@@ -124,17 +202,19 @@ pub(crate) async fn verify_request(
                 reason: "access token failed verification",
             },
         })?;
-    if let Some(kid) = &info.kid {
-        if kid.starts_with("d-") != c.use_dynamic_signing_key {
-            return Err(SessionError::TryRefreshToken {
-                reason: "token signed with the other key type",
-            });
-        }
+    if info
+        .kid
+        .as_ref()
+        .is_some_and(|kid| kid.starts_with("d-") != c.use_dynamic_signing_key)
+    {
+        return Err(SessionError::TryRefreshToken {
+            reason: "token signed with the other key type",
+        });
     }
-    let anti_csrf_header = transfer::header_str(req, transfer::ANTI_CSRF_HEADER);
-    if do_anti_csrf
+    if presented.do_anti_csrf
         && c.anti_csrf == AntiCsrf::ViaToken
-        && (info.anti_csrf_token.is_none() || info.anti_csrf_token.as_deref() != anti_csrf_header)
+        && (info.anti_csrf_token.is_none()
+            || info.anti_csrf_token.as_deref() != presented.anti_csrf_header)
     {
         return Err(SessionError::TryRefreshToken {
             reason: "anti-CSRF token missing or wrong",
@@ -142,11 +222,12 @@ pub(crate) async fn verify_request(
     }
 
     let mut state = TokenState {
-        access_token: raw.to_owned(),
+        access_token: presented.raw.to_owned(),
         payload: info.payload,
         expiry_ms: info.expiry_ms,
         refresh_token: None,
-        anti_csrf_token: None,
+        // Echoed with any new access token: the frontend binds it to the token's update.
+        anti_csrf_token: presented.anti_csrf_header.map(str::to_owned),
         updated: false,
         clear: Vec::new(),
     };
@@ -156,15 +237,15 @@ pub(crate) async fn verify_request(
         info.tenant_id,
         info.session_handle,
     );
-    if options.check_database || info.parent_refresh_token_hash1.is_some() {
+    if check_database || info.parent_refresh_token_hash1.is_some() {
         let outcome = c
             .core
             .verify_session(VerifyRequest {
                 access_token: state.access_token.clone(),
-                anti_csrf_token: anti_csrf_header.map(str::to_owned),
-                do_anti_csrf_check: do_anti_csrf,
+                anti_csrf_token: state.anti_csrf_token.clone(),
+                do_anti_csrf_check: presented.do_anti_csrf,
                 enable_anti_csrf: c.anti_csrf == AntiCsrf::ViaToken,
-                check_database: options.check_database,
+                check_database,
             })
             .await?;
         match outcome {
@@ -179,16 +260,14 @@ pub(crate) async fn verify_request(
                     session.handle,
                 );
                 if let Some(new) = new_access_token {
-                    let payload = token::parse_access_token(&new.token)
+                    state.payload = token::parse_access_token(&new.token)
                         .map(|t| t.payload)
                         .map_err(|_| {
                             SessionError::Internal("the core issued an unreadable token".into())
                         })?;
                     state.access_token = new.token;
-                    state.payload = payload;
                     state.expiry_ms = new.expiry_ms;
                     state.updated = true;
-                    state.anti_csrf_token = anti_csrf_header.map(str::to_owned);
                 }
             }
             VerifyOutcome::Unauthorised => {
@@ -204,38 +283,99 @@ pub(crate) async fn verify_request(
             }
         }
     }
-
-    let session = SessionContainer::new(
+    Ok(SessionContainer::new(
         config.clone(),
         SessionParts {
             handle,
             user_id,
             recipe_user_id,
             tenant_id,
-            transfer,
+            transfer: presented.transfer,
             state,
         },
-    );
-    // Remember the session before claims run, so a refreshed token still reaches the client.
-    remember(req, &session);
+    ))
+}
+
+fn check_tenant(session: &SessionContainer, route_tenant: Option<&str>) -> Result<(), SessionError> {
+    let expected = route_tenant.unwrap_or("");
+    if session.tenant_id() == expected {
+        return Ok(());
+    }
+    Err(SessionError::InvalidClaims(vec![ClaimValidationError {
+        id: "st-tenant".into(),
+        reason: json!({
+            "message": "wrong tenant",
+            "expectedValue": expected,
+            "actualValue": session.tenant_id(),
+        }),
+    }]))
+}
+
+/// The route's validators (global or overridden, plus its own), checked with refetch.
+pub(crate) async fn validate_route_claims(
+    config: &SessionConfig,
+    session: &SessionContainer,
+    options: &VerifyOptions,
+) -> Result<(), SessionError> {
+    let c = config.inner();
     let global: &[ValidatorRef] = if options.skip_global_claims {
         &[]
     } else {
         &c.global_validators
     };
-    validate_claims(&session, global.iter().chain(&options.claims), now)?;
-    Ok(Some(session))
+    let mut validators = match options.override_claims {
+        Some(choose) => choose(global, session),
+        None => global.to_vec(),
+    };
+    validators.extend(options.claims.iter().cloned());
+    if validators.is_empty() {
+        return Ok(());
+    }
+    refetch_and_validate(session, &validators, now_ms()).await
 }
 
-fn validate_claims<'a>(
+/// Protocol §7.4: fetch claim values that are missing or stale, store them in the session
+/// (a new access token for the client), then run every validator.
+pub(crate) async fn refetch_and_validate(
     session: &SessionContainer,
-    validators: impl Iterator<Item = &'a ValidatorRef>,
+    validators: &[ValidatorRef],
     now: u64,
 ) -> Result<(), SessionError> {
-    let state = session.state();
+    let mut payload = session.state().payload.clone();
+    let mut update = Map::new();
+    for validator in validators {
+        let Some(key) = validator.claim_key() else {
+            continue;
+        };
+        if !validator.should_refetch(&payload, now) {
+            continue;
+        }
+        let fetcher = validator
+            .fetcher()
+            .or_else(|| session.config().claim_fetcher(key));
+        let Some(fetcher) = fetcher else { continue };
+        let mut input = session.fetch_input();
+        input.payload = payload.clone();
+        let value = fetcher.fetch(input).await.map_err(|e| {
+            tracing::error!(claim = key, error = %e, "claim fetch failed");
+            SessionError::Internal(format!("fetching claim `{key}` failed"))
+        })?;
+        if let Some(value) = value {
+            let entry = json!({ "v": value, "t": now });
+            payload.insert(key.to_owned(), entry.clone());
+            update.insert(key.to_owned(), entry);
+        }
+    }
+    if !update.is_empty() {
+        session
+            .merge_into_access_token_payload(Value::Object(update))
+            .await?;
+        payload = session.state().payload.clone();
+    }
     let failures: Vec<ClaimValidationError> = validators
+        .iter()
         .filter_map(|v| {
-            v.validate(&state.payload, now)
+            v.validate(&payload, now)
                 .err()
                 .map(|reason| ClaimValidationError {
                     id: v.id().to_owned(),
@@ -277,37 +417,50 @@ impl<'r> Candidates<'r> {
     /// Header wins over cookie; a candidate that is not a SuperTokens access token is ignored
     /// (so a third-party bearer token does not break cookie sessions).
     fn choose(&self) -> Result<Option<(&str, UnverifiedToken<'_>, Transfer)>, SessionError> {
-        if let Some(candidate) = self.bearer {
-            if let Ok(parsed) = token::parse_access_token(candidate) {
-                return Ok(Some((candidate, parsed, Transfer::Header)));
-            }
+        if let Some(candidate) = self.bearer
+            && let Ok(parsed) = token::parse_access_token(candidate)
+        {
+            return Ok(Some((candidate, parsed, Transfer::Header)));
         }
-        if let Some(candidate) = self.cookies.first() {
-            if let Ok(parsed) = token::parse_access_token(candidate) {
-                if self.cookies.len() > 1 {
-                    return Err(SessionError::TryRefreshToken {
-                        reason: "multiple sAccessToken cookies",
-                    });
-                }
-                return Ok(Some((candidate, parsed, Transfer::Cookie)));
+        if let Some(candidate) = self.cookies.first()
+            && let Ok(parsed) = token::parse_access_token(candidate)
+        {
+            if self.cookies.len() > 1 {
+                return Err(SessionError::TryRefreshToken {
+                    reason: "multiple sAccessToken cookies",
+                });
             }
+            return Ok(Some((candidate, parsed, Transfer::Cookie)));
         }
         Ok(None)
     }
 }
 
-/// The response for a verification error under `config`: configured status codes, and
-/// cleared tokens where the error calls for it (protocol §6.3).
-pub(crate) fn error_response(config: &SessionConfig, error: &SessionError) -> HttpResponse {
+/// The response for a verification error under `config`: a configured error handler or the
+/// protocol's JSON with the configured status, plus cleared tokens where the error calls for
+/// it (protocol §6.3).
+pub(crate) fn error_response(
+    config: &SessionConfig,
+    error: &SessionError,
+    req: &HttpRequest,
+) -> HttpResponse {
     let c = config.inner();
-    let mut response =
-        error.bare_response(error.status_with(c.session_expired_status, c.invalid_claim_status));
+    let mut response = match c.error_handlers.for_error(error) {
+        Some(handler) => handler(req, error),
+        None => {
+            error.bare_response(error.status_with(c.session_expired_status, c.invalid_claim_status))
+        }
+    };
     if error.clearing() == Clearing::All {
         ResponseWriter {
             headers: response.headers_mut(),
             config: c,
         }
         .clear_all();
+    } else if matches!(error, SessionError::InvalidClaims(_)) {
+        // Claim values fetched during verification are kept: send the updated token along
+        // with the 403 (protocol Appendix B item 4).
+        crate::session::apply_pending(req, response.headers_mut());
     }
     match error {
         SessionError::MissingConfig | SessionError::Internal(_) => {

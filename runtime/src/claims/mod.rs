@@ -28,6 +28,85 @@ pub trait SessionClaimValidator: Send + Sync + 'static {
     /// # Errors
     /// The JSON `reason` sent to the client in `claimValidationErrors`.
     fn validate(&self, payload: &Payload, now_ms: u64) -> Result<(), Value>;
+
+    /// The payload key of the claim this validator reads, if it reads one claim.
+    fn claim_key(&self) -> Option<&str> {
+        None
+    }
+
+    /// Whether the claim's value should be fetched again before validating (missing, or
+    /// older than allowed). Only acted on when a fetcher is known for the claim.
+    fn should_refetch(&self, _payload: &Payload, _now_ms: u64) -> bool {
+        false
+    }
+
+    /// The validator's own fetcher; otherwise the one registered in the config is used.
+    fn fetcher(&self) -> Option<&ClaimFetcher> {
+        None
+    }
+}
+
+/// What a claim fetcher gets: who the session belongs to and its current payload.
+#[derive(Debug, Clone)]
+pub struct ClaimFetchInput {
+    /// The primary user id.
+    pub user_id: String,
+    /// The recipe user id.
+    pub recipe_user_id: String,
+    /// The session's tenant.
+    pub tenant_id: String,
+    /// The current access-token payload.
+    pub payload: Payload,
+}
+
+/// Why a claim value could not be fetched (logged; the client gets a 500).
+#[derive(Debug, thiserror::Error)]
+#[error("claim fetch failed: {0}")]
+pub struct ClaimFetchError(pub String);
+
+/// A boxed, `Send` future returned by claim fetchers.
+pub type FetchFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Option<Value>, ClaimFetchError>> + Send>,
+>;
+
+/// Fetches a claim's current value (as JSON); `None` leaves the payload unchanged.
+#[derive(Clone)]
+pub struct ClaimFetcher(Arc<dyn Fn(ClaimFetchInput) -> FetchFuture + Send + Sync>);
+
+impl fmt::Debug for ClaimFetcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClaimFetcher(..)")
+    }
+}
+
+impl ClaimFetcher {
+    /// Wraps an async function returning the claim's typed value.
+    pub fn new<T, F, Fut>(fetch: F) -> Self
+    where
+        T: Serialize,
+        F: Fn(ClaimFetchInput) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<Option<T>, ClaimFetchError>> + Send + 'static,
+    {
+        ClaimFetcher(Arc::new(move |input| {
+            let fut = fetch(input);
+            Box::pin(async move {
+                match fut.await? {
+                    Some(value) => serde_json::to_value(value)
+                        .map(Some)
+                        .map_err(|e| ClaimFetchError(e.to_string())),
+                    None => Ok(None),
+                }
+            })
+        }))
+    }
+
+    /// Fetches the value.
+    ///
+    /// # Errors
+    /// What the fetch function returned.
+    pub async fn fetch(&self, input: ClaimFetchInput) -> Result<Option<Value>, ClaimFetchError> {
+        (self.0)(input).await
+    }
 }
 
 impl fmt::Debug for dyn SessionClaimValidator {
@@ -84,6 +163,11 @@ pub trait SessionClaim {
         payload.get(self.key())?.get("t")?.as_u64()
     }
 
+    /// The claim's own fetcher, if it carries one (otherwise the config's is used).
+    fn fetcher(&self) -> Option<&ClaimFetcher> {
+        None
+    }
+
     /// The JSON stored under [`key`](Self::key) for `value` fetched at `now_ms`.
     fn to_payload_value(&self, value: &Self::Value, now_ms: u64) -> Value {
         json!({ "v": value, "t": now_ms })
@@ -109,6 +193,8 @@ pub struct ClaimValidator {
     key: String,
     check: Check,
     max_age_secs: Option<u64>,
+    refetch_on_false_secs: Option<u64>,
+    fetcher: Option<ClaimFetcher>,
 }
 
 impl ClaimValidator {
@@ -118,7 +204,24 @@ impl ClaimValidator {
             key: key.to_owned(),
             check,
             max_age_secs: None,
+            refetch_on_false_secs: None,
+            fetcher: None,
         }
+    }
+
+    /// Uses `fetcher` to refresh the claim when it is missing or too old.
+    #[must_use]
+    pub fn with_fetcher(mut self, fetcher: ClaimFetcher) -> Self {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// Refetches a `false` value once it is older than `secs` (email verification's rule, so
+    /// a user who just verified is let in quickly).
+    #[must_use]
+    pub fn with_refetch_on_false(mut self, secs: u64) -> Self {
+        self.refetch_on_false_secs = Some(secs);
+        self
     }
 
     /// Passes when the claim under `key` equals `value`.
@@ -179,15 +282,14 @@ impl ClaimValidator {
         &self.key
     }
 
-    /// The standard refetch rule: the value is missing, or older than the max age.
-    pub fn should_refetch(&self, payload: &Payload, now_ms: u64) -> bool {
-        match payload.get(&self.key).and_then(|c| c.get("v")) {
-            None => true,
-            Some(_) => match (self.max_age_secs, fetched_ms(payload, &self.key)) {
-                (Some(max_age), Some(t)) => t < now_ms.saturating_sub(max_age * 1000),
-                _ => false,
-            },
-        }
+    fn needs_refetch(&self, payload: &Payload, now_ms: u64) -> bool {
+        let Some(value) = payload.get(&self.key).and_then(|c| c.get("v")) else {
+            return true;
+        };
+        let fetched = fetched_ms(payload, &self.key).unwrap_or(0);
+        let older_than = |secs: u64| fetched < now_ms.saturating_sub(secs * 1000);
+        self.max_age_secs.is_some_and(older_than)
+            || (value == &Value::Bool(false) && self.refetch_on_false_secs.is_some_and(older_than))
     }
 
     fn missing_reason(&self) -> Value {
@@ -242,6 +344,18 @@ impl SessionClaimValidator for ClaimValidator {
         &self.id
     }
 
+    fn claim_key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
+
+    fn should_refetch(&self, payload: &Payload, now_ms: u64) -> bool {
+        self.needs_refetch(payload, now_ms)
+    }
+
+    fn fetcher(&self) -> Option<&ClaimFetcher> {
+        self.fetcher.as_ref()
+    }
+
     fn validate(&self, payload: &Payload, now_ms: u64) -> Result<(), Value> {
         let Some(actual) = payload.get(&self.key).and_then(|c| c.get("v")) else {
             return Err(self.missing_reason());
@@ -282,6 +396,9 @@ fn to_json(value: impl Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+mod generic;
+pub use generic::{BooleanClaim, PrimitiveArrayClaim, PrimitiveClaim};
+
 /// The email-verification claim (`st-ev`, a boolean).
 ///
 /// As a bare entry (`claims = [EmailVerified]`) it means [`EmailVerified::is_verified`].
@@ -292,9 +409,10 @@ impl EmailVerified {
     /// The payload key.
     pub const KEY: &'static str = "st-ev";
 
-    /// Passes when the email is verified (`st-ev` is `true`).
+    /// Passes when the email is verified (`st-ev` is `true`). A `false` value is fetched
+    /// again after 10 s (with a fetcher registered in the config), as the SuperTokens SDKs do.
     pub fn is_verified() -> ClaimValidator {
-        ClaimValidator::has_value(Self::KEY, true)
+        ClaimValidator::has_value(Self::KEY, true).with_refetch_on_false(10)
     }
 }
 
@@ -407,9 +525,20 @@ mod tests {
             v.validate(&p, NOW).unwrap_err(),
             json!({"message": "expired", "ageInSeconds": 12.5, "maxAgeInSeconds": 10})
         );
-        assert!(v.should_refetch(&p, NOW));
-        assert!(!v.should_refetch(&payload(json!({"st-ev": {"v": true, "t": NOW}})), NOW));
-        assert!(v.should_refetch(&payload(json!({})), NOW));
+        assert!(v.needs_refetch(&p, NOW));
+        assert!(!v.needs_refetch(&payload(json!({"st-ev": {"v": true, "t": NOW}})), NOW));
+        assert!(v.needs_refetch(&payload(json!({})), NOW));
+    }
+
+    #[test]
+    fn unverified_email_is_refetched_after_ten_seconds() {
+        let v = EmailVerified::is_verified();
+        let fresh = payload(json!({"st-ev": {"v": false, "t": NOW - 5_000}}));
+        let stale = payload(json!({"st-ev": {"v": false, "t": NOW - 11_000}}));
+        let verified = payload(json!({"st-ev": {"v": true, "t": NOW - 1_000_000}}));
+        assert!(!v.needs_refetch(&fresh, NOW));
+        assert!(v.needs_refetch(&stale, NOW));
+        assert!(!v.needs_refetch(&verified, NOW));
     }
 
     #[test]

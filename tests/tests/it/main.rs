@@ -5,4 +5,5 @@ mod csrf;
 mod demo;
 mod lifecycle;
 mod macro_order;
+mod session_api;
 mod vectors;

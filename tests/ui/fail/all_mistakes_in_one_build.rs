@@ -4,7 +4,7 @@ use session_guard::{SessionContainer, verify_session};
 
 #[verify_session(requird = true, check_database = "yes", claims = [42])]
 fn me(session: SessionContainer, again: SessionContainer) -> HttpResponse {
-    HttpResponse::Ok().body(session.user_id().to_owned())
+    HttpResponse::Ok().body(format!("{} {}", session.user_id(), again.user_id()))
 }
 
 fn main() {}

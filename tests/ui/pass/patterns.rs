@@ -22,7 +22,7 @@ async fn mutable(mut session: SessionContainer) -> HttpResponse {
 }
 
 #[verify_session]
-async fn ignored(_: SessionContainer, web::Path(id): web::Path<u32>) -> HttpResponse {
+async fn ignored(_: SessionContainer, id: web::Path<u32>) -> HttpResponse {
     HttpResponse::Ok().body(id.to_string())
 }
 

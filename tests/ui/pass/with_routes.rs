@@ -1,7 +1,7 @@
 //! actix's `#[routes]` with several method attributes, above and below ours.
 #![deny(warnings)]
 
-use actix_web::{App, HttpResponse, get, post, routes};
+use actix_web::{App, HttpResponse, routes};
 use session_guard::{SessionContainer, verify_session};
 
 #[routes]

@@ -1,36 +1,88 @@
-//! The embedded core: SuperTokens core semantics (protocol §10.3) inside the app process, with
-//! keys under a data directory. No service to run.
+//! The embedded core: SuperTokens core session semantics (protocol §10.3, CDI ≤ 5.5) inside the
+//! app process, persisted in one SQLite file under a data directory. No service to run.
+//!
+//! Layout:
+//! * `store.rs`: the [`SessionStore`](store::SessionStore) trait between the logic and the
+//!   storage; `sqlite.rs`: its SQLite implementation (group commit, WAL readers).
+//! * `keys.rs`: signing keys, their rotation and the JWKS; `mint.rs`: token material.
+//! * `sessions.rs`: create, verify, regenerate and the session admin calls; `refresh.rs`:
+//!   refresh-token rotation with theft detection and the refresh grace window.
+//!
+//! Several processes may open the same data directory at once: every state change is a
+//! conditional update in one transaction, and signing keys are reloaded from the database.
+//!
+//! Background work (key rotation, deleting expired sessions) runs on one maintenance thread per
+//! core, woken when the next key event is due and at least every `cleanup_interval`.
 
-use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::{
-    BoxFuture, CoreError, CoreSession, CreatedSession, IssuedToken, NewSession, RefreshOutcome,
-    RefreshRequest, RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome,
-    VerifyRequest,
+    BoxFuture, CoreError, CoreSession, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
+    RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
 };
-
-const UNSUPPORTED: &str = "not implemented by the in-memory embedded core yet";
 use crate::jwks::{JwksCache, KeySource};
-use crate::token::{parse_access_token, verify_access_token};
-use crate::{PROTECTED_PROPS, now_ms, sha256_hex};
 
 mod keys;
+mod mint;
+mod refresh;
+mod sessions;
+mod sqlite;
+mod store;
 
-use keys::{EmbeddedKeySource, SigningKey, SigningKeys};
+#[cfg(test)]
+mod tests;
+
+use keys::{EmbeddedKeySource, KeyPolicy, KeyRing};
+use mint::ServerSecret;
+use sqlite::{DB_FILE, SqliteOptions, SqliteStore};
+use store::SessionStore;
+
+/// Reader threads of the SQLite store.
+const READER_THREADS: usize = 2;
+/// Shortest pause of the maintenance thread (so a failing step never spins).
+const MIN_MAINTENANCE_PAUSE: Duration = Duration::from_secs(1);
+/// Longest pause of the maintenance thread.
+const MAX_MAINTENANCE_PAUSE: Duration = Duration::from_secs(60);
+/// Retry delay after a failed maintenance step, ms.
+const MAINTENANCE_RETRY_MS: u64 = 10_000;
 
 /// Settings of the embedded core.
 #[derive(Debug, Clone)]
 pub(crate) struct EmbeddedCoreOptions {
+    /// Access-token lifetime. Default: 3600 s (the core's default).
     pub(crate) access_token_validity: Duration,
+    /// Session (refresh-token) lifetime, renewed by each rotation. Default: 100 days.
     pub(crate) refresh_token_validity: Duration,
+    /// How long a dynamic signing key signs before the next one takes over. Default: 168 h
+    /// (the core's `access_token_dynamic_signing_key_update_interval`).
+    pub(crate) signing_key_rotation: Duration,
+    /// How long a new dynamic key is published before it signs, and the extra time an old key
+    /// stays published after its last token expired. Default: 60 s (the core's overlap).
+    pub(crate) signing_key_overlap: Duration,
+    /// Refresh grace window: refreshes of the same current refresh token within this time of
+    /// the first one all get the same child token (concurrent tabs, client retries) instead of
+    /// competing children. Zero gives the core's behaviour. Default: 30 s.
+    pub(crate) refresh_grace: Duration,
+    /// How long to wait for another process's database lock. Default: 5 s.
+    pub(crate) busy_timeout: Duration,
+    /// How often expired sessions are deleted (zero: never). Default: 60 s.
+    pub(crate) cleanup_interval: Duration,
+    /// Run key rotation and cleanup on a background thread. Default: `true` (tests turn it off
+    /// and call [`EmbeddedCore::maintain`]).
+    pub(crate) background_maintenance: bool,
+    /// The time source. Default: the system clock.
+    pub(crate) clock: Clock,
 }
 
 impl Default for EmbeddedCoreOptions {
@@ -38,389 +90,415 @@ impl Default for EmbeddedCoreOptions {
         Self {
             access_token_validity: Duration::from_secs(3600),
             refresh_token_validity: Duration::from_secs(100 * 24 * 3600),
+            signing_key_rotation: Duration::from_secs(168 * 3600),
+            signing_key_overlap: Duration::from_secs(60),
+            refresh_grace: Duration::from_secs(30),
+            busy_timeout: Duration::from_secs(5),
+            cleanup_interval: Duration::from_secs(60),
+            background_maintenance: true,
+            clock: Clock::default(),
         }
     }
 }
 
-/// A stored session (the core's `session_info` row).
-#[derive(Debug, Clone)]
-struct SessionRow {
-    user_id: String,
-    recipe_user_id: String,
-    tenant_id: String,
-    user_data_in_jwt: Map<String, Value>,
-    session_data: Value,
-    /// sha256(sha256(current refresh token)), hex.
-    refresh_token_hash2: String,
-    /// Refresh-token (session) expiry, ms.
-    expiry_ms: u64,
-    created_ms: u64,
-    use_dynamic_key: bool,
+/// Milliseconds since the epoch: the system clock, or a manual one in tests.
+#[derive(Clone, Default)]
+pub(crate) struct Clock(Option<Arc<AtomicU64>>);
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            None => f.write_str("Clock(system)"),
+            Some(ms) => write!(f, "Clock(manual: {})", ms.load(Ordering::SeqCst)),
+        }
+    }
+}
+
+impl Clock {
+    /// The current time, ms.
+    pub(crate) fn now(&self) -> u64 {
+        match &self.0 {
+            None => crate::now_ms(),
+            Some(ms) => ms.load(Ordering::SeqCst),
+        }
+    }
+
+    /// A clock standing at `start_ms` until advanced.
+    #[cfg(test)]
+    pub(crate) fn manual(start_ms: u64) -> Self {
+        Self(Some(Arc::new(AtomicU64::new(start_ms))))
+    }
+
+    /// Moves a manual clock forward.
+    #[cfg(test)]
+    pub(crate) fn advance(&self, by: Duration) {
+        if let Some(ms) = &self.0 {
+            ms.fetch_add(millis(by), Ordering::SeqCst);
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What the core logic shares with the key source and the maintenance thread.
+struct Shared {
+    options: EmbeddedCoreOptions,
+    store: Arc<dyn SessionStore>,
+    keys: Arc<KeyRing>,
+    /// Verifies access tokens against this core's keys (core-side verify and regenerate).
+    verifier: JwksCache,
+    secret: ServerSecret,
+    /// When expired sessions are next deleted, ms.
+    next_cleanup_ms: AtomicU64,
+}
+
+impl Shared {
+    fn now(&self) -> u64 {
+        self.options.clock.now()
+    }
+
+    fn access_validity_ms(&self) -> u64 {
+        millis(self.options.access_token_validity)
+    }
+
+    fn refresh_validity_ms(&self) -> u64 {
+        millis(self.options.refresh_token_validity)
+    }
+
+    /// Rotates keys and deletes expired sessions when due; returns when to run next, ms.
+    async fn maintain(&self) -> u64 {
+        let now = self.now();
+        let mut next = match self.keys.maintain(&*self.store, now).await {
+            Ok((changed, next)) => {
+                if changed {
+                    // Verify tokens signed with new keys at once, whatever the cooldown.
+                    self.verifier.invalidate();
+                }
+                next
+            }
+            Err(error) => {
+                tracing::warn!(%error, "signing key maintenance failed");
+                now.saturating_add(MAINTENANCE_RETRY_MS)
+            }
+        };
+        let interval = millis(self.options.cleanup_interval);
+        if interval > 0 {
+            let due = self.next_cleanup_ms.load(Ordering::Relaxed);
+            if due <= now {
+                let tokens_before = now.saturating_sub(self.refresh_validity_ms());
+                match self.store.delete_expired(now, tokens_before).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::debug!(deleted, "deleted expired sessions"),
+                    Err(error) => tracing::warn!(%error, "deleting expired sessions failed"),
+                }
+                self.next_cleanup_ms
+                    .store(now.saturating_add(interval), Ordering::Relaxed);
+            }
+            next = next.min(self.next_cleanup_ms.load(Ordering::Relaxed));
+        }
+        next
+    }
 }
 
 /// The embedded session core.
 pub(crate) struct EmbeddedCore {
-    options: EmbeddedCoreOptions,
-    keys: SigningKeys,
-    verifier: JwksCache,
-    sessions: Mutex<HashMap<String, SessionRow>>,
+    /// Held for its `Drop`: stops the maintenance thread (first, before `shared` goes).
+    _maintenance: Option<Maintenance>,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for EmbeddedCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbeddedCore")
+            .field("options", &self.shared.options)
+            .field("keys", &self.shared.keys.current())
+            .finish_non_exhaustive()
+    }
 }
 
 impl EmbeddedCore {
-    /// Opens (creating if needed) the core's data directory.
+    /// Opens (creating if needed) the core's data directory: the database
+    /// `<dir>/sessions.sqlite3` (mode `0600`), migrated to the current schema, with the keys
+    /// of an older `signing-keys.json` imported; creates signing keys on first use.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors; `InvalidData` for a corrupt database or key file.
     pub(crate) fn open(dir: &Path, options: EmbeddedCoreOptions) -> io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let keys = SigningKeys::open(dir, now_ms())?;
-        let verifier = JwksCache::new(Arc::new(EmbeddedKeySource(keys.jwks().clone())));
-        Ok(Self {
-            options,
-            keys,
-            verifier,
-            sessions: Mutex::new(HashMap::new()),
-        })
-    }
-
-    fn signing_key(&self, dynamic: bool) -> &SigningKey {
-        if dynamic {
-            &self.keys.dynamic
-        } else {
-            &self.keys.static_key
-        }
-    }
-
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionRow>> {
-        // A poisoned lock only means another request panicked mid-update of a plain map;
-        // the map itself is still consistent.
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Mints a v5 access token for `handle`.
-    #[allow(clippy::too_many_arguments)]
-    fn mint_access_token(
-        &self,
-        handle: &str,
-        row: &SessionRow,
-        refresh_token_hash1: &str,
-        parent_refresh_token_hash1: Option<&str>,
-        anti_csrf_token: Option<&str>,
-        now: u64,
-    ) -> Result<IssuedToken, CoreError> {
-        let key = self.signing_key(row.use_dynamic_key);
-        let expiry_ms = now + self.options.access_token_validity.as_millis() as u64;
-        let mut payload = row.user_data_in_jwt.clone();
-        let protected = json!({
-            "sub": row.user_id,
-            "exp": expiry_ms / 1000,
-            "iat": now / 1000,
-            "sessionHandle": handle,
-            "refreshTokenHash1": refresh_token_hash1,
-            "parentRefreshTokenHash1": parent_refresh_token_hash1,
-            "antiCsrfToken": anti_csrf_token,
-            "tId": row.tenant_id,
-            "rsub": row.recipe_user_id,
-        });
-        if let Value::Object(protected) = protected {
-            payload.extend(protected);
-        }
-        let header = json!({"alg": "RS256", "typ": "JWT", "version": "5", "kid": key.kid});
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(Value::Object(payload).to_string())
-        );
-        let signature = key
-            .sign(signing_input.as_bytes())
-            .map_err(|e| CoreError::Internal(e.to_string()))?;
-        Ok(IssuedToken {
-            token: format!("{signing_input}.{signature}"),
-            // The token carries whole seconds; report the same instant.
-            expiry_ms: expiry_ms / 1000 * 1000,
-            created_ms: now / 1000 * 1000,
-        })
-    }
-
-    fn core_session(handle: &str, row: &SessionRow) -> CoreSession {
-        CoreSession {
-            handle: handle.to_owned(),
-            user_id: row.user_id.clone(),
-            recipe_user_id: row.recipe_user_id.clone(),
-            tenant_id: row.tenant_id.clone(),
-            user_data_in_jwt: row.user_data_in_jwt.clone(),
-        }
-    }
-
-    fn create(&self, new: NewSession) -> Result<CreatedSession, CoreError> {
-        if let Some(key) = new
-            .access_token_payload
-            .keys()
-            .find(|k| PROTECTED_PROPS.contains(&k.as_str()))
-        {
-            return Err(CoreError::BadRequest(format!(
-                "the access token payload may not contain the protected field `{key}`"
-            )));
-        }
-        let now = now_ms();
-        let handle = uuid::Uuid::new_v4().to_string();
-        let refresh_token = random_token();
-        let refresh_token_hash1 = sha256_hex(refresh_token.as_bytes());
-        let anti_csrf_token = new
-            .enable_anti_csrf
-            .then(|| uuid::Uuid::new_v4().to_string());
-        let row = SessionRow {
-            user_id: new.recipe_user_id.clone(),
-            recipe_user_id: new.recipe_user_id,
-            tenant_id: new.tenant_id,
-            user_data_in_jwt: new.access_token_payload,
-            session_data: new.session_data,
-            refresh_token_hash2: sha256_hex(refresh_token_hash1.as_bytes()),
-            expiry_ms: now + self.options.refresh_token_validity.as_millis() as u64,
-            created_ms: now,
-            use_dynamic_key: new.use_dynamic_signing_key,
-        };
-        let access_token = self.mint_access_token(
-            &handle,
-            &row,
-            &refresh_token_hash1,
-            None,
-            anti_csrf_token.as_deref(),
-            now,
-        )?;
-        let created = CreatedSession {
-            session: Self::core_session(&handle, &row),
-            access_token,
-            refresh_token: IssuedToken {
-                token: refresh_token,
-                expiry_ms: row.expiry_ms,
-                created_ms: row.created_ms,
+        create_private_dir(dir)?;
+        let sqlite = SqliteStore::open(
+            &dir.join(DB_FILE),
+            &SqliteOptions {
+                busy_timeout: options.busy_timeout,
+                readers: READER_THREADS,
             },
-            anti_csrf_token,
+        )?;
+        let store: Arc<dyn SessionStore> = Arc::new(sqlite);
+        let (shared, next_due) = block_on(Self::start(dir, options, store))?;
+        let shared = Arc::new(shared);
+        let maintenance = if shared.options.background_maintenance {
+            Some(Maintenance::spawn(Arc::clone(&shared), next_due)?)
+        } else {
+            None
         };
-        self.sessions().insert(handle, row);
-        Ok(created)
+        Ok(Self {
+            _maintenance: maintenance,
+            shared,
+        })
     }
 
-    async fn verify(&self, request: VerifyRequest) -> Result<VerifyOutcome, CoreError> {
-        let Ok(token) = parse_access_token(&request.access_token) else {
-            return Ok(VerifyOutcome::Unauthorised);
-        };
-        let now = now_ms();
-        let Ok(info) = verify_access_token(token, &self.verifier, now).await else {
-            return Ok(VerifyOutcome::TryRefreshToken);
-        };
-        if request.enable_anti_csrf
-            && request.do_anti_csrf_check
-            && (info.anti_csrf_token.is_none() || info.anti_csrf_token != request.anti_csrf_token)
-        {
-            return Ok(VerifyOutcome::TryRefreshToken);
-        }
-        let mut sessions = self.sessions();
-        let row = match sessions.get_mut(&info.session_handle) {
-            Some(row) if row.expiry_ms > now => row,
-            Some(_) | None => {
-                if info.parent_refresh_token_hash1.is_none() && !request.check_database {
-                    // Not asked to look at the database: the signature is the proof.
-                    return Ok(VerifyOutcome::Ok {
-                        session: session_from_token(&info),
-                        new_access_token: None,
-                    });
-                }
-                return Ok(VerifyOutcome::Unauthorised);
+    async fn start(
+        dir: &Path,
+        options: EmbeddedCoreOptions,
+        store: Arc<dyn SessionStore>,
+    ) -> io::Result<(Shared, u64)> {
+        if let Some(legacy) = keys::read_legacy_key_file(dir)? {
+            let imported = store
+                .import_signing_keys(legacy)
+                .await
+                .map_err(|e| core_to_io(e.into()))?;
+            tracing::info!(
+                imported,
+                "imported signing keys from {}",
+                keys::LEGACY_KEY_FILE
+            );
+            if let Err(error) = keys::mark_legacy_key_file_imported(dir) {
+                // Harmless: a later import adds nothing new.
+                tracing::warn!(%error, "cannot rename {}", keys::LEGACY_KEY_FILE);
             }
-        };
-        let Some(parent) = info.parent_refresh_token_hash1.as_deref() else {
-            return Ok(VerifyOutcome::Ok {
-                session: Self::core_session(&info.session_handle, row),
-                new_access_token: None,
-            });
-        };
-        // First use of a token minted by a refresh: commit the rotation (the child's refresh
-        // token becomes the current one) and hand out a token without the parent hash.
-        let child_hash2 = sha256_hex(info.refresh_token_hash1.as_bytes());
-        let parent_hash2 = sha256_hex(parent.as_bytes());
-        if row.refresh_token_hash2 == parent_hash2 {
-            row.refresh_token_hash2 = child_hash2;
-        } else if row.refresh_token_hash2 != child_hash2 {
-            return Ok(VerifyOutcome::Unauthorised);
         }
-        let row = row.clone();
-        drop(sessions);
-        let new_access_token = self.mint_access_token(
-            &info.session_handle,
-            &row,
-            &info.refresh_token_hash1,
-            None,
-            info.anti_csrf_token.as_deref(),
-            now,
-        )?;
-        Ok(VerifyOutcome::Ok {
-            session: Self::core_session(&info.session_handle, &row),
-            new_access_token: Some(new_access_token),
+        let candidate = mint::random_bytes::<{ mint::SECRET_BYTES }>().map_err(core_to_io)?;
+        let secret = store
+            .server_secret(candidate.to_vec())
+            .await
+            .map_err(|e| core_to_io(e.into()))?;
+        let ring = Arc::new(KeyRing::new(KeyPolicy {
+            rotation_ms: millis(options.signing_key_rotation),
+            overlap_ms: millis(options.signing_key_overlap),
+            validity_ms: millis(options.access_token_validity),
+        }));
+        let now = options.clock.now();
+        let (_, next_due) = ring.maintain(&*store, now).await.map_err(core_to_io)?;
+        let verifier = JwksCache::new(Arc::new(EmbeddedKeySource::new(
+            Arc::clone(&ring),
+            Arc::clone(&store),
+        )));
+        let next_cleanup = now.saturating_add(millis(options.cleanup_interval));
+        Ok((
+            Shared {
+                options,
+                store,
+                keys: ring,
+                verifier,
+                secret: ServerSecret::new(&secret),
+                next_cleanup_ms: AtomicU64::new(next_cleanup),
+            },
+            next_due,
+        ))
+    }
+
+    /// Runs key rotation and expired-session cleanup now if due (what the maintenance thread
+    /// does on its schedule).
+    #[cfg(test)]
+    pub(crate) async fn maintain(&self) {
+        self.shared.maintain().await;
+    }
+}
+
+fn core_to_io(error: CoreError) -> io::Error {
+    let kind = match error {
+        CoreError::Unavailable(_) => io::ErrorKind::ResourceBusy,
+        CoreError::BadRequest(_) | CoreError::Internal(_) => io::ErrorKind::InvalidData,
+    };
+    io::Error::new(kind, error.to_string())
+}
+
+/// Creates `dir` (and parents), owner-only where it is new.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// The maintenance thread: stops (and is joined) when dropped.
+struct Maintenance {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Maintenance {
+    fn spawn(shared: Arc<Shared>, first_due_ms: u64) -> io::Result<Self> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("session-guard-maintenance".into())
+            .spawn(move || {
+                let mut due = first_due_ms;
+                loop {
+                    let pause = Duration::from_millis(due.saturating_sub(shared.now()))
+                        .clamp(MIN_MAINTENANCE_PAUSE, MAX_MAINTENANCE_PAUSE);
+                    match stopped.recv_timeout(pause) {
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                    due = block_on(shared.maintain());
+                }
+            })?;
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
         })
     }
 }
 
-fn session_from_token(info: &crate::token::AccessTokenInfo) -> CoreSession {
-    let mut custom = info.payload.clone();
-    for key in PROTECTED_PROPS {
-        custom.remove(*key);
-    }
-    CoreSession {
-        handle: info.session_handle.clone(),
-        user_id: info.user_id.clone(),
-        recipe_user_id: info.recipe_user_id.clone(),
-        tenant_id: info.tenant_id.clone(),
-        user_data_in_jwt: custom,
+impl Drop for Maintenance {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take()
+            && thread.thread().id() != thread::current().id()
+        {
+            let _ = thread.join();
+        }
     }
 }
 
-/// 48 random bytes, base64url: an opaque refresh token.
-fn random_token() -> String {
-    let mut bytes = [0u8; 48];
-    // The system RNG only fails if the OS has no entropy source; uuid's generator is the
-    // fallback so a session is never issued with a predictable token.
-    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
-        for chunk in bytes.chunks_mut(16) {
-            chunk.copy_from_slice(&uuid::Uuid::new_v4().as_bytes()[..chunk.len()]);
+struct ThreadWaker(thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs `future` to completion on this thread. Only for futures that make progress without
+/// an async runtime (the store's, which are answered by its own threads).
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let mut context = Context::from_waker(&waker);
+    loop {
+        match future.as_mut().poll(&mut context) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => thread::park(),
         }
     }
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl SessionCore for EmbeddedCore {
     fn key_source(&self) -> Arc<dyn KeySource> {
-        Arc::new(EmbeddedKeySource(self.keys.jwks().clone()))
+        Arc::new(EmbeddedKeySource::new(
+            Arc::clone(&self.shared.keys),
+            Arc::clone(&self.shared.store),
+        ))
     }
 
     fn create_session(&self, new: NewSession) -> BoxFuture<'_, Result<CreatedSession, CoreError>> {
-        Box::pin(async move { self.create(new) })
+        Box::pin(self.shared.create(new))
     }
 
     fn verify_session(
         &self,
         request: VerifyRequest,
     ) -> BoxFuture<'_, Result<VerifyOutcome, CoreError>> {
-        Box::pin(self.verify(request))
+        Box::pin(self.shared.verify(request))
     }
 
     fn refresh_session(
         &self,
-        _: RefreshRequest,
+        request: RefreshRequest,
     ) -> BoxFuture<'_, Result<RefreshOutcome, CoreError>> {
-        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+        Box::pin(self.shared.refresh(request))
     }
 
     fn regenerate_access_token(
         &self,
-        _: String,
-        _: Map<String, Value>,
+        access_token: String,
+        user_data_in_jwt: Map<String, Value>,
     ) -> BoxFuture<'_, Result<RegenerateOutcome, CoreError>> {
-        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+        Box::pin(self.shared.regenerate(access_token, user_data_in_jwt))
     }
 
-    fn revoke_sessions(&self, _: Vec<String>) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
-        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    fn revoke_sessions(
+        &self,
+        handles: Vec<String>,
+    ) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
+        Box::pin(self.shared.revoke_sessions(handles))
     }
 
     fn revoke_all_sessions_for_user(
         &self,
-        _: String,
-        _: String,
-        _: bool,
+        tenant_id: String,
+        user_id: String,
+        across_all_tenants: bool,
     ) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
-        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+        Box::pin(
+            self.shared
+                .revoke_user_sessions(tenant_id, user_id, across_all_tenants),
+        )
     }
 
     fn session_handles_for_user(
         &self,
-        _: String,
-        _: String,
-        _: bool,
+        tenant_id: String,
+        user_id: String,
+        across_all_tenants: bool,
     ) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
-        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+        Box::pin(
+            self.shared
+                .user_session_handles(tenant_id, user_id, across_all_tenants),
+        )
     }
 
     fn session_information(
         &self,
-        _: String,
+        handle: String,
     ) -> BoxFuture<'_, Result<Option<SessionInformation>, CoreError>> {
-        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+        Box::pin(self.shared.session_information(handle))
     }
 
-    fn update_session_data(&self, _: String, _: Value) -> BoxFuture<'_, Result<bool, CoreError>> {
-        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+    fn update_session_data(
+        &self,
+        handle: String,
+        data: Value,
+    ) -> BoxFuture<'_, Result<bool, CoreError>> {
+        Box::pin(self.shared.update_session_data(handle, data))
     }
 
     fn update_access_token_payload(
         &self,
-        _: String,
-        _: Map<String, Value>,
+        handle: String,
+        user_data_in_jwt: Map<String, Value>,
     ) -> BoxFuture<'_, Result<bool, CoreError>> {
-        Box::pin(async { Err(CoreError::Internal(UNSUPPORTED.into())) })
+        Box::pin(
+            self.shared
+                .update_access_token_payload(handle, user_data_in_jwt),
+        )
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn core() -> (tempfile::TempDir, EmbeddedCore) {
-        let dir = tempfile::tempdir().unwrap();
-        let core = EmbeddedCore::open(dir.path(), EmbeddedCoreOptions::default()).unwrap();
-        (dir, core)
+/// Rejects a custom payload that sets a protected field (the core answers 400).
+fn reject_protected(payload: &Map<String, Value>) -> Result<(), CoreError> {
+    match payload
+        .keys()
+        .find(|k| crate::PROTECTED_PROPS.contains(&k.as_str()))
+    {
+        Some(key) => Err(CoreError::BadRequest(format!(
+            "the access token payload may not contain the protected field `{key}`"
+        ))),
+        None => Ok(()),
     }
+}
 
-    fn new_session(payload: Value) -> NewSession {
-        NewSession {
-            tenant_id: "public".into(),
-            recipe_user_id: "user-1".into(),
-            access_token_payload: payload.as_object().unwrap().clone(),
-            session_data: json!({}),
-            enable_anti_csrf: false,
-            use_dynamic_signing_key: true,
-        }
-    }
-
-    #[tokio::test]
-    async fn created_tokens_verify_locally_and_in_the_core() {
-        let (_dir, core) = core();
-        let created = core.create(new_session(json!({"role": "x"}))).unwrap();
-        let token = parse_access_token(&created.access_token.token).unwrap();
-        assert_eq!(token.version, 5);
-        let info = verify_access_token(token, &core.verifier, now_ms())
-            .await
-            .unwrap();
-        assert_eq!(info.user_id, "user-1");
-        assert_eq!(info.session_handle, created.session.handle);
-        assert_eq!(
-            info.refresh_token_hash1,
-            sha256_hex(created.refresh_token.token.as_bytes())
-        );
-        assert_eq!(info.payload["role"], "x");
-        let outcome = core
-            .verify(VerifyRequest {
-                access_token: created.access_token.token,
-                anti_csrf_token: None,
-                do_anti_csrf_check: false,
-                enable_anti_csrf: false,
-                check_database: true,
-            })
-            .await
-            .unwrap();
-        assert!(matches!(
-            outcome,
-            VerifyOutcome::Ok {
-                new_access_token: None,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn protected_props_in_payload_are_rejected() {
-        let (_dir, core) = core();
-        let err = core
-            .create(new_session(json!({"sub": "evil"})))
-            .unwrap_err();
-        assert!(matches!(err, CoreError::BadRequest(_)));
+/// A session as the CDI describes it, from a stored record.
+fn core_session(record: &store::SessionRecord) -> CoreSession {
+    CoreSession {
+        handle: record.handle.clone(),
+        user_id: record.user_id.clone(),
+        recipe_user_id: record.recipe_user_id.clone(),
+        tenant_id: record.tenant_id.clone(),
+        user_data_in_jwt: record.jwt_payload.clone(),
     }
 }

@@ -1,0 +1,167 @@
+//! Refresh-token rotation (protocol §9.1, CDI refresh) with theft detection and a grace window.
+//!
+//! A presented refresh token `rt` is looked up by its double hash:
+//! * the session's current token: a child is issued (below); the rotation is committed only
+//!   when the child (or an access token minted with it) is first used;
+//! * a child of the current token: promoted (current ← child, session expiry renewed), then
+//!   handled as the current token;
+//! * any other token of the session (an older one, or a sibling child that lost): theft.
+//!
+//! The grace window (the deliberate improvement over the core): the first refresh of the
+//! current token records its time (`child_epoch_ms`) and issues the child
+//! `HMAC(server secret, rt || epoch)`; every refresh of the same token within `refresh_grace` of
+//! that epoch derives the same child, so concurrent refreshes (tabs, retries) all succeed on
+//! one chain. After the window a new epoch gives a new child, as the core would: whichever
+//! child is used first wins, and a later use of the other is theft.
+
+use super::mint;
+use super::store::{ChildIssue, Promotion, RefreshTokenRecord, SessionRecord};
+use super::{Shared, core_session, millis};
+use crate::core::{CoreError, CreatedSession, IssuedToken, RefreshOutcome, RefreshRequest};
+
+/// Longer refresh tokens are not ours; rejected before hashing.
+const MAX_REFRESH_TOKEN_LEN: usize = 1024;
+/// How many times a refresh re-reads a session that another request changed meanwhile.
+const MAX_REFRESH_ATTEMPTS: usize = 16;
+
+impl Shared {
+    /// CDI refresh.
+    pub(super) async fn refresh(
+        &self,
+        request: RefreshRequest,
+    ) -> Result<RefreshOutcome, CoreError> {
+        let presented = request.refresh_token.as_str();
+        if presented.is_empty() || presented.len() > MAX_REFRESH_TOKEN_LEN {
+            return Ok(unauthorised("the refresh token is invalid"));
+        }
+        let now = self.now();
+        let hash2 = mint::hash2(presented);
+        for _ in 0..MAX_REFRESH_ATTEMPTS {
+            let Some((token, mut session)) = self.store.refresh_token(hash2.clone()).await? else {
+                return Ok(unauthorised("the refresh token is unknown"));
+            };
+            if !session.is_live(now) {
+                return Ok(unauthorised("the session has expired"));
+            }
+            if request.enable_anti_csrf
+                && let Some(issued) = &token.anti_csrf_token
+                && request.anti_csrf_token.as_ref() != Some(issued)
+            {
+                return Ok(unauthorised("anti-CSRF token missing or not matching"));
+            }
+            if session.refresh_hash2 != hash2 {
+                if token.parent_hash2.as_deref() != Some(session.refresh_hash2.as_str()) {
+                    tracing::warn!(
+                        session_handle = %session.handle,
+                        "refresh token reuse detected"
+                    );
+                    return Ok(RefreshOutcome::TokenTheftDetected {
+                        handle: session.handle,
+                        user_id: session.user_id,
+                        recipe_user_id: session.recipe_user_id,
+                    });
+                }
+                // A child of the current token: commit the rotation first.
+                let expiry_ms = now.saturating_add(self.refresh_validity_ms());
+                let promoted = self
+                    .store
+                    .promote(Promotion {
+                        handle: session.handle.clone(),
+                        from_hash2: session.refresh_hash2.clone(),
+                        to_hash2: hash2.clone(),
+                        expiry_ms,
+                        now_ms: now,
+                    })
+                    .await?;
+                if !promoted {
+                    continue;
+                }
+                session.refresh_hash2 = hash2.clone();
+                session.expiry_ms = expiry_ms;
+                session.child_epoch_ms = None;
+            }
+            if let Some(outcome) = self.issue_child(presented, &session, &request, now).await? {
+                return Ok(outcome);
+            }
+        }
+        Err(CoreError::Unavailable(
+            "the session changed too often during the refresh; retry".into(),
+        ))
+    }
+
+    /// Issues the child of `presented`, the session's current token; `None` if the session
+    /// changed meanwhile (the caller re-reads it).
+    async fn issue_child(
+        &self,
+        presented: &str,
+        session: &SessionRecord,
+        request: &RefreshRequest,
+        now: u64,
+    ) -> Result<Option<RefreshOutcome>, CoreError> {
+        let grace = millis(self.options.refresh_grace);
+        let open_window = session
+            .child_epoch_ms
+            .filter(|&epoch| now.saturating_sub(epoch) < grace);
+        let epoch = open_window.unwrap_or(now);
+        let child = self.secret.child_refresh_token(presented, epoch);
+        let child_hash1 = mint::hash1(&child);
+        let anti_csrf_token = request
+            .enable_anti_csrf
+            .then(|| self.secret.anti_csrf_token(&child));
+
+        // Queue the writes, sign meanwhile, then wait for the commit.
+        let issued = match open_window {
+            // The window's first refresh stored the child already.
+            Some(_) => None,
+            None => Some(self.store.issue_child(ChildIssue {
+                handle: session.handle.clone(),
+                current_hash2: session.refresh_hash2.clone(),
+                expected_epoch_ms: session.child_epoch_ms,
+                epoch_ms: epoch,
+                child: RefreshTokenRecord {
+                    hash2: crate::sha256_hex(child_hash1.as_bytes()),
+                    session_handle: session.handle.clone(),
+                    parent_hash2: Some(session.refresh_hash2.clone()),
+                    anti_csrf_token: anti_csrf_token.clone(),
+                    created_ms: now,
+                },
+                now_ms: now,
+            })),
+        };
+        let dynamic = request.use_dynamic_signing_key;
+        let key_type = (session.use_dynamic_key != dynamic).then(|| {
+            self.store
+                .set_key_type(session.handle.clone(), dynamic, now)
+        });
+        let access_token = self.sign_for(
+            session,
+            dynamic,
+            &child_hash1,
+            Some(&mint::hash1(presented)),
+            anti_csrf_token.as_deref(),
+            now,
+        );
+        if let Some(issued) = issued
+            && !issued.await?
+        {
+            return Ok(None);
+        }
+        if let Some(key_type) = key_type {
+            key_type.await?;
+        }
+        Ok(Some(RefreshOutcome::Ok(CreatedSession {
+            session: core_session(session),
+            access_token: access_token?,
+            refresh_token: IssuedToken {
+                token: child,
+                expiry_ms: now.saturating_add(self.refresh_validity_ms()),
+                created_ms: now,
+            },
+            anti_csrf_token,
+        })))
+    }
+}
+
+fn unauthorised(reason: &str) -> RefreshOutcome {
+    RefreshOutcome::Unauthorised(reason.to_owned())
+}

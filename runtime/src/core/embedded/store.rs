@@ -1,0 +1,261 @@
+//! The storage boundary of the embedded core: [`SessionStore`] and the records it keeps.
+//!
+//! The core logic (`sessions.rs`, `refresh.rs`, `keys.rs`) decides; a store only persists. Every
+//! state change the logic makes concurrently with other requests or other processes is a single
+//! conditional ("compare and set") operation here, so a backend needs atomic single operations,
+//! not long transactions. Every write is durable when its future resolves: the caller may answer
+//! the client right after.
+//!
+//! SQLite ([`super::sqlite::SqliteStore`]) is the only backend today.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::core::{BoxFuture, CoreError};
+
+/// The future every [`SessionStore`] method returns. Work may start when the method is called,
+/// before the future is first polled (so callers can overlap it with signing).
+pub(crate) type StoreFuture<T> = BoxFuture<'static, Result<T, StoreError>>;
+
+/// Why a store operation failed. Messages never contain tokens, keys or session data.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum StoreError {
+    /// The storage is locked by someone else for longer than the busy timeout: retry later.
+    #[error("session store busy: {0}")]
+    Busy(String),
+    /// The store has shut down.
+    #[error("session store closed")]
+    Closed,
+    /// Anything else (I/O, corruption, unexpected data).
+    #[error("session store failure: {0}")]
+    Failed(String),
+}
+
+impl From<StoreError> for CoreError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Busy(_) | StoreError::Closed => CoreError::Unavailable(error.to_string()),
+            StoreError::Failed(_) => CoreError::Internal(error.to_string()),
+        }
+    }
+}
+
+/// A stored session (the core's `session_info` row).
+#[derive(Clone, PartialEq)]
+pub(crate) struct SessionRecord {
+    /// The session handle (a UUID).
+    pub(crate) handle: String,
+    /// The primary user id.
+    pub(crate) user_id: String,
+    /// The recipe user id.
+    pub(crate) recipe_user_id: String,
+    /// The tenant.
+    pub(crate) tenant_id: String,
+    /// The custom access-token payload.
+    pub(crate) jwt_payload: Map<String, Value>,
+    /// Database-only session data.
+    pub(crate) session_data: Value,
+    /// sha256-hex(sha256-hex(current refresh token)).
+    pub(crate) refresh_hash2: String,
+    /// Session expiry, ms; the session is live while `now < expiry_ms`.
+    pub(crate) expiry_ms: u64,
+    /// Creation time, ms.
+    pub(crate) created_ms: u64,
+    /// Whether access tokens are signed with the dynamic (`d-…`) key.
+    pub(crate) use_dynamic_key: bool,
+    /// When the first child of the current refresh token was issued (start of the refresh
+    /// grace window); `None` until the current token is refreshed.
+    pub(crate) child_epoch_ms: Option<u64>,
+}
+
+impl SessionRecord {
+    /// Whether the session has not expired at `now_ms`.
+    pub(crate) fn is_live(&self, now_ms: u64) -> bool {
+        now_ms < self.expiry_ms
+    }
+}
+
+impl fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("handle", &self.handle)
+            .field("user_id", &self.user_id)
+            .field("recipe_user_id", &self.recipe_user_id)
+            .field("tenant_id", &self.tenant_id)
+            .field(
+                "jwt_payload_keys",
+                &self.jwt_payload.keys().collect::<Vec<_>>(),
+            )
+            .field("expiry_ms", &self.expiry_ms)
+            .field("created_ms", &self.created_ms)
+            .field("use_dynamic_key", &self.use_dynamic_key)
+            .field("child_epoch_ms", &self.child_epoch_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A refresh token that was issued for a session (kept so that an old token can be traced to
+/// its session: theft detection).
+#[derive(Clone, PartialEq)]
+pub(crate) struct RefreshTokenRecord {
+    /// sha256-hex(sha256-hex(token)).
+    pub(crate) hash2: String,
+    /// The session it belongs to.
+    pub(crate) session_handle: String,
+    /// `hash2` of the token it was issued for (`None` for the first token of a session).
+    pub(crate) parent_hash2: Option<String>,
+    /// The anti-CSRF token issued with it, if any.
+    pub(crate) anti_csrf_token: Option<String>,
+    /// Issue time, ms.
+    pub(crate) created_ms: u64,
+}
+
+impl fmt::Debug for RefreshTokenRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshTokenRecord")
+            .field("session_handle", &self.session_handle)
+            .field("has_parent", &self.parent_hash2.is_some())
+            .field(
+                "anti_csrf_token",
+                &self.anti_csrf_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("created_ms", &self.created_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A private signing key as stored.
+#[derive(Clone, PartialEq)]
+pub(crate) struct StoredKey {
+    /// `d-<created ms>` (dynamic) or `s-<uuid>` (static).
+    pub(crate) kid: String,
+    /// Creation time, ms.
+    pub(crate) created_ms: u64,
+    /// PKCS#8 DER of the RSA key pair (secret).
+    pub(crate) pkcs8: Vec<u8>,
+}
+
+impl fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("created_ms", &self.created_ms)
+            .field("pkcs8", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Commits a refresh-token rotation (compare and set).
+#[derive(Debug, Clone)]
+pub(crate) struct Promotion {
+    /// The session.
+    pub(crate) handle: String,
+    /// The `refresh_hash2` the session must still have.
+    pub(crate) from_hash2: String,
+    /// The new current token's `hash2`.
+    pub(crate) to_hash2: String,
+    /// The new session expiry, ms.
+    pub(crate) expiry_ms: u64,
+    /// The session must be live at this time, ms.
+    pub(crate) now_ms: u64,
+}
+
+/// Opens a refresh grace window: records `epoch_ms` as the issue time of the children of the
+/// current token and stores the child (compare and set).
+#[derive(Debug, Clone)]
+pub(crate) struct ChildIssue {
+    /// The session.
+    pub(crate) handle: String,
+    /// The `refresh_hash2` the session must still have.
+    pub(crate) current_hash2: String,
+    /// The `child_epoch_ms` the session must still have.
+    pub(crate) expected_epoch_ms: Option<u64>,
+    /// The new window start, ms.
+    pub(crate) epoch_ms: u64,
+    /// The child token to record.
+    pub(crate) child: RefreshTokenRecord,
+    /// The session must be live at this time, ms.
+    pub(crate) now_ms: u64,
+}
+
+/// Which sessions of a user an operation covers.
+#[derive(Debug, Clone)]
+pub(crate) struct UserSessions {
+    /// The (primary) user id.
+    pub(crate) user_id: String,
+    /// One tenant, or `None` for every tenant.
+    pub(crate) tenant_id: Option<String>,
+    /// Only sessions live at this time, ms.
+    pub(crate) now_ms: u64,
+}
+
+/// Where the embedded core keeps sessions, refresh tokens, signing keys and its secret.
+///
+/// Implementations must make each method atomic, and each write durable before its future
+/// resolves. Methods never see raw refresh tokens, only their double hashes.
+pub(crate) trait SessionStore: Send + Sync + 'static {
+    /// The server secret: the stored one, or `candidate` if none was stored yet.
+    fn server_secret(&self, candidate: Vec<u8>) -> StoreFuture<Vec<u8>>;
+
+    /// Inserts a new session and its first refresh token.
+    fn insert_session(&self, session: SessionRecord, token: RefreshTokenRecord) -> StoreFuture<()>;
+
+    /// The session with this handle (live or not).
+    fn session(&self, handle: String) -> StoreFuture<Option<SessionRecord>>;
+
+    /// The refresh token with this `hash2`, and its session (live or not).
+    fn refresh_token(
+        &self,
+        hash2: String,
+    ) -> StoreFuture<Option<(RefreshTokenRecord, SessionRecord)>>;
+
+    /// Applies `promotion` if the session is live and still has `from_hash2`; `true` if applied.
+    fn promote(&self, promotion: Promotion) -> StoreFuture<bool>;
+
+    /// Applies `issue` if the session is live and still has `current_hash2` and
+    /// `expected_epoch_ms`; `true` if applied (the child is then stored).
+    fn issue_child(&self, issue: ChildIssue) -> StoreFuture<bool>;
+
+    /// Sets the signing-key type of a live session; `false` if it does not exist.
+    fn set_key_type(&self, handle: String, dynamic: bool, now_ms: u64) -> StoreFuture<bool>;
+
+    /// Replaces the session data of a live session; `false` if it does not exist.
+    fn update_session_data(&self, handle: String, data: Value, now_ms: u64) -> StoreFuture<bool>;
+
+    /// Replaces the custom access-token payload of a live session; `false` if it does not exist.
+    fn update_jwt_payload(
+        &self,
+        handle: String,
+        payload: Map<String, Value>,
+        now_ms: u64,
+    ) -> StoreFuture<bool>;
+
+    /// Deletes these sessions (and their refresh tokens); returns the handles that existed.
+    fn delete_sessions(&self, handles: Vec<String>) -> StoreFuture<Vec<String>>;
+
+    /// Deletes a user's live sessions; returns their handles.
+    fn delete_user_sessions(&self, scope: UserSessions) -> StoreFuture<Vec<String>>;
+
+    /// The handles of a user's live sessions, oldest first.
+    fn user_session_handles(&self, scope: UserSessions) -> StoreFuture<Vec<String>>;
+
+    /// Deletes sessions expired at `now_ms` (with their refresh tokens), and refresh tokens
+    /// issued before `tokens_issued_before_ms` that are not the current token of a session;
+    /// returns the number of deleted sessions.
+    fn delete_expired(&self, now_ms: u64, tokens_issued_before_ms: u64) -> StoreFuture<u64>;
+
+    /// Every stored signing key.
+    fn signing_keys(&self) -> StoreFuture<Vec<StoredKey>>;
+
+    /// Stores `key` if the newest stored key of its kind (`d-`/`s-` prefix) is still
+    /// `expected_newest` (`None`: no key of that kind); `true` if stored.
+    fn add_signing_key(&self, key: StoredKey, expected_newest: Option<String>)
+    -> StoreFuture<bool>;
+
+    /// Stores the keys whose kid is not stored yet; returns how many were added.
+    fn import_signing_keys(&self, keys: Vec<StoredKey>) -> StoreFuture<u64>;
+
+    /// Deletes these signing keys; returns how many existed.
+    fn remove_signing_keys(&self, kids: Vec<String>) -> StoreFuture<u64>;
+}
