@@ -263,8 +263,9 @@ impl fmt::Debug for SessionConfigBuilder {
 }
 
 impl SessionConfigBuilder {
-    /// Use the embedded core, keeping its signing keys (and, later, sessions) under `dir`.
-    /// The directory is created if missing.
+    /// Use the embedded core: sessions and signing keys live in `<dir>/sessions.sqlite3`
+    /// (mode 0600; an older `signing-keys.json` is imported once). The directory is created if
+    /// missing; several processes on one machine may share it.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
         self
@@ -285,6 +286,26 @@ impl SessionConfigBuilder {
     /// Refresh-token lifetime of the embedded core. Default: 100 days.
     pub fn refresh_token_validity(mut self, validity: Duration) -> Self {
         self.embedded.refresh_token_validity = validity;
+        self
+    }
+
+    /// Refresh grace window of the embedded core: refreshes of one refresh token within this
+    /// time all get the same new token (tabs, retries). Zero: every refresh rotates, as the
+    /// SuperTokens core does. Default: 30 s.
+    pub fn refresh_grace(mut self, grace: Duration) -> Self {
+        self.embedded.refresh_grace = grace;
+        self
+    }
+
+    /// How often the embedded core's dynamic signing key rotates. Default: 168 h.
+    pub fn signing_key_rotation(mut self, interval: Duration) -> Self {
+        self.embedded.signing_key_rotation = interval;
+        self
+    }
+
+    /// How long the embedded core waits for another process's database lock. Default: 5 s.
+    pub fn database_busy_timeout(mut self, timeout: Duration) -> Self {
+        self.embedded.busy_timeout = timeout;
         self
     }
 

@@ -383,7 +383,7 @@ fn fetched_ms(payload: &Payload, key: &str) -> Option<u64> {
 
 /// Node reports the age as a fractional number of seconds; whole numbers print without `.0`.
 fn seconds_json(ms: u64) -> Value {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         Value::from(ms / 1000)
     } else {
         Value::from(ms as f64 / 1000.0)

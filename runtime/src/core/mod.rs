@@ -72,7 +72,7 @@ pub struct NewSession {
 }
 
 /// A freshly created or refreshed session.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CreatedSession {
     /// The session.
     pub session: CoreSession,
@@ -82,6 +82,17 @@ pub struct CreatedSession {
     pub refresh_token: IssuedToken,
     /// The anti-CSRF token, when requested.
     pub anti_csrf_token: Option<String>,
+}
+
+impl fmt::Debug for CreatedSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreatedSession")
+            .field("session", &self.session)
+            .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("anti_csrf_token", &self.anti_csrf_token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// What [`SessionCore::verify_session`] is asked (CDI verify), used for tokens fresh from a
@@ -112,6 +123,10 @@ impl fmt::Debug for VerifyRequest {
 
 /// The core's answer to a [`VerifyRequest`].
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per core call, matched at once; boxing would only add an allocation"
+)]
 pub enum VerifyOutcome {
     /// The session is valid; `new_access_token` is set when the core replaced the token
     /// (promotion after a refresh, or a changed payload).
@@ -177,6 +192,10 @@ impl fmt::Debug for RefreshRequest {
 
 /// The core's answer to a [`RefreshRequest`].
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per core call, matched at once; boxing would only add an allocation"
+)]
 pub enum RefreshOutcome {
     /// New tokens: the access token carries `parentRefreshTokenHash1` until first use.
     Ok(CreatedSession),
@@ -196,6 +215,10 @@ pub enum RefreshOutcome {
 
 /// The answer to [`SessionCore::regenerate_access_token`] (CDI regenerate).
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per core call, matched at once; boxing would only add an allocation"
+)]
 pub enum RegenerateOutcome {
     /// The session, and the new access token unless the given one had already expired.
     Ok {

@@ -11,8 +11,13 @@
 //! Several processes may open the same data directory at once: every state change is a
 //! conditional update in one transaction, and signing keys are reloaded from the database.
 //!
-//! Background work (key rotation, deleting expired sessions) runs on one maintenance thread per
-//! core, woken when the next key event is due and at least every `cleanup_interval`.
+//! Background work runs on one maintenance thread per core, woken when the next key event is
+//! due and at least once a minute: it reloads the signing keys (seeing other processes'
+//! rotations), rotates and retires keys, and every `cleanup_interval` deletes expired sessions
+//! with their refresh tokens, plus refresh tokens issued more than the refresh validity ago that
+//! are no session's current token (their cookies have expired; presenting one afterwards is
+//! "unknown", not theft). Durability: every create, refresh and promotion is committed
+//! (`synchronous=FULL`) before the call returns.
 
 use std::fmt;
 use std::future::Future;

@@ -317,7 +317,7 @@ impl From<rusqlite::Error> for MigrateError {
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`] in one transaction (safe when several processes
-/// open the file at once) and creates the server secret slot.
+/// open the file at once).
 fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute_batch(
