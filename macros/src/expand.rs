@@ -137,6 +137,11 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
     let mut outer_body = Group::new(
         Delimiter::Brace,
         quote! {
+            // The user's function must stay `async` (actix needs it, and its body may `.await`).
+            // Clippy's pedantic `unused_async` spares a handler passed by value to actix
+            // (rust-lang/rust-clippy#9359, fixed by #11200) but this one is only called, so it
+            // would flag a handler that was fine before the attribute.
+            #[allow(clippy::unused_async)]
             #inner_sig #body
             let (#session_binding, (#(#arg_idents,)*), __sg_response) = __sg_guard.into_parts();
             __sg_response.wrap(#inner(#(#call_args),*).await)
@@ -241,6 +246,7 @@ mod tests {
             pub async fn me(
                 __sg_guard: ::session_guard::__private::Guarded<SessionContainer, (web::Json<Cmd>, Path<u32>,), __sg_route_me>,
             ) -> ::session_guard::__private::WithSession<impl Responder> {
+                #[allow(clippy::unused_async)]
                 async fn __sg_handler(web::Json(body): web::Json<Cmd>, s: SessionContainer, p: Path<u32>) -> impl Responder {
                     body
                 }
@@ -302,6 +308,7 @@ mod tests {
             "async fn guard_only(
                 __sg_guard: ::session_guard::__private::Guarded<(), (web::Path<u32>,), __sg_route_guard_only>,
             ) -> ::session_guard::__private::WithSession<()> {
+                #[allow(clippy::unused_async)]
                 async fn __sg_handler(path: web::Path<u32>) { let _ = path; }
                 let (_, (__sg_arg0,), __sg_response) = __sg_guard.into_parts();
                 __sg_response.wrap(__sg_handler(__sg_arg0).await)
@@ -387,7 +394,7 @@ mod tests {
         );
         assert!(
             output.contains(&tokens(
-                "async fn __sg_handler() { #![allow(unused_variables)] let x = 1; }"
+                "#[allow(clippy::unused_async)] async fn __sg_handler() { #![allow(unused_variables)] let x = 1; }"
             )),
             "{output}"
         );

@@ -124,6 +124,8 @@ pub(crate) struct ConfigInner {
     pub(crate) global_validators: Vec<ValidatorRef>,
     pub(crate) claim_fetchers: HashMap<String, ClaimFetcher>,
     pub(crate) error_handlers: ErrorHandlers,
+    /// Verified-token cache (issue 7, `cache.rs`); `None` when disabled.
+    pub(crate) verified_tokens: Option<Arc<crate::cache::VerifiedTokenCache>>,
 }
 
 /// A custom response for one kind of session error (the SDKs' `errorHandlers`).
@@ -237,6 +239,9 @@ pub struct SessionConfigBuilder {
     use_dynamic_signing_key: Option<bool>,
     token_transfer_method: Option<TokenTransferMethod>,
     jwks_refresh_interval: Option<Duration>,
+    // Verified-token cache (issue 7): capacity (0 = off) and TTL; `None` = default.
+    verified_token_cache: Option<usize>,
+    verified_token_cache_ttl: Option<Duration>,
     global_validators: Vec<ValidatorRef>,
     claim_fetchers: HashMap<String, ClaimFetcher>,
     error_handlers: ErrorHandlers,
@@ -277,6 +282,32 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// Use a SuperTokens Core, or a cluster of cores separated by `;`, over HTTP (CDI 5.4),
+    /// with the default [`CoreClient`](crate::core::CoreClient) options. For other options
+    /// (timeouts, retries) build the client and pass it to [`core`](Self::core).
+    ///
+    /// ```no_run
+    /// use session_guard::SessionConfig;
+    ///
+    /// # fn main() -> Result<(), session_guard::ConfigError> {
+    /// let config = SessionConfig::builder()
+    ///     .supertokens_core("http://core-1:3567;http://core-2:3567", Some("an-api-key-of-20-chars"))?
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] when the connection URI or the api key cannot be used.
+    pub fn supertokens_core(
+        self,
+        connection_uri: &str,
+        api_key: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        let client = crate::core::CoreClient::new(connection_uri, api_key)
+            .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        Ok(self.core(Arc::new(client)))
+    }
+
     /// Access-token lifetime of the embedded core. Default: 3600 s.
     pub fn access_token_validity(mut self, validity: Duration) -> Self {
         self.embedded.access_token_validity = validity;
@@ -306,6 +337,14 @@ impl SessionConfigBuilder {
     /// How long the embedded core waits for another process's database lock. Default: 5 s.
     pub fn database_busy_timeout(mut self, timeout: Duration) -> Self {
         self.embedded.busy_timeout = timeout;
+        self
+    }
+
+    /// How long a new dynamic signing key of the embedded core is published before it signs
+    /// (verifiers see it first), and how long a retired key outlives its last token.
+    /// Default: 60 s (the core's overlap).
+    pub fn signing_key_overlap(mut self, overlap: Duration) -> Self {
+        self.embedded.signing_key_overlap = overlap;
         self
     }
 
@@ -389,6 +428,33 @@ impl SessionConfigBuilder {
     /// How long fetched signing keys are trusted before a refetch. Default: 4 hours.
     pub fn jwks_refresh_interval(mut self, interval: Duration) -> Self {
         self.jwks_refresh_interval = Some(interval);
+        self
+    }
+
+    /// Caches up to `capacity` verified access tokens in memory (default: on, 10 000), so a
+    /// token seen again skips the RSA signature check. Capacity counts tokens of up to 1 KiB;
+    /// a larger token takes one unit per started KiB, so memory stays bounded (about 2 KiB per
+    /// typical token). `0` turns the cache off.
+    ///
+    /// Nothing else changes: expiry, key type, anti-CSRF and claims are checked on every
+    /// request, `check_database` routes never use the cache, tokens fresh from a refresh are
+    /// not cached, a token is trusted at most [`verified_token_cache_ttl`](Self::verified_token_cache_ttl)
+    /// and only while its signing key is current, and revocations through this config's
+    /// core evict the session's tokens.
+    pub fn verified_token_cache(mut self, capacity: usize) -> Self {
+        self.verified_token_cache = Some(capacity);
+        self
+    }
+
+    /// Turns the verified-token cache off: every request checks the signature.
+    pub fn disable_verified_token_cache(self) -> Self {
+        self.verified_token_cache(0)
+    }
+
+    /// Longest time a cached token is trusted without a new signature check (never beyond its
+    /// expiry). Default: 60 s. Zero turns the cache off.
+    pub fn verified_token_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.verified_token_cache_ttl = Some(ttl);
         self
     }
 
@@ -520,6 +586,15 @@ impl SessionConfigBuilder {
             ),
             (None, None) => return Err(ConfigError::NoCore),
         };
+        // Verified-token cache (issue 7): revocations through the core evict cached tokens.
+        let verified_tokens = crate::cache::VerifiedTokenCache::new(
+            self.verified_token_cache
+                .unwrap_or(crate::cache::DEFAULT_CAPACITY),
+            self.verified_token_cache_ttl
+                .unwrap_or(crate::cache::DEFAULT_TTL),
+        )
+        .map(Arc::new);
+        let core = crate::cache::evicting_core(core, verified_tokens.as_ref());
         let keys = JwksCache::new(core.key_source()).with_max_age(
             self.jwks_refresh_interval
                 .unwrap_or(Duration::from_secs(4 * 3600)),
@@ -545,6 +620,7 @@ impl SessionConfigBuilder {
                 global_validators: self.global_validators,
                 claim_fetchers: self.claim_fetchers,
                 error_handlers: self.error_handlers,
+                verified_tokens,
             }),
         })
     }

@@ -79,7 +79,7 @@ fn clear_legacy_cookie(req: &HttpRequest, config: &SessionConfig, headers: &mut 
 /// `POST {apiBasePath}/session/refresh` (protocol §9.1).
 async fn refresh(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
     let config = SessionConfig::from_request(&req).map_err(|e| reject(&req, None, e))?;
-    match refresh_inner(&req, config).await {
+    match crate::observe::refresh(refresh_inner(&req, config)).await {
         Ok(response) => Ok(response),
         Err(error) => {
             let mut response = crate::verify::error_response(config, &error, &req);
@@ -180,6 +180,7 @@ async fn refresh_inner(
             },
         },
     );
+    crate::observe::record_session(&session);
     tracing::debug!(
         session_handle = session.handle(),
         user_id = session.user_id(),

@@ -498,6 +498,27 @@ pub async fn create_new_session_for_tenant(
     custom
         .entry("iss")
         .or_insert_with(|| Value::String(format!("{}{}", c.api_domain, c.api_base_path)));
+    // Claims with a fetcher registered in the config go into the first access token, as the
+    // SuperTokens recipes add theirs (`SessionConfigBuilder::fetch_claim`).
+    let fetched_at = now_ms();
+    for (key, fetcher) in &c.claim_fetchers {
+        let input = ClaimFetchInput {
+            user_id: user_id.to_owned(),
+            recipe_user_id: user_id.to_owned(),
+            tenant_id: tenant_id.to_owned(),
+            payload: custom.clone(),
+        };
+        let value = fetcher.fetch(input).await.map_err(|e| {
+            tracing::error!(claim = %key, error = %e, "claim fetch at session creation failed");
+            SessionError::Internal(format!("fetching claim `{key}` failed"))
+        })?;
+        if let Some(value) = value {
+            custom.insert(
+                key.clone(),
+                serde_json::json!({ "v": value, "t": fetched_at }),
+            );
+        }
+    }
     let created = c
         .core
         .create_session(NewSession {
@@ -545,5 +566,6 @@ pub async fn create_new_session_for_tenant(
         },
     );
     remember(req, &session);
+    crate::observe::session_created();
     Ok(session)
 }

@@ -124,9 +124,14 @@ impl SessionConfig {
             anti_csrf_header: anti_csrf_token,
             do_anti_csrf,
         };
-        let session = verify_presented(self, presented, options.check_database).await?;
-        validate_route_claims(self, &session, options).await?;
-        Ok(Some(session))
+        let verify = async {
+            let session = verify_presented(self, presented, options.check_database).await?;
+            crate::observe::record_session(&session);
+            validate_route_claims(self, &session, options).await?;
+            Ok(Some(session))
+        };
+        let span = crate::observe::verify_span(None);
+        crate::observe::verification(span, verify).await
     }
 
     /// Checks the session of a page request for server-side rendering, never refreshing and

@@ -3,11 +3,13 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Map, Value, json};
 
+use crate::cache::{CachedToken, TokenKey, VerifiedTokenCache};
 use crate::claims::ValidatorRef;
 use crate::config::{AntiCsrf, SessionConfig, TokenTransferMethod};
 use crate::core::{VerifyOutcome, VerifyRequest};
@@ -124,9 +126,27 @@ pub(crate) struct Presented<'t> {
     pub(crate) do_anti_csrf: bool,
 }
 
+/// Where verification starts (issue 7): a parsed token, or the verified-token cache's entry
+/// for it (found before parsing: see `Candidates::choose_cached`).
+pub(crate) enum Token<'t> {
+    Parsed(UnverifiedToken<'t>),
+    Cached(TokenKey, Arc<CachedToken>),
+}
+
 /// Verifies the session of `req`. `Ok(None)` only when no session is present and the route
 /// does not require one.
+///
+/// Runs in a `session_guard.verify` span that records the outcome (see `observe`).
 pub(crate) async fn verify_request(
+    req: &HttpRequest,
+    config: &SessionConfig,
+    options: &VerifyOptions,
+) -> Result<Option<SessionContainer>, SessionError> {
+    let span = crate::observe::verify_span(Some(req));
+    crate::observe::verification(span, verify_request_inner(req, config, options)).await
+}
+
+async fn verify_request_inner(
     req: &HttpRequest,
     config: &SessionConfig,
     options: &VerifyOptions,
@@ -142,15 +162,23 @@ pub(crate) async fn verify_request(
     }
 
     let candidates = Candidates::read(req, c.token_transfer_method)?;
-    let (raw, parsed, transfer) = match candidates.choose()? {
-        Some(found) => found,
-        None if options.required => {
-            return Err(SessionError::Unauthorised {
-                clear_tokens: false,
-                reason: "no access token",
-            });
-        }
-        None => return Ok(None),
+    // Verified-token cache (issue 7): a cached token is not parsed again.
+    let cached = match &c.verified_tokens {
+        Some(cache) if !options.check_database => candidates.choose_cached(cache, now_ms()),
+        _ => None,
+    };
+    let (raw, token, transfer) = match cached {
+        Some((raw, key, entry, transfer)) => (raw, Token::Cached(key, entry), transfer),
+        None => match candidates.choose()? {
+            Some((raw, parsed, transfer)) => (raw, Token::Parsed(parsed), transfer),
+            None if options.required => {
+                return Err(SessionError::Unauthorised {
+                    clear_tokens: false,
+                    reason: "no access token",
+                });
+            }
+            None => return Ok(None),
+        },
     };
 
     let do_anti_csrf = transfer == Transfer::Cookie
@@ -165,14 +193,17 @@ pub(crate) async fn verify_request(
             reason: "anti-CSRF: missing rid header",
         });
     }
-    let presented = Presented {
+    let session = verify_token(
+        config,
         raw,
-        parsed,
+        token,
         transfer,
-        anti_csrf_header: transfer::header_str(req, transfer::ANTI_CSRF_HEADER),
+        transfer::header_str(req, transfer::ANTI_CSRF_HEADER),
         do_anti_csrf,
-    };
-    let session = verify_presented(config, presented, options.check_database).await?;
+        options.check_database,
+    )
+    .await?;
+    crate::observe::record_session(&session);
     // Remember the session before claims run, so a refreshed token still reaches the client.
     remember(req, &session);
     if let Some(param) = &options.tenant_param {
@@ -189,19 +220,72 @@ pub(crate) async fn verify_presented(
     presented: Presented<'_>,
     check_database: bool,
 ) -> Result<SessionContainer, SessionError> {
+    verify_token(
+        config,
+        presented.raw,
+        Token::Parsed(presented.parsed),
+        presented.transfer,
+        presented.anti_csrf_header,
+        presented.do_anti_csrf,
+        check_database,
+    )
+    .await
+}
+
+/// [`verify_presented`], from a parsed token or a verified-token cache entry (issue 7).
+async fn verify_token(
+    config: &SessionConfig,
+    raw: &str,
+    token: Token<'_>,
+    transfer: Transfer,
+    anti_csrf_header: Option<&str>,
+    do_anti_csrf: bool,
+    check_database: bool,
+) -> Result<SessionContainer, SessionError> {
     let c = config.inner();
     let now = now_ms();
-    let info = token::verify_access_token(presented.parsed, c.keys.as_ref(), now)
-        .await
-        .map_err(|e| match e {
-            // Our outage must not sign anyone out: 503, not "try refresh token".
-            TokenError::KeysUnavailable => {
-                SessionError::CoreUnavailable("signing keys unavailable".into())
+    // Verified-token cache (issue 7, cache.rs): a live entry whose key is still current skips
+    // the signature check; every check below `info` still runs. Never on `check_database`.
+    let cache = c.verified_tokens.as_deref().filter(|_| !check_database);
+    let (key, entry, parsed) = match token {
+        Token::Cached(key, entry) => (Some(key), Some(entry), None),
+        Token::Parsed(parsed) => {
+            let key = cache.map(|_| TokenKey::of(raw));
+            let entry = cache.zip(key.as_ref()).and_then(|(cache, key)| cache.get(key, now));
+            (key, entry, Some(parsed))
+        }
+    };
+    let reused = match (cache, &entry) {
+        (Some(cache), Some(entry)) => cache.reuse(entry, &c.keys).await,
+        _ => None,
+    };
+    let mut admission = None;
+    let info = match reused {
+        Some(info) => info,
+        None => {
+            let parsed = match parsed {
+                Some(parsed) => parsed,
+                // A cached token whose key changed: verified from scratch.
+                None => token::parse_access_token(raw).map_err(|_| SessionError::TryRefreshToken {
+                    reason: "access token failed verification",
+                })?,
+            };
+            if let Some(cache) = cache {
+                admission = cache.admission(&parsed, &c.keys).await;
             }
-            _ => SessionError::TryRefreshToken {
-                reason: "access token failed verification",
-            },
-        })?;
+            token::verify_access_token(parsed, c.keys.as_ref(), now)
+                .await
+                .map_err(|e| match e {
+                    // Our outage must not sign anyone out: 503, not "try refresh token".
+                    TokenError::KeysUnavailable => {
+                        SessionError::CoreUnavailable("signing keys unavailable".into())
+                    }
+                    _ => SessionError::TryRefreshToken {
+                        reason: "access token failed verification",
+                    },
+                })?
+        }
+    };
     if info
         .kid
         .as_ref()
@@ -211,23 +295,28 @@ pub(crate) async fn verify_presented(
             reason: "token signed with the other key type",
         });
     }
-    if presented.do_anti_csrf
+    if do_anti_csrf
         && c.anti_csrf == AntiCsrf::ViaToken
         && (info.anti_csrf_token.is_none()
-            || info.anti_csrf_token.as_deref() != presented.anti_csrf_header)
+            || info.anti_csrf_token.as_deref() != anti_csrf_header)
     {
         return Err(SessionError::TryRefreshToken {
             reason: "anti-CSRF token missing or wrong",
         });
     }
+    // Verified-token cache (issue 7): remember a token that took the fast path (`insert`
+    // skips tokens with `parentRefreshTokenHash1`).
+    if let (Some(cache), Some(admission), Some(key)) = (cache, admission, key) {
+        cache.insert(admission, key, &info, &c.keys);
+    }
 
     let mut state = TokenState {
-        access_token: presented.raw.to_owned(),
+        access_token: raw.to_owned(),
         payload: info.payload,
         expiry_ms: info.expiry_ms,
         refresh_token: None,
         // Echoed with any new access token: the frontend binds it to the token's update.
-        anti_csrf_token: presented.anti_csrf_header.map(str::to_owned),
+        anti_csrf_token: anti_csrf_header.map(str::to_owned),
         updated: false,
         clear: Vec::new(),
     };
@@ -243,7 +332,7 @@ pub(crate) async fn verify_presented(
             .verify_session(VerifyRequest {
                 access_token: state.access_token.clone(),
                 anti_csrf_token: state.anti_csrf_token.clone(),
-                do_anti_csrf_check: presented.do_anti_csrf,
+                do_anti_csrf_check: do_anti_csrf,
                 enable_anti_csrf: c.anti_csrf == AntiCsrf::ViaToken,
                 check_database,
             })
@@ -290,7 +379,7 @@ pub(crate) async fn verify_presented(
             user_id,
             recipe_user_id,
             tenant_id,
-            transfer: presented.transfer,
+            transfer: transfer,
             state,
         },
     ))
@@ -390,6 +479,14 @@ pub(crate) async fn refetch_and_validate(
     }
 }
 
+/// Issue 7 benches: finds and parses the access token as [`verify_request`] does; `Some(true)`
+/// for a header token, `Some(false)` for a cookie.
+pub(crate) fn read_token(req: &HttpRequest, allowed: TokenTransferMethod) -> Option<bool> {
+    let candidates = Candidates::read(req, allowed).ok()?;
+    let (_, _, transfer) = candidates.choose().ok()??;
+    Some(transfer == Transfer::Header)
+}
+
 /// The access-token candidates of a request (protocol §3.2).
 struct Candidates<'r> {
     bearer: Option<&'r str>,
@@ -412,6 +509,24 @@ impl<'r> Candidates<'r> {
             transfer::cookie_values(req, transfer::ACCESS_TOKEN_COOKIE)
         };
         Ok(Self { bearer, cookies })
+    }
+
+    /// Issue 7: the candidate [`choose`](Self::choose) would pick, when the verified-token
+    /// cache holds it (it parsed before, and parsing depends on the text alone); `None` means
+    /// "ask `choose`".
+    fn choose_cached(
+        &self,
+        cache: &VerifiedTokenCache,
+        now: u64,
+    ) -> Option<(&str, TokenKey, Arc<CachedToken>, Transfer)> {
+        let (raw, transfer) = match (self.bearer, self.cookies.as_slice()) {
+            (Some(bearer), _) => (bearer, Transfer::Header),
+            (None, [cookie]) => (cookie.as_str(), Transfer::Cookie),
+            _ => return None,
+        };
+        let key = TokenKey::of(raw);
+        let entry = cache.get(&key, now)?;
+        Some((raw, key, entry, transfer))
     }
 
     /// Header wins over cookie; a candidate that is not a SuperTokens access token is ignored

@@ -287,7 +287,7 @@ impl ClaimValidator {
             return true;
         };
         let fetched = fetched_ms(payload, &self.key).unwrap_or(0);
-        let older_than = |secs: u64| fetched < now_ms.saturating_sub(secs * 1000);
+        let older_than = |secs: u64| fetched < now_ms.saturating_sub(secs.saturating_mul(1000));
         self.max_age_secs.is_some_and(older_than)
             || (value == &Value::Bool(false) && self.refetch_on_false_secs.is_some_and(older_than))
     }
@@ -362,7 +362,7 @@ impl SessionClaimValidator for ClaimValidator {
         };
         if let Some(max_age) = self.max_age_secs {
             let age_ms = now_ms.saturating_sub(fetched_ms(payload, &self.key).unwrap_or(0));
-            if age_ms > max_age * 1000 {
+            if age_ms > max_age.saturating_mul(1000) {
                 return Err(json!({
                     "message": "expired",
                     "ageInSeconds": seconds_json(age_ms),

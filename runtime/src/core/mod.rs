@@ -14,6 +14,9 @@ use serde_json::{Map, Value};
 use crate::jwks::KeySource;
 
 pub(crate) mod embedded;
+mod http;
+
+pub use http::{CoreClient, CoreClientBuilder, CoreClientError};
 
 /// A boxed, `Send` future, as returned by [`SessionCore`] methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

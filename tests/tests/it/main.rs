@@ -1,9 +1,18 @@
 //! Integration tests: real actix servers on 127.0.0.1, real HTTP.
 
 mod apps;
+mod attacks;
+mod cdi_server;
+mod core_client;
 mod csrf;
 mod demo;
+mod faults;
 mod lifecycle;
 mod macro_order;
+mod observability;
+mod properties;
+mod races;
+mod secrets;
 mod session_api;
 mod vectors;
+mod support;

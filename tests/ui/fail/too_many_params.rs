@@ -6,8 +6,22 @@ type R = HttpRequest;
 #[verify_session]
 async fn many(
     session: SessionContainer,
-    a: R, b: R, c: R, d: R, e: R, f: R, g: R, h: R,
-    i: R, j: R, k: R, l: R, m: R, n: R, o: R, p: R,
+    a: R,
+    b: R,
+    c: R,
+    d: R,
+    e: R,
+    f: R,
+    g: R,
+    h: R,
+    i: R,
+    j: R,
+    k: R,
+    l: R,
+    m: R,
+    n: R,
+    o: R,
+    p: R,
     q: R,
 ) -> HttpResponse {
     let all = [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q];

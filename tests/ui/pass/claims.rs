@@ -10,7 +10,10 @@ use session_guard::{SessionContainer, verify_session};
     check_database = true,
     anti_csrf = false,
 )]
-async fn expressions(body: web::Json<serde_json::Value>, session: session_guard::SessionContainer) -> HttpResponse {
+async fn expressions(
+    body: web::Json<serde_json::Value>,
+    session: session_guard::SessionContainer,
+) -> HttpResponse {
     HttpResponse::Ok().body(format!("{} {}", body.0, session.user_id()))
 }
 

@@ -22,10 +22,11 @@ pub mod handlers {
         HttpResponse::Ok().body(session.user_id().to_owned())
     }
 
-    /// With a route attribute.
+    /// With a route attribute. actix moves the function into a function body, where `pub` is
+    /// unreachable (with or without `#[verify_session]`), hence `pub(crate)`.
     #[get("/x")]
     #[verify_session(required = false)]
-    pub async fn maybe(session: Option<SessionContainer>) -> HttpResponse {
+    pub(crate) async fn maybe(session: Option<SessionContainer>) -> HttpResponse {
         HttpResponse::Ok().body(format!("{}", session.is_some()))
     }
 

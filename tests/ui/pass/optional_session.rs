@@ -14,7 +14,10 @@ async fn home(session: Option<SessionContainer>) -> impl Responder {
 }
 
 #[verify_session(required = false)]
-async fn with_query(q: web::Query<Vec<(String, String)>>, session: Option<SessionContainer>) -> String {
+async fn with_query(
+    q: web::Query<Vec<(String, String)>>,
+    session: Option<SessionContainer>,
+) -> String {
     format!("{} {}", q.len(), session.is_some())
 }
 

@@ -10,7 +10,9 @@ async fn crate_path(session: session_guard::SessionContainer) -> HttpResponse {
 }
 
 #[verify_session]
-async fn absolute_prelude_path(session: ::session_guard::prelude::SessionContainer) -> HttpResponse {
+async fn absolute_prelude_path(
+    session: ::session_guard::prelude::SessionContainer,
+) -> HttpResponse {
     HttpResponse::Ok().body(session.user_id().to_owned())
 }
 

@@ -5,7 +5,10 @@ use actix_web::{App, HttpResponse, Responder, web};
 use session_guard::{SessionContainer, verify_session};
 
 #[verify_session]
-async fn fallible(session: SessionContainer, id: web::Path<String>) -> Result<HttpResponse, actix_web::Error> {
+async fn fallible(
+    session: SessionContainer,
+    id: web::Path<String>,
+) -> Result<HttpResponse, actix_web::Error> {
     let id: u32 = id.parse().map_err(actix_web::error::ErrorBadRequest)?;
     if id == 0 {
         return Ok(HttpResponse::NotFound().finish());

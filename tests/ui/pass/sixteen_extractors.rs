@@ -9,9 +9,23 @@ type R = HttpRequest;
 #[verify_session]
 #[allow(clippy::too_many_arguments)]
 async fn many(
-    a: R, b: R, c: R, d: R, e: R, f: R, g: R, h: R,
+    a: R,
+    b: R,
+    c: R,
+    d: R,
+    e: R,
+    f: R,
+    g: R,
+    h: R,
     session: SessionContainer,
-    i: R, j: R, k: R, l: R, m: R, n: R, o: R, p: R,
+    i: R,
+    j: R,
+    k: R,
+    l: R,
+    m: R,
+    n: R,
+    o: R,
+    p: R,
 ) -> HttpResponse {
     let all = [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p];
     HttpResponse::Ok().body(format!("{} {}", all.len(), session.user_id()))

@@ -260,6 +260,16 @@ impl From<rusqlite::Error> for StoreError {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
                 StoreError::Busy(error.to_string())
             }
+            // The file or the disk, not the data: an outage that ends without a restart.
+            Some(
+                ErrorCode::ReadOnly
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::PermissionDenied
+                | ErrorCode::OutOfMemory
+                | ErrorCode::FileLockingProtocolFailed,
+            ) => StoreError::Unavailable(error.to_string()),
             _ => StoreError::Failed(error.to_string()),
         }
     }

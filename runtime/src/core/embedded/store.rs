@@ -24,6 +24,10 @@ pub(crate) enum StoreError {
     /// The storage is locked by someone else for longer than the busy timeout: retry later.
     #[error("session store busy: {0}")]
     Busy(String),
+    /// The storage cannot be written (or read) right now: a read-only file, a full disk, an
+    /// I/O error. Answered as an outage (503), so that it never signs anyone out.
+    #[error("session store unavailable: {0}")]
+    Unavailable(String),
     /// The store has shut down.
     #[error("session store closed")]
     Closed,
@@ -35,7 +39,9 @@ pub(crate) enum StoreError {
 impl From<StoreError> for CoreError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Busy(_) | StoreError::Closed => CoreError::Unavailable(error.to_string()),
+            StoreError::Busy(_) | StoreError::Unavailable(_) | StoreError::Closed => {
+                CoreError::Unavailable(error.to_string())
+            }
             StoreError::Failed(_) => CoreError::Internal(error.to_string()),
         }
     }

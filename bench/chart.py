@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Summarises bench/load.sh results and draws them as an SVG bar chart (no dependencies).
+
+Usage: python3 bench/chart.py RESULTS.tsv OUT.svg
+
+Prints req/s, p50 and p99 per (server, mode, path), and the ratios of the HTTP targets of
+issue 7, each as min-max over the rounds (every ratio is taken within one round).
+"""
+
+import csv
+import sys
+from collections import defaultdict
+from html import escape
+
+COLORS = {"cache-on": "#2b7bba", "cache-off": "#7fb3d5", "baseline": "#e08214", "node": "#5aae61"}
+
+
+def load(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    for row in rows:
+        row["rps"] = float(row["rps"])
+        row["p50_ms"] = float(row["p50_ms"])
+        row["p99_ms"] = float(row["p99_ms"])
+    return rows
+
+
+def span(values):
+    if not values:
+        return "n/a"
+    lo, hi = min(values), max(values)
+    return f"{lo:.3f}" if abs(hi - lo) < 0.0005 else f"{lo:.3f}-{hi:.3f}"
+
+
+def ratios(rows):
+    by_round = defaultdict(dict)
+    for row in rows:
+        by_round[row["round"]][(row["server"], row["mode"], row["path"])] = row["rps"]
+    wanted = []
+    for mode in ("header", "cookie"):
+        wanted += [
+            (f"cache on:  /user vs /health ({mode})", ("cache-on", mode, "/user"), ("cache-on", mode, "/health"), 0.90),
+            (f"cache off: /user vs /health ({mode})", ("cache-off", mode, "/user"), ("cache-off", mode, "/health"), None),
+            (f"cache off: /user vs baseline /user ({mode})", ("cache-off", mode, "/user"), ("baseline", mode, "/user"), 0.95),
+            (f"cache on:  /user vs baseline /user ({mode})", ("cache-on", mode, "/user"), ("baseline", mode, "/user"), None),
+        ]
+    out = []
+    for label, num, den, target in wanted:
+        values = [r[num] / r[den] for r in by_round.values() if num in r and den in r and r[den] > 0]
+        out.append((label, values, target))
+    return out
+
+
+def summary(rows):
+    groups = defaultdict(list)
+    for row in rows:
+        groups[(row["server"], row["mode"], row["path"])].append(row)
+    return groups
+
+
+def draw(groups, ratio_rows, path):
+    keys = list(groups)
+    bar_h, gap, left, top = 22, 6, 250, 56
+    width = 980
+    plot_w = width - left - 260
+    max_rps = max(max(r["rps"] for r in rows) for rows in groups.values()) or 1
+    height = top + len(keys) * (bar_h + gap) + 40 + 18 * (len(ratio_rows) + 2)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        '<text x="12" y="22" font-size="16" font-weight="bold">session-guard HTTP load '
+        "(wrk, 127.0.0.1, 2 cores shared with the load generator)</text>",
+        '<text x="12" y="40" fill="#555">bars: mean req/s over rounds; whiskers: min-max; '
+        "right: p50 / p99 latency (mean)</text>",
+    ]
+    for i, key in enumerate(keys):
+        rows = groups[key]
+        server, mode, route = key
+        rps = [r["rps"] for r in rows]
+        mean = sum(rps) / len(rps)
+        y = top + i * (bar_h + gap)
+        w = plot_w * mean / max_rps
+        color = COLORS.get(server, "#999")
+        p50 = sum(r["p50_ms"] for r in rows) / len(rows)
+        p99 = sum(r["p99_ms"] for r in rows) / len(rows)
+        parts.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{escape(server)} · {escape(mode)} · {escape(route)}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}"/>')
+        lo, hi = plot_w * min(rps) / max_rps, plot_w * max(rps) / max_rps
+        parts.append(f'<line x1="{left + lo:.1f}" x2="{left + hi:.1f}" y1="{y + bar_h / 2}" y2="{y + bar_h / 2}" stroke="black"/>')
+        parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 15}">{mean:,.0f} req/s</text>')
+        parts.append(f'<text x="{width - 12}" y="{y + 15}" text-anchor="end" fill="#333">p50 {p50:.2f} ms / p99 {p99:.2f} ms</text>')
+    y = top + len(keys) * (bar_h + gap) + 24
+    parts.append(f'<text x="12" y="{y}" font-weight="bold">ratios of req/s within a round (min-max over rounds)</text>')
+    for label, values, target in ratio_rows:
+        y += 18
+        status = ""
+        if target is not None and values:
+            status = f"  (target ≥ {target:.2f}: {'met' if min(values) >= target else 'MISSED'})"
+        parts.append(f'<text x="24" y="{y}">{escape(label)}: {span(values)}{escape(status)}</text>')
+    parts.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(parts) + "\n")
+
+
+def main():
+    rows = load(sys.argv[1])
+    groups = summary(rows)
+    print(f"{'server':<10} {'mode':<7} {'path':<8} {'req/s':>16} {'p50 ms':>14} {'p99 ms':>14}")
+    for (server, mode, route), group in groups.items():
+        rps = [r["rps"] for r in group]
+        p50 = [r["p50_ms"] for r in group]
+        p99 = [r["p99_ms"] for r in group]
+        rng = lambda v, f: f.format(min(v)) if min(v) == max(v) else (f.format(min(v)) + "-" + f.format(max(v)))
+        print(f"{server:<10} {mode:<7} {route:<8} {rng(rps, '{:.0f}'):>16} {rng(p50, '{:.3f}'):>14} {rng(p99, '{:.3f}'):>14}")
+    print()
+    ratio_rows = ratios(rows)
+    for label, values, target in ratio_rows:
+        status = ""
+        if target is not None and values:
+            status = f"   target >= {target:.2f}: {'met' if min(values) >= target else 'MISSED'}"
+        print(f"{label:<46} {span(values)}{status}")
+    if len(sys.argv) > 2:
+        draw(groups, ratio_rows, sys.argv[2])
+        print(f"\nwrote {sys.argv[2]}")
+
+
+if __name__ == "__main__":
+    main()

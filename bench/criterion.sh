@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Criterion benchmarks of the verify path and the targets of issue 7 as ratios taken within
+# one run (same group, same token): repeats ROUNDS times and prints each round and the range.
+#
+# Usage: bash bench/criterion.sh            (1 round, about 2 minutes)
+#        ROUNDS=3 bash bench/criterion.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-1}
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+SUMMARY=$(mktemp)
+trap 'rm -f "$SUMMARY"' EXIT
+
+for round in $(seq 1 "$ROUNDS"); do
+  echo "== round $round/$ROUNDS: cargo bench -p session-guard --bench verify" >&2
+  cargo bench --locked -q -p session-guard --bench verify >&2
+  python3 - "$TARGET_DIR/criterion/verify" "$round" >>"$SUMMARY" <<'PY'
+import json, os, sys
+root, round_ = sys.argv[1], sys.argv[2]
+def median_ns(name):
+    with open(os.path.join(root, name, "new", "estimates.json")) as f:
+        return json.load(f)["median"]["point_estimate"]
+t = {name: median_ns(name) for name in os.listdir(root) if os.path.isdir(os.path.join(root, name, "new"))}
+sign_limit = 2 / (t["rs256_sign"] / 1e9)           # signatures/s on 2 cores
+create = 64 / (t["create_x64"] / 1e9)
+refresh = 64 / (t["refresh_x64"] / 1e9)
+print(json.dumps({"round": round_, "times_ns": t,
+    "miss_over_decode": t["verify_miss"] / t["jwt_decode"],
+    "nocache_over_decode": t["verify_nocache"] / t["jwt_decode"],
+    "hit_ns": t["verify_hit"],
+    "sign_limit_per_s": sign_limit, "create_per_s": create, "refresh_per_s": refresh,
+    "create_share": create / sign_limit, "refresh_share": refresh / sign_limit}))
+PY
+done
+
+python3 - "$SUMMARY" <<'PY'
+import json, sys
+rounds = [json.loads(line) for line in open(sys.argv[1])]
+names = sorted(rounds[0]["times_ns"])
+def rng(values, fmt):
+    lo, hi = min(values), max(values)
+    return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else fmt.format(lo) + " - " + fmt.format(hi)
+print("median time per iteration (create_x64 / refresh_x64: 64 operations)")
+for name in names:
+    print(f"  {name:<16} {rng([r['times_ns'][name] / 1000 for r in rounds], '{:.2f}'):>20} µs")
+rows = [
+    ("verify_miss / jwt_decode", "miss_over_decode", "{:.3f}", lambda v: v <= 1.15, "<= 1.15"),
+    ("verify_nocache / jwt_decode", "nocache_over_decode", "{:.3f}", None, ""),
+    ("verify_hit (ns)", "hit_ns", "{:.0f}", lambda v: v <= 2000, "<= 2000 ns"),
+    ("RSA signing limit (2 cores, /s)", "sign_limit_per_s", "{:.0f}", None, ""),
+    ("create (/s)", "create_per_s", "{:.0f}", None, ""),
+    ("refresh (/s)", "refresh_per_s", "{:.0f}", None, ""),
+    ("create / signing limit", "create_share", "{:.2f}", lambda v: v >= 0.60, ">= 0.60"),
+    ("refresh / signing limit", "refresh_share", "{:.2f}", lambda v: v >= 0.60, ">= 0.60"),
+]
+print(f"\nratios within each run ({len(rounds)} round(s); range over rounds)")
+for label, key, fmt, ok, target in rows:
+    values = [r[key] for r in rounds]
+    status = ""
+    if ok:
+        status = f"  target {target}: " + ("met" if all(ok(v) for v in values) else "MISSED")
+    print(f"  {label:<32} {rng(values, fmt):>18}{status}")
+PY

@@ -1,0 +1,649 @@
+//! The verified-token cache (issue 7): what verification learnt from an access token whose
+//! signature it checked, kept so that the next request carrying the same token skips the RSA
+//! check (and the parse).
+//!
+//! What it never changes:
+//! * Only tokens that took the fast path enter: verified signature, structure and expiry, the
+//!   right key type, no `parentRefreshTokenHash1` (those go to the core), and a `kid` (v3+).
+//!   Garbage and rejected tokens never do, so they cannot fill it.
+//! * `check_database` routes neither read nor fill it.
+//! * A hit still needs the token's key, as the same object, in the current (fresh) key set:
+//!   a refetch that drops or replaces the key makes every token it signed a miss.
+//! * A hit ends at the token's expiry and never later than the TTL after the check.
+//! * Key-type, anti-CSRF, tenant and claim checks run on every request, hit or not.
+//! * Revocations through the config's core (sign-out, `revoke_session`, theft detection,
+//!   `revoke_sessions`, `revoke_all_sessions_for_user`) evict the session's tokens.
+//!
+//! Memory is bounded by weight: a token counts one unit per started KiB, and the cache holds
+//! at most `capacity` units ([quick_cache], S3-FIFO eviction), so a flood of distinct valid
+//! tokens evicts older ones instead of growing the process.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::DecodingKey;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use serde_json::{Map, Value};
+
+use crate::core::{
+    BoxFuture, CoreError, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
+    RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
+};
+use crate::jwks::{JwksCache, KeySource};
+use crate::token::{AccessTokenInfo, UnverifiedToken};
+
+/// Default capacity of the verified-token cache, in tokens of up to 1 KiB.
+pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
+/// Default time a verified token is trusted without a new signature check.
+pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(60);
+/// Bytes of token per unit of weight.
+const WEIGHT_UNIT: usize = 1024;
+
+/// SHA-256 of an access token: the cache key (collision-resistant, so one token can never be
+/// taken for another).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct TokenKey([u8; 32]);
+
+impl TokenKey {
+    pub(crate) fn of(raw: &str) -> Self {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, raw.as_bytes());
+        let mut key = [0; 32];
+        key.copy_from_slice(digest.as_ref());
+        Self(key)
+    }
+}
+
+/// What the cache remembers of one verified token.
+pub(crate) struct CachedToken {
+    /// Everything verification extracted (payload included).
+    info: AccessTokenInfo,
+    /// The key object that verified the signature; a hit requires it still to be current.
+    key: Arc<DecodingKey>,
+    /// End of the TTL.
+    stale_at: Instant,
+    weight: u64,
+}
+
+impl CachedToken {
+    /// Usable at `now_ms` (token not expired, TTL not over)?
+    fn is_live(&self, now_ms: u64) -> bool {
+        now_ms < self.info.expiry_ms && Instant::now() < self.stale_at
+    }
+}
+
+#[derive(Clone)]
+struct TokenWeight;
+
+impl Weighter<TokenKey, Arc<CachedToken>> for TokenWeight {
+    fn weight(&self, _: &TokenKey, value: &Arc<CachedToken>) -> u64 {
+        value.weight
+    }
+}
+
+/// A bounded map from [`TokenKey`] to [`CachedToken`]; `Send + Sync`, shared by every worker
+/// of an app through its [`SessionConfig`](crate::SessionConfig).
+pub(crate) struct VerifiedTokenCache {
+    entries: Cache<TokenKey, Arc<CachedToken>, TokenWeight>,
+    ttl: Duration,
+}
+
+impl fmt::Debug for VerifiedTokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedTokenCache")
+            .field("len", &self.entries.len())
+            .field("weight", &self.entries.weight())
+            .field("capacity", &self.entries.capacity())
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+/// Taken before a signature check: the key the token would be checked with, so that only a
+/// token verified with a key that stayed current is cached.
+pub(crate) struct Admission {
+    key: Arc<DecodingKey>,
+    token_len: usize,
+}
+
+impl VerifiedTokenCache {
+    /// A cache of at most `capacity` weight units, trusting a token for at most `ttl`.
+    /// `None` when either is zero (the cache is off).
+    pub(crate) fn new(capacity: usize, ttl: Duration) -> Option<Self> {
+        if capacity == 0 || ttl.is_zero() {
+            return None;
+        }
+        Some(Self {
+            entries: Cache::with_weighter(capacity, capacity as u64, TokenWeight),
+            ttl,
+        })
+    }
+
+    /// The live entry for a token, if any (an expired or stale one is dropped).
+    pub(crate) fn get(&self, key: &TokenKey, now_ms: u64) -> Option<Arc<CachedToken>> {
+        let entry = self.entries.get(key)?;
+        if entry.is_live(now_ms) {
+            Some(entry)
+        } else {
+            self.entries
+                .remove_if(key, |current| Arc::ptr_eq(current, &entry));
+            None
+        }
+    }
+
+    /// The verification result of a cached token, if its key is still the current one for its
+    /// `kid` in a fresh key set (the lookup the signature check would make, fetching the same
+    /// way when the set is stale).
+    pub(crate) async fn reuse(&self, entry: &CachedToken, keys: &JwksCache) -> Option<AccessTokenInfo> {
+        let kid = entry.info.kid.as_deref()?;
+        let key = keys.key_for(kid).await.ok()?;
+        if Arc::ptr_eq(&key, &entry.key) {
+            Some(entry.info.clone())
+        } else {
+            None
+        }
+    }
+
+    /// Whether `token` may be cached once verified: v3+ (it has a `kid`) and its key is known.
+    /// Looks the key up as the signature check is about to (fetching the same way), so the
+    /// check then finds the same key object.
+    pub(crate) async fn admission(
+        &self,
+        token: &UnverifiedToken<'_>,
+        keys: &JwksCache,
+    ) -> Option<Admission> {
+        let key = keys.key_for(token.kid.as_deref()?).await.ok()?;
+        Some(Admission {
+            key,
+            token_len: token.raw.len(),
+        })
+    }
+
+    /// Remembers a token that just passed every fast-path check.
+    pub(crate) fn insert(
+        &self,
+        admission: Admission,
+        key: TokenKey,
+        info: &AccessTokenInfo,
+        keys: &JwksCache,
+    ) {
+        if info.parent_refresh_token_hash1.is_some() {
+            return;
+        }
+        // The key must not have been replaced while the signature was being checked.
+        let Some(kid) = info.kid.as_deref() else {
+            return;
+        };
+        if !keys
+            .cached_key(kid)
+            .is_some_and(|current| Arc::ptr_eq(&current, &admission.key))
+        {
+            return;
+        }
+        let weight = admission.token_len.div_ceil(WEIGHT_UNIT).max(1) as u64;
+        let entry = CachedToken {
+            info: info.clone(),
+            key: admission.key,
+            stale_at: Instant::now() + self.ttl,
+            weight,
+        };
+        self.entries.insert(key, Arc::new(entry));
+    }
+
+    /// Forgets every token of these sessions (a scan: revocations are rare next to requests).
+    pub(crate) fn evict_sessions(&self, handles: &[String]) {
+        if handles.is_empty() || self.entries.is_empty() {
+            return;
+        }
+        let handles: HashSet<&str> = handles.iter().map(String::as_str).collect();
+        self.entries
+            .retain(|_, entry| !handles.contains(entry.info.session_handle.as_str()));
+    }
+
+    /// Forgets every token of a user, in any tenant.
+    pub(crate) fn evict_user(&self, user_id: &str) {
+        if self.entries.is_empty() {
+            return;
+        }
+        self.entries
+            .retain(|_, entry| entry.info.user_id != user_id && entry.info.recipe_user_id != user_id);
+    }
+
+    /// Forgets every token.
+    pub(crate) fn clear(&self) {
+        self.entries.clear();
+    }
+
+    /// Number of cached tokens.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Total weight of the cached tokens (never above [`capacity`](Self::capacity)).
+    #[cfg(test)]
+    pub(crate) fn weight(&self) -> u64 {
+        self.entries.weight()
+    }
+
+    /// The weight capacity.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> u64 {
+        self.entries.capacity()
+    }
+}
+
+/// Wraps `core` so that revocations through it evict the revoked sessions' cached tokens.
+pub(crate) fn evicting_core(
+    core: Arc<dyn SessionCore>,
+    cache: Option<&Arc<VerifiedTokenCache>>,
+) -> Arc<dyn SessionCore> {
+    match cache {
+        Some(cache) => Arc::new(EvictingCore {
+            inner: core,
+            cache: Arc::clone(cache),
+        }),
+        None => core,
+    }
+}
+
+/// A [`SessionCore`] that forwards every call and evicts cached tokens on revocation.
+struct EvictingCore {
+    inner: Arc<dyn SessionCore>,
+    cache: Arc<VerifiedTokenCache>,
+}
+
+impl SessionCore for EvictingCore {
+    fn key_source(&self) -> Arc<dyn KeySource> {
+        self.inner.key_source()
+    }
+
+    fn create_session(&self, new: NewSession) -> BoxFuture<'_, Result<CreatedSession, CoreError>> {
+        self.inner.create_session(new)
+    }
+
+    fn verify_session(
+        &self,
+        request: VerifyRequest,
+    ) -> BoxFuture<'_, Result<VerifyOutcome, CoreError>> {
+        self.inner.verify_session(request)
+    }
+
+    fn refresh_session(
+        &self,
+        request: RefreshRequest,
+    ) -> BoxFuture<'_, Result<RefreshOutcome, CoreError>> {
+        self.inner.refresh_session(request)
+    }
+
+    fn regenerate_access_token(
+        &self,
+        access_token: String,
+        user_data_in_jwt: Map<String, Value>,
+    ) -> BoxFuture<'_, Result<RegenerateOutcome, CoreError>> {
+        self.inner
+            .regenerate_access_token(access_token, user_data_in_jwt)
+    }
+
+    fn revoke_sessions(
+        &self,
+        handles: Vec<String>,
+    ) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
+        Box::pin(async move {
+            let outcome = self.inner.revoke_sessions(handles.clone()).await;
+            // Evict whatever the outcome: a wasted eviction only costs one signature check.
+            self.cache.evict_sessions(&handles);
+            outcome
+        })
+    }
+
+    fn revoke_all_sessions_for_user(
+        &self,
+        tenant_id: String,
+        user_id: String,
+        across_all_tenants: bool,
+    ) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
+        Box::pin(async move {
+            let outcome = self
+                .inner
+                .revoke_all_sessions_for_user(tenant_id, user_id.clone(), across_all_tenants)
+                .await;
+            self.cache.evict_user(&user_id);
+            if let Ok(handles) = &outcome {
+                self.cache.evict_sessions(handles);
+            }
+            outcome
+        })
+    }
+
+    fn session_handles_for_user(
+        &self,
+        tenant_id: String,
+        user_id: String,
+        across_all_tenants: bool,
+    ) -> BoxFuture<'_, Result<Vec<String>, CoreError>> {
+        self.inner
+            .session_handles_for_user(tenant_id, user_id, across_all_tenants)
+    }
+
+    fn session_information(
+        &self,
+        handle: String,
+    ) -> BoxFuture<'_, Result<Option<SessionInformation>, CoreError>> {
+        self.inner.session_information(handle)
+    }
+
+    fn update_session_data(
+        &self,
+        handle: String,
+        data: Value,
+    ) -> BoxFuture<'_, Result<bool, CoreError>> {
+        self.inner.update_session_data(handle, data)
+    }
+
+    fn update_access_token_payload(
+        &self,
+        handle: String,
+        user_data_in_jwt: Map<String, Value>,
+    ) -> BoxFuture<'_, Result<bool, CoreError>> {
+        self.inner
+            .update_access_token_payload(handle, user_data_in_jwt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::test::TestRequest;
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{AntiCsrf, SessionConfig, SessionConfigBuilder};
+    use crate::core::{CreatedSession, NewSession, RefreshOutcome, RefreshRequest};
+    use crate::error::SessionError;
+    use crate::session::SessionContainer;
+    use crate::verify::{VerifyOptions, verify_request};
+
+    fn config(tweak: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder) -> (tempfile::TempDir, SessionConfig) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = tweak(SessionConfig::builder().data_dir(dir.path())).build().unwrap();
+        (dir, config)
+    }
+
+    fn cache(config: &SessionConfig) -> &VerifiedTokenCache {
+        config.inner().verified_tokens.as_deref().unwrap()
+    }
+
+    async fn create(config: &SessionConfig, user: &str, anti_csrf: bool) -> CreatedSession {
+        config
+            .core()
+            .create_session(NewSession {
+                tenant_id: "public".into(),
+                recipe_user_id: user.into(),
+                access_token_payload: json!({"n": user}).as_object().unwrap().clone(),
+                session_data: json!({}),
+                enable_anti_csrf: anti_csrf,
+                use_dynamic_signing_key: true,
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn verify(
+        config: &SessionConfig,
+        token: &str,
+        options: &VerifyOptions,
+    ) -> Result<SessionContainer, SessionError> {
+        config
+            .get_session_without_request_response(token, None, options)
+            .await
+            .map(Option::unwrap)
+    }
+
+    /// A verification result for a token that was never signed: the bound is the cache's.
+    fn fake_info(i: usize) -> AccessTokenInfo {
+        AccessTokenInfo {
+            version: 5,
+            kid: Some("d-1".into()),
+            user_id: format!("user-{i}"),
+            recipe_user_id: format!("user-{i}"),
+            tenant_id: "public".into(),
+            session_handle: format!("handle-{i}"),
+            refresh_token_hash1: "a".repeat(64),
+            parent_refresh_token_hash1: None,
+            anti_csrf_token: None,
+            expiry_ms: u64::MAX,
+            time_created_ms: 0,
+            payload: Map::new(),
+        }
+    }
+
+    #[test]
+    fn a_flood_of_distinct_tokens_never_exceeds_the_capacity() {
+        let cache = VerifiedTokenCache::new(100, DEFAULT_TTL).unwrap();
+        let key = Arc::new(DecodingKey::from_secret(b"unused"));
+        for i in 0..20_000 {
+            let raw = format!("token-{i}-{}", "x".repeat(i % 9000));
+            let entry = CachedToken {
+                info: fake_info(i),
+                key: Arc::clone(&key),
+                stale_at: Instant::now() + DEFAULT_TTL,
+                weight: raw.len().div_ceil(WEIGHT_UNIT).max(1) as u64,
+            };
+            cache.entries.insert(TokenKey::of(&raw), Arc::new(entry));
+            assert!(cache.weight() <= cache.capacity(), "weight {} at {i}", cache.weight());
+            assert!(cache.len() <= 100, "len {} at {i}", cache.len());
+        }
+        assert_eq!(cache.capacity(), 100);
+        assert!(cache.len() > 0);
+    }
+
+    #[tokio::test]
+    async fn only_verified_tokens_enter_and_valid_ones_stay_bounded() {
+        let (_dir, config) = config(|b| b.verified_token_cache(4));
+        let options = VerifyOptions::new(true);
+        let mut tokens = Vec::new();
+        for i in 0..12 {
+            let created = create(&config, &format!("u{i}"), false).await;
+            tokens.push(created.access_token.token);
+        }
+        // Garbage, and well-formed tokens with a broken signature, are rejected and not cached.
+        let valid = &tokens[0];
+        let (input, signature) = valid.rsplit_once('.').unwrap();
+        let mut flipped = signature.as_bytes().to_vec();
+        for i in 0..200 {
+            let garbage = format!("garbage-{i}");
+            assert!(verify(&config, &garbage, &options).await.is_err());
+            let at = i % flipped.len();
+            flipped[at] = if flipped[at] == b'A' { b'B' } else { b'A' };
+            let forged = format!("{input}.{}", String::from_utf8_lossy(&flipped));
+            assert!(verify(&config, &forged, &options).await.is_err());
+        }
+        assert_eq!(cache(&config).len(), 0);
+        for token in &tokens {
+            verify(&config, token, &options).await.unwrap();
+            assert!(cache(&config).len() <= 4);
+        }
+        assert!(cache(&config).len() > 0);
+    }
+
+    #[tokio::test]
+    async fn a_hit_gives_the_same_session_as_a_signature_check() {
+        let (dir, config) = config(|b| b);
+        let nocache = SessionConfig::builder()
+            .data_dir(dir.path())
+            .disable_verified_token_cache()
+            .build()
+            .unwrap();
+        let created = create(&config, "alice", false).await;
+        let token = &created.access_token.token;
+        let options = VerifyOptions::new(true);
+        let first = verify(&config, token, &options).await.unwrap();
+        assert_eq!(cache(&config).len(), 1);
+        let hit = verify(&config, token, &options).await.unwrap();
+        let plain = verify(&nocache, token, &options).await.unwrap();
+        assert!(nocache.inner().verified_tokens.is_none());
+        for session in [&hit, &plain] {
+            assert_eq!(session.user_id(), first.user_id());
+            assert_eq!(session.handle(), first.handle());
+            assert_eq!(session.tenant_id(), first.tenant_id());
+            assert_eq!(session.access_token_payload(), first.access_token_payload());
+            assert_eq!(session.access_token_expiry_ms(), first.access_token_expiry_ms());
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_fresh_from_a_refresh_and_check_database_routes_skip_the_cache() {
+        let (_dir, config) = config(|b| b);
+        let created = create(&config, "bob", false).await;
+        let RefreshOutcome::Ok(refreshed) = config
+            .core()
+            .refresh_session(RefreshRequest {
+                refresh_token: created.refresh_token.token.clone(),
+                anti_csrf_token: None,
+                enable_anti_csrf: false,
+                use_dynamic_signing_key: true,
+            })
+            .await
+            .unwrap()
+        else {
+            panic!("refresh failed");
+        };
+        // Carries parentRefreshTokenHash1: goes to the core, never cached.
+        verify(&config, &refreshed.access_token.token, &VerifyOptions::new(true))
+            .await
+            .unwrap();
+        assert_eq!(cache(&config).len(), 0);
+        // check_database neither fills the cache…
+        let strict = VerifyOptions::new(true).check_database(true);
+        verify(&config, &created.access_token.token, &strict).await.unwrap();
+        assert_eq!(cache(&config).len(), 0);
+        // …nor reads it: a revoked session is refused although its token was cached.
+        verify(&config, &created.access_token.token, &VerifyOptions::new(true))
+            .await
+            .unwrap();
+        assert_eq!(cache(&config).len(), 1);
+        config
+            .core()
+            .revoke_sessions(vec![created.session.handle.clone()])
+            .await
+            .unwrap();
+        assert!(matches!(
+            verify(&config, &created.access_token.token, &strict).await,
+            Err(SessionError::Unauthorised { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn revocation_evicts_by_session_and_by_user() {
+        let (_dir, config) = config(|b| b);
+        let options = VerifyOptions::new(true);
+        let a = create(&config, "carol", false).await;
+        let b = create(&config, "carol", false).await;
+        let c = create(&config, "dave", false).await;
+        for token in [&a, &b, &c] {
+            verify(&config, &token.access_token.token, &options).await.unwrap();
+        }
+        assert_eq!(cache(&config).len(), 3);
+        // Sign-out path: SessionContainer::revoke_session.
+        let session = verify(&config, &a.access_token.token, &options).await.unwrap();
+        session.revoke_session().await.unwrap();
+        assert_eq!(cache(&config).len(), 2);
+        config
+            .core()
+            .revoke_all_sessions_for_user("public".into(), "carol".into(), true)
+            .await
+            .unwrap();
+        assert_eq!(cache(&config).len(), 1);
+        let remaining = TokenKey::of(&c.access_token.token);
+        assert!(cache(&config).get(&remaining, crate::now_ms()).is_some());
+    }
+
+    #[tokio::test]
+    async fn entries_end_with_the_ttl() {
+        let (_dir, config) = config(|b| b.verified_token_cache_ttl(Duration::from_millis(50)));
+        let created = create(&config, "erin", false).await;
+        let token = &created.access_token.token;
+        verify(&config, token, &VerifyOptions::new(true)).await.unwrap();
+        let key = TokenKey::of(token);
+        assert!(cache(&config).get(&key, crate::now_ms()).is_some());
+        // Past the token's expiry: gone at once.
+        assert!(cache(&config).get(&key, u64::MAX).is_none());
+        verify(&config, token, &VerifyOptions::new(true)).await.unwrap();
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(cache(&config).get(&key, crate::now_ms()).is_none());
+        assert_eq!(cache(&config).len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_refetched_key_set_makes_cached_tokens_miss() {
+        let (_dir, config) = config(|b| b);
+        let created = create(&config, "frank", false).await;
+        let token = &created.access_token.token;
+        let options = VerifyOptions::new(true);
+        verify(&config, token, &options).await.unwrap();
+        let entry = cache(&config).get(&TokenKey::of(token), crate::now_ms()).unwrap();
+        assert!(cache(&config).reuse(&entry, &config.inner().keys).await.is_some());
+        let fetches = config.keys().fetch_count();
+        config.keys().invalidate();
+        // The refetch builds new key objects: the entry no longer matches, the token is
+        // checked again and cached with the new key.
+        assert!(cache(&config).reuse(&entry, &config.inner().keys).await.is_none());
+        assert_eq!(config.keys().fetch_count(), fetches + 1);
+        verify(&config, token, &options).await.unwrap();
+        let renewed = cache(&config).get(&TokenKey::of(token), crate::now_ms()).unwrap();
+        assert!(cache(&config).reuse(&renewed, &config.inner().keys).await.is_some());
+    }
+
+    #[actix_web::test]
+    async fn anti_csrf_is_checked_on_every_hit() {
+        let (_dir, config) = config(|b| b.anti_csrf(AntiCsrf::ViaToken));
+        let created = create(&config, "grace", true).await;
+        let anti_csrf = created.anti_csrf_token.clone().unwrap();
+        let token = &created.access_token.token;
+        let post = |header: Option<&str>| {
+            let mut req = TestRequest::post()
+                .uri("/user")
+                .insert_header(("cookie", format!("sAccessToken={token}")));
+            if let Some(header) = header {
+                req = req.insert_header(("anti-csrf", header.to_owned()));
+            }
+            req.to_http_request()
+        };
+        let options = VerifyOptions::new(true);
+        verify_request(&post(Some(&anti_csrf)), &config, &options)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(cache(&config).len(), 1);
+        for wrong in [None, Some("wrong")] {
+            assert!(matches!(
+                verify_request(&post(wrong), &config, &options).await,
+                Err(SessionError::TryRefreshToken { .. })
+            ));
+        }
+        verify_request(&post(Some(&anti_csrf)), &config, &options)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[actix_web::test]
+    async fn two_cookies_are_still_an_error_on_a_hit() {
+        let (_dir, config) = config(|b| b);
+        let created = create(&config, "heidi", false).await;
+        let token = &created.access_token.token;
+        let options = VerifyOptions::new(true);
+        verify(&config, token, &options).await.unwrap();
+        let req = TestRequest::get()
+            .uri("/user")
+            .insert_header(("cookie", format!("sAccessToken={token}; sAccessToken={token}")))
+            .to_http_request();
+        assert!(matches!(
+            verify_request(&req, &config, &options).await,
+            Err(SessionError::TryRefreshToken { .. })
+        ));
+    }
+}

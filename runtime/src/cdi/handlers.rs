@@ -1,0 +1,408 @@
+//! The CDI endpoints: request checks, then one [`SessionCore`](crate::core::SessionCore) call
+//! each, answered with the CDI 5.4 JSON shapes.
+
+use std::time::Instant;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::input::{Body, Query, Reject};
+use super::routes::{self, Endpoint};
+use super::wire::{CDI_VERSION, PUBLIC_TENANT, Session, TheftSession, Token, status};
+use super::{JWKS_REUSE, State};
+use crate::core::{
+    CreatedSession, NewSession, RefreshOutcome, RefreshRequest, RegenerateOutcome, VerifyOutcome,
+    VerifyRequest,
+};
+
+/// Runs the checks every endpoint shares (app, api key, CDI version, tenant, method), then
+/// the endpoint.
+pub(super) async fn handle(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &State,
+) -> Result<HttpResponse, Reject> {
+    let target = routes::parse(req.path()).ok_or_else(Reject::not_found)?;
+    if let Some(app) = target.app
+        && app != PUBLIC_TENANT
+    {
+        return Err(Reject::new(
+            StatusCode::NOT_FOUND,
+            format!("AppId or tenantId not found => appid-{app}"),
+        ));
+    }
+    let endpoint = target.endpoint;
+    if !endpoint.is_public() && !state.allows(req) {
+        return Err(Reject::new(StatusCode::UNAUTHORIZED, "Invalid API key"));
+    }
+    if endpoint.checks_cdi_version()
+        && let Some(version) = req.headers().get("cdi-version")
+        && version.as_bytes() != CDI_VERSION.as_bytes()
+    {
+        return Err(Reject::bad_request(format!(
+            "cdi-version {} not supported",
+            String::from_utf8_lossy(version.as_bytes())
+        )));
+    }
+    let tenant = target.tenant.unwrap_or(PUBLIC_TENANT);
+    if !routes::is_valid_tenant(tenant) {
+        return Err(Reject::bad_request("Invalid tenantId"));
+    }
+    if !endpoint.is_tenant_scoped() && tenant != PUBLIC_TENANT {
+        return Err(Reject::new(
+            StatusCode::NOT_FOUND,
+            format!("AppId or tenantId not found => {tenant} (this API is app-level)"),
+        ));
+    }
+    tracing::debug!(method = %req.method(), ?endpoint, tenant, "CDI request");
+
+    let method = req.method();
+    let get = method == Method::GET;
+    let post = method == Method::POST;
+    let put = method == Method::PUT;
+    match endpoint {
+        Endpoint::ApiVersion if get => Ok(ok_json(&json!({ "versions": [CDI_VERSION] }))),
+        Endpoint::Hello if get => Ok(HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("Hello")),
+        Endpoint::Jwks if get => jwks(state).await,
+        Endpoint::JwtJwks if get => jwt_jwks(state).await,
+        Endpoint::UserId if get => {
+            // No user store: every user is unknown, so the SDK keeps the recipe user id.
+            Query::parse(req.query_string())?.string("userId")?;
+            Ok(ok_json(&json!({ "status": status::UNKNOWN_USER_ID_ERROR })))
+        }
+        Endpoint::Session if post => create(state, tenant, &Body::parse(body)?).await,
+        // Session information is app-level: only creation takes a tenant.
+        Endpoint::Session if get && tenant != PUBLIC_TENANT => Err(Reject::not_found()),
+        Endpoint::Session if get => session_information(state, req).await,
+        Endpoint::Verify if post => verify(state, &Body::parse(body)?).await,
+        Endpoint::Refresh if post => refresh(state, &Body::parse(body)?).await,
+        Endpoint::Regenerate if post => regenerate(state, &Body::parse(body)?).await,
+        Endpoint::Remove if post => remove(state, tenant, &Body::parse(body)?).await,
+        Endpoint::UserHandles if get => user_handles(state, tenant, req).await,
+        Endpoint::SessionData if put => {
+            let body = Body::parse(body)?;
+            let handle = body.string("sessionHandle")?;
+            let data = body.object("userDataInDatabase")?;
+            let found = state
+                .core
+                .update_session_data(handle, Value::Object(data))
+                .await?;
+            Ok(ok_or_unauthorised(found))
+        }
+        Endpoint::SessionData if get => stored_field(state, req, "userDataInDatabase").await,
+        Endpoint::JwtData if put => {
+            let body = Body::parse(body)?;
+            let handle = body.string("sessionHandle")?;
+            let payload = body.object("userDataInJWT")?;
+            let found = state
+                .core
+                .update_access_token_payload(handle, payload)
+                .await?;
+            Ok(ok_or_unauthorised(found))
+        }
+        Endpoint::JwtData if get => stored_field(state, req, "userDataInJWT").await,
+        _ => Err(Reject::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not supported",
+        )),
+    }
+}
+
+fn ok_json(body: &Value) -> HttpResponse {
+    HttpResponse::Ok().json(body)
+}
+
+fn unauthorised(message: &str) -> HttpResponse {
+    ok_json(&json!({ "status": status::UNAUTHORISED, "message": message }))
+}
+
+fn ok_or_unauthorised(found: bool) -> HttpResponse {
+    if found {
+        ok_json(&json!({ "status": status::OK }))
+    } else {
+        unauthorised(SESSION_MISSING)
+    }
+}
+
+const SESSION_MISSING: &str = "Session does not exist.";
+
+/// `{"status":"OK","session","accessToken","refreshToken","antiCsrfToken"?}` (create, refresh).
+fn created_json(created: &CreatedSession) -> Value {
+    let mut body = json!({
+        "status": status::OK,
+        "session": Session::from(&created.session),
+        "accessToken": Token::from(&created.access_token),
+        "refreshToken": Token::from(&created.refresh_token),
+    });
+    if let Some(anti_csrf) = &created.anti_csrf_token {
+        body["antiCsrfToken"] = Value::String(anti_csrf.clone());
+    }
+    body
+}
+
+/// `{"status":"OK","session","accessToken"?}` (verify, regenerate).
+fn session_json(
+    session: &crate::core::CoreSession,
+    token: Option<&crate::core::IssuedToken>,
+) -> Value {
+    let mut body = json!({ "status": status::OK, "session": Session::from(session) });
+    if let Some(token) = token {
+        body["accessToken"] = json!(Token::from(token));
+    }
+    body
+}
+
+async fn create(state: &State, tenant: &str, body: &Body) -> Result<HttpResponse, Reject> {
+    let new = NewSession {
+        tenant_id: tenant.to_owned(),
+        recipe_user_id: body.string("userId")?,
+        access_token_payload: body.object("userDataInJWT")?,
+        session_data: Value::Object(body.object("userDataInDatabase")?),
+        enable_anti_csrf: body.boolean("enableAntiCsrf")?,
+        use_dynamic_signing_key: body.opt_bool("useDynamicSigningKey")?.unwrap_or(true),
+    };
+    let created = state.core.create_session(new).await?;
+    Ok(ok_json(&created_json(&created)))
+}
+
+async fn verify(state: &State, body: &Body) -> Result<HttpResponse, Reject> {
+    let request = VerifyRequest {
+        access_token: body.string("accessToken")?,
+        anti_csrf_token: body.opt_string("antiCsrfToken")?,
+        do_anti_csrf_check: body.boolean("doAntiCsrfCheck")?,
+        enable_anti_csrf: body.boolean("enableAntiCsrf")?,
+        check_database: body.opt_bool("checkDatabase")?.unwrap_or(false),
+    };
+    Ok(match state.core.verify_session(request).await? {
+        VerifyOutcome::Ok {
+            session,
+            new_access_token,
+        } => ok_json(&session_json(&session, new_access_token.as_ref())),
+        VerifyOutcome::Unauthorised => {
+            unauthorised("Either the session has ended or has been blacklisted")
+        }
+        VerifyOutcome::TryRefreshToken => ok_json(&json!({
+            "status": status::TRY_REFRESH_TOKEN,
+            "message": "the access token is expired or invalid",
+        })),
+    })
+}
+
+async fn refresh(state: &State, body: &Body) -> Result<HttpResponse, Reject> {
+    let request = RefreshRequest {
+        refresh_token: body.string("refreshToken")?,
+        anti_csrf_token: body.opt_string("antiCsrfToken")?,
+        enable_anti_csrf: body.boolean("enableAntiCsrf")?,
+        use_dynamic_signing_key: body.boolean("useDynamicSigningKey")?,
+    };
+    Ok(match state.core.refresh_session(request).await? {
+        RefreshOutcome::Ok(created) => ok_json(&created_json(&created)),
+        RefreshOutcome::Unauthorised(message) => unauthorised(&message),
+        RefreshOutcome::TokenTheftDetected {
+            handle,
+            user_id,
+            recipe_user_id,
+        } => ok_json(&json!({
+            "status": status::TOKEN_THEFT_DETECTED,
+            "session": TheftSession { handle, user_id, recipe_user_id: Some(recipe_user_id) },
+        })),
+    })
+}
+
+async fn regenerate(state: &State, body: &Body) -> Result<HttpResponse, Reject> {
+    let access_token = body.string("accessToken")?;
+    let payload = body.object("userDataInJWT")?;
+    Ok(
+        match state
+            .core
+            .regenerate_access_token(access_token, payload)
+            .await?
+        {
+            RegenerateOutcome::Ok {
+                session,
+                new_access_token,
+            } => ok_json(&session_json(&session, new_access_token.as_ref())),
+            RegenerateOutcome::Unauthorised => unauthorised(SESSION_MISSING),
+        },
+    )
+}
+
+async fn remove(state: &State, tenant: &str, body: &Body) -> Result<HttpResponse, Reject> {
+    let revoked = match (body.has("sessionHandles"), body.has("userId")) {
+        (true, false) => {
+            state
+                .core
+                .revoke_sessions(body.strings("sessionHandles")?)
+                .await?
+        }
+        (false, true) => {
+            let user_id = body.string("userId")?;
+            // Linked accounts do not exist here: the flag is accepted and has no effect.
+            body.opt_bool("revokeSessionsForLinkedAccounts")?;
+            let across = across_all_tenants(
+                body.opt_bool("revokeAcrossAllTenants")?,
+                tenant,
+                "revokeAcrossAllTenants",
+            )?;
+            state
+                .core
+                .revoke_all_sessions_for_user(tenant.to_owned(), user_id, across)
+                .await?
+        }
+        _ => {
+            return Err(Reject::bad_request(
+                "Invalid JSON input - use one of userId or sessionHandles array",
+            ));
+        }
+    };
+    Ok(ok_json(
+        &json!({ "status": status::OK, "sessionHandlesRevoked": revoked }),
+    ))
+}
+
+/// The core's rule: "across all tenants" is the default, and only the public tenant may ask
+/// for it.
+fn across_all_tenants(flag: Option<bool>, tenant: &str, name: &str) -> Result<bool, Reject> {
+    let across = flag.unwrap_or(true);
+    if across && tenant != PUBLIC_TENANT {
+        return Err(Reject::bad_request(format!(
+            "{name} can be true only on the public tenant; set it to false for tenant {tenant}"
+        )));
+    }
+    Ok(across)
+}
+
+async fn user_handles(
+    state: &State,
+    tenant: &str,
+    req: &HttpRequest,
+) -> Result<HttpResponse, Reject> {
+    let query = Query::parse(req.query_string())?;
+    let user_id = query.string("userId")?;
+    query.boolean("fetchSessionsForAllLinkedAccounts", true)?;
+    let across = across_all_tenants(
+        Some(query.boolean("fetchAcrossAllTenants", true)?),
+        tenant,
+        "fetchAcrossAllTenants",
+    )?;
+    let handles = state
+        .core
+        .session_handles_for_user(tenant.to_owned(), user_id, across)
+        .await?;
+    Ok(ok_json(
+        &json!({ "status": status::OK, "sessionHandles": handles }),
+    ))
+}
+
+async fn session_information(state: &State, req: &HttpRequest) -> Result<HttpResponse, Reject> {
+    let handle = Query::parse(req.query_string())?.string("sessionHandle")?;
+    Ok(match state.core.session_information(handle).await? {
+        Some(info) => ok_json(&json!({
+            "status": status::OK,
+            "sessionHandle": info.handle,
+            "userId": info.user_id,
+            "recipeUserId": info.recipe_user_id,
+            "userDataInDatabase": info.session_data,
+            "userDataInJWT": info.user_data_in_jwt,
+            "expiry": info.expiry_ms,
+            "timeCreated": info.time_created_ms,
+            "tenantId": info.tenant_id,
+        })),
+        None => unauthorised(SESSION_MISSING),
+    })
+}
+
+/// The deprecated `GET /recipe/session/data` and `GET /recipe/jwt/data`:
+/// `{"status":"OK","<field>":…}`.
+async fn stored_field(
+    state: &State,
+    req: &HttpRequest,
+    field: &str,
+) -> Result<HttpResponse, Reject> {
+    let handle = Query::parse(req.query_string())?.string("sessionHandle")?;
+    Ok(match state.core.session_information(handle).await? {
+        Some(info) => {
+            let value = if field == "userDataInJWT" {
+                Value::Object(info.user_data_in_jwt)
+            } else {
+                info.session_data
+            };
+            let mut body = json!({ "status": status::OK });
+            body[field] = value;
+            ok_json(&body)
+        }
+        None => unauthorised(SESSION_MISSING),
+    })
+}
+
+/// `GET /.well-known/jwks.json`: `{"keys":[…]}`, cacheable for a minute.
+async fn jwks(state: &State) -> Result<HttpResponse, Reject> {
+    let body = jwks_body(state).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=60, must-revalidate"),
+        ))
+        .body(body))
+}
+
+/// `GET /recipe/jwt/jwks` (deprecated): `{"status":"OK","keys":[…]}`.
+async fn jwt_jwks(state: &State) -> Result<HttpResponse, Reject> {
+    let body = jwks_body(state).await?;
+    let mut value: Value = serde_json::from_slice(&body)
+        .map_err(|_| Reject::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Error"))?;
+    value["status"] = Value::String(status::OK.to_owned());
+    Ok(ok_json(&value))
+}
+
+/// The serialized JWKS, reused for [`JWKS_REUSE`] (the endpoint is public: the key source is
+/// not asked more often than that, whatever the request rate).
+async fn jwks_body(state: &State) -> Result<web::Bytes, Reject> {
+    let mut cached = state.jwks.lock().await;
+    if let Some((at, body)) = &*cached
+        && at.elapsed() < JWKS_REUSE
+    {
+        return Ok(body.clone());
+    }
+    let internal = |error: &dyn std::fmt::Display| {
+        tracing::error!(%error, "cannot serve the JWKS");
+        Reject::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Error")
+    };
+    let set = state.keys.fetch_keys().await.map_err(|e| internal(&e))?;
+    let body = web::Bytes::from(serde_json::to_vec(&set).map_err(|e| internal(&e))?);
+    *cached = Some((Instant::now(), body.clone()));
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn across_all_tenants_defaults_to_true_on_public_only() {
+        assert!(across_all_tenants(None, "public", "x").unwrap());
+        assert!(!across_all_tenants(Some(false), "t1", "x").unwrap());
+        assert!(across_all_tenants(None, "t1", "x").is_err());
+        assert!(across_all_tenants(Some(true), "t1", "x").is_err());
+    }
+
+    #[test]
+    fn tokens_have_the_cdi_shape_and_a_redacted_debug() {
+        let token = crate::core::IssuedToken {
+            token: "secret".into(),
+            expiry_ms: 2,
+            created_ms: 1,
+        };
+        let value = json!(Token::from(&token));
+        assert_eq!(
+            value,
+            json!({"token": "secret", "expiry": 2, "createdTime": 1})
+        );
+        assert!(!format!("{:?}", Token::from(&token)).contains("secret"));
+    }
+}

@@ -1,0 +1,153 @@
+//! A [`SessionCore`] served over the SuperTokens Core Driver Interface (CDI 5.4), so that
+//! supertokens-node (or any backend SDK speaking CDI 5.4, or a session-guard
+//! [`CoreClient`](crate::core::CoreClient)) can use it as its SuperTokens Core.
+//!
+//! [`configure`] mounts the session endpoints on an actix `App`; the `session-guard-core`
+//! binary of `session-guard-examples` serves the embedded core this way.
+//!
+//! | endpoint | auth |
+//! |---|---|
+//! | `GET /apiversion` → `{"versions":["5.4"]}` | api key |
+//! | `GET /.well-known/jwks.json` | public |
+//! | `GET /recipe/jwt/jwks` (deprecated) | api key |
+//! | `GET /hello` (health check) | public |
+//! | `POST /<tenant>/recipe/session`, `POST /recipe/session` (tenant `public`): create | api key |
+//! | `GET /recipe/session?sessionHandle=`: session information | api key |
+//! | `POST /recipe/session/verify`, `/refresh`, `/regenerate` | api key |
+//! | `POST [/<tenant>]/recipe/session/remove`: by handles, or by user | api key |
+//! | `GET [/<tenant>]/recipe/session/user?userId=`: a user's session handles | api key |
+//! | `PUT /recipe/session/data`, `PUT /recipe/jwt/data` (and their deprecated `GET`s) | api key |
+//! | `GET /user/id` → `{"status":"UNKNOWN_USER_ID_ERROR"}` (no user store) | api key |
+//!
+//! Every path may be prefixed with `/appid-public`; other apps answer 404. Tenant-scoped
+//! endpoints take any tenant id of 1–64 letters, digits, `-` or `_`; app-level endpoints
+//! accept only the `public` tenant prefix. The api key comes in the `api-key` header, or as
+//! `Authorization: Bearer <key>` (or a bare `Authorization: <key>`).
+//!
+//! Answers follow the core: HTTP 200 with a JSON `status` for logical outcomes
+//! (`UNAUTHORISED`, `TRY_REFRESH_TOKEN`, `TOKEN_THEFT_DETECTED`), `text/plain` errors
+//! otherwise: 400 for malformed input (`Field name 'userId' is invalid in JSON input`), 401
+//! `Invalid API key`, 404 for unknown apps, 405 for a wrong method, 500 or 503 when the core
+//! itself fails.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpRequest, HttpResponse, guard, web};
+
+use crate::core::SessionCore;
+use crate::jwks::KeySource;
+
+mod handlers;
+mod input;
+mod routes;
+pub(crate) mod wire;
+
+/// The CDI version this module serves and [`CoreClient`](crate::core::CoreClient) requires.
+pub const CDI_VERSION: &str = wire::CDI_VERSION;
+
+/// Largest accepted request body.
+const MAX_BODY_BYTES: usize = 1 << 20;
+/// How long a JWKS answer is reused before the key source is asked again. New signing keys
+/// are published at least a minute before they sign, so this delay never hides a key in use.
+const JWKS_REUSE: Duration = Duration::from_secs(5);
+
+/// Mounts the CDI 5.4 session endpoints of `core` (see the [module docs](self)).
+///
+/// `api_key`: the keys callers must present, separated by `,` as in the core's `api_keys`
+/// setting (so keys can be rotated); `None` (or only blanks) serves without a key, for
+/// loopback-only deployments.
+///
+/// The endpoints are matched before any route registered after them, and only on the CDI
+/// paths listed above, so the same `App` can serve other routes.
+///
+/// ```no_run
+/// use actix_web::{App, HttpServer};
+/// use session_guard::{SessionConfig, cdi};
+///
+/// # #[actix_web::main]
+/// # async fn main() -> std::io::Result<()> {
+/// let config = SessionConfig::builder()
+///     .data_dir("./core-data")
+///     .build()
+///     .map_err(std::io::Error::other)?;
+/// // Once, outside the factory: the workers share the endpoints' state.
+/// let cdi = cdi::configure(config.core().clone(), std::env::var("API_KEY").ok());
+/// HttpServer::new(move || App::new().configure(cdi.clone()))
+///     .bind(("127.0.0.1", 3567))?
+///     .run()
+///     .await
+/// # }
+/// ```
+pub fn configure(
+    core: Arc<dyn SessionCore>,
+    api_key: Option<String>,
+) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+    let api_keys = api_key
+        .iter()
+        .flat_map(|keys| keys.split(','))
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let state = web::Data::new(State {
+        keys: core.key_source(),
+        core,
+        api_keys,
+        jwks: tokio::sync::Mutex::new(None),
+    });
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.service(
+            web::resource("/{cdi_path:.*}")
+                .guard(guard::fn_guard(|ctx| {
+                    routes::parse(ctx.head().uri.path()).is_some()
+                }))
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .to(dispatch),
+        );
+    }
+}
+
+/// What the mounted endpoints share.
+pub(crate) struct State {
+    core: Arc<dyn SessionCore>,
+    keys: Arc<dyn KeySource>,
+    api_keys: Vec<String>,
+    /// The last JWKS answer body and when it was built.
+    jwks: tokio::sync::Mutex<Option<(Instant, web::Bytes)>>,
+}
+
+impl State {
+    /// Whether the request carries one of the configured api keys (or none is configured).
+    fn allows(&self, req: &HttpRequest) -> bool {
+        if self.api_keys.is_empty() {
+            return true;
+        }
+        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let presented = match header("api-key") {
+            Some(key) => key.trim(),
+            None => match header("authorization") {
+                Some(value) => {
+                    let value = value.trim();
+                    match value.get(..7) {
+                        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => value[7..].trim(),
+                        _ => value,
+                    }
+                }
+                None => return false,
+            },
+        };
+        self.api_keys.iter().any(|key| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(key.as_bytes(), presented.as_bytes())
+                .is_ok()
+        })
+    }
+}
+
+async fn dispatch(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> HttpResponse {
+    match handlers::handle(&req, &body, &state).await {
+        Ok(response) => response,
+        Err(reject) => reject.into_response(),
+    }
+}

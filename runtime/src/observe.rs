@@ -1,0 +1,150 @@
+//! Observability: `tracing` spans with outcome fields for verification and refresh, and
+//! (with the `metrics` feature) counters through the `metrics` facade.
+//!
+//! Spans and counters carry user ids, session handles, tenant ids and error kinds, never a
+//! token: no access, refresh or anti-CSRF token, and no front-token.
+
+use std::future::Future;
+
+use actix_web::HttpRequest;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
+
+use crate::error::SessionError;
+use crate::session::SessionContainer;
+
+/// Counter of verifications, labelled `outcome` (`ok`, `no_session` or an error kind).
+#[cfg(feature = "metrics")]
+pub(crate) const VERIFICATIONS: &str = "session_guard_verifications_total";
+/// Counter of refresh calls, labelled `outcome` (`ok` or an error kind).
+#[cfg(feature = "metrics")]
+pub(crate) const REFRESHES: &str = "session_guard_refreshes_total";
+/// Counter of sessions created.
+#[cfg(feature = "metrics")]
+pub(crate) const SESSIONS_CREATED: &str = "session_guard_sessions_created_total";
+
+/// The span of one session verification (DEBUG: it runs on every guarded request), with the
+/// request's method and path (never its query string) when there is a request.
+pub(crate) fn verify_span(req: Option<&HttpRequest>) -> Span {
+    let span = tracing::debug_span!(
+        "session_guard.verify",
+        http.method = Empty,
+        http.path = Empty,
+        outcome = Empty,
+        error_kind = Empty,
+        reason = Empty,
+        user_id = Empty,
+        session_handle = Empty,
+        tenant_id = Empty,
+    );
+    if let Some(req) = req {
+        span.record("http.method", req.method().as_str());
+        span.record("http.path", req.path());
+    }
+    span
+}
+
+/// The span of one call to the refresh endpoint (INFO: rare and worth seeing).
+pub(crate) fn refresh_span() -> Span {
+    tracing::info_span!(
+        "session_guard.refresh",
+        outcome = Empty,
+        error_kind = Empty,
+        reason = Empty,
+        user_id = Empty,
+        session_handle = Empty,
+        tenant_id = Empty,
+    )
+}
+
+/// Records who the session belongs to on the current span (a verify or refresh span).
+pub(crate) fn record_session(session: &SessionContainer) {
+    record_session_on(&Span::current(), session);
+}
+
+fn record_session_on(span: &Span, session: &SessionContainer) {
+    span.record("user_id", session.user_id());
+    span.record("session_handle", session.handle());
+    span.record("tenant_id", session.tenant_id());
+}
+
+/// Records an error's kind and reason (never a token: reasons are fixed strings) on `span`.
+fn record_error(span: &Span, error: &SessionError) {
+    span.record("outcome", "error");
+    span.record("error_kind", error.kind());
+    match error {
+        SessionError::Unauthorised { reason, .. } | SessionError::TryRefreshToken { reason } => {
+            span.record("reason", *reason);
+        }
+        SessionError::TokenTheftDetected {
+            session_handle,
+            user_id,
+            ..
+        } => {
+            span.record("user_id", user_id.as_str());
+            span.record("session_handle", session_handle.as_str());
+        }
+        _ => {}
+    }
+}
+
+/// Runs a verification inside `span` and records its outcome on the span and in the
+/// verification counter.
+pub(crate) async fn verification<F>(
+    span: Span,
+    verify: F,
+) -> Result<Option<SessionContainer>, SessionError>
+where
+    F: Future<Output = Result<Option<SessionContainer>, SessionError>>,
+{
+    let result = verify.instrument(span.clone()).await;
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    let outcome = match &result {
+        Ok(Some(session)) => {
+            record_session_on(&span, session);
+            span.record("outcome", "ok");
+            "ok"
+        }
+        Ok(None) => {
+            span.record("outcome", "no_session");
+            "no_session"
+        }
+        Err(error) => {
+            record_error(&span, error);
+            error.kind()
+        }
+    };
+    #[cfg(feature = "metrics")]
+    metrics::counter!(VERIFICATIONS, "outcome" => outcome).increment(1);
+    result
+}
+
+/// Runs a refresh inside a new refresh span and records its outcome on the span and in the
+/// refresh counter. The refresh itself records the session with [`record_session`].
+pub(crate) async fn refresh<F, T>(refresh: F) -> Result<T, SessionError>
+where
+    F: Future<Output = Result<T, SessionError>>,
+{
+    let span = refresh_span();
+    let result = refresh.instrument(span.clone()).await;
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    let outcome = match &result {
+        Ok(_) => {
+            span.record("outcome", "ok");
+            "ok"
+        }
+        Err(error) => {
+            record_error(&span, error);
+            error.kind()
+        }
+    };
+    #[cfg(feature = "metrics")]
+    metrics::counter!(REFRESHES, "outcome" => outcome).increment(1);
+    result
+}
+
+/// Counts a created session.
+pub(crate) fn session_created() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(SESSIONS_CREATED).increment(1);
+}

@@ -1,0 +1,371 @@
+// Interop test: supertokens-node 24.0.3 (express, Session recipe) uses session-guard-core as
+// its SuperTokens Core over CDI 5.4, and sessions cross between it and session-guard's demo
+// in CoreClient mode (CORE_URI) on the same core, in both directions.
+//
+// Needs SG_CORE_BIN (the session-guard-core binary) and SG_DEMO_BIN (the demo binary); run
+// through ./run.sh, which builds them. Everything listens on 127.0.0.1.
+"use strict";
+
+const { test, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const { spawn } = require("node:child_process");
+const crypto = require("node:crypto");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const readline = require("node:readline");
+
+const { start } = require("./server");
+
+const REQUEST_TIMEOUT_MS = 10_000;
+const STARTUP_TIMEOUT_MS = 30_000;
+const API_KEY = crypto.randomBytes(24).toString("hex");
+
+const children = [];
+let tmp;
+let core; // session-guard-core base URL
+let node; // the supertokens-node express app: { url, close }
+let demo; // session-guard's demo in CoreClient mode: base URL
+
+/** Starts `bin`, resolving to the URL of its first stdout line `listening on <url>`. */
+function spawnServer(name, bin, env) {
+    if (!bin || !fs.existsSync(bin)) {
+        throw new Error(`${name}: binary ${JSON.stringify(bin)} not found (run tests/interop/run.sh)`);
+    }
+    const child = spawn(bin, [], {
+        env: { ...process.env, RUST_LOG: "warn", ...env },
+        stdio: ["ignore", "pipe", "inherit"],
+    });
+    children.push(child);
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+            () => reject(new Error(`${name} did not print its address within ${STARTUP_TIMEOUT_MS} ms`)),
+            STARTUP_TIMEOUT_MS,
+        );
+        child.on("exit", (code) => reject(new Error(`${name} exited early with ${code}`)));
+        readline.createInterface({ input: child.stdout }).once("line", (line) => {
+            clearTimeout(timer);
+            const match = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line.trim());
+            if (match) resolve(match[1]);
+            else reject(new Error(`${name}: unexpected first line ${JSON.stringify(line)}`));
+        });
+    });
+}
+
+/** An HTTP call with a bounded time; resolves to `{ status, headers, body }`. */
+async function call(method, url, { headers = {}, body, bearer } = {}) {
+    const init = {
+        method,
+        headers: { ...headers },
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    };
+    if (bearer !== undefined) init.headers.authorization = `Bearer ${bearer}`;
+    if (body !== undefined) {
+        init.headers["content-type"] = "application/json";
+        init.body = JSON.stringify(body);
+    }
+    const response = await fetch(url, init);
+    const text = await response.text();
+    let parsed = text;
+    try {
+        parsed = JSON.parse(text);
+    } catch {
+        // text/plain answers stay text
+    }
+    return { status: response.status, headers: response.headers, body: parsed };
+}
+
+/** The tokens a response set (header transfer). */
+function tokensOf(response) {
+    return {
+        access: response.headers.get("st-access-token") || undefined,
+        refresh: response.headers.get("st-refresh-token") || undefined,
+        front: response.headers.get("front-token") || undefined,
+    };
+}
+
+function expectStatus(response, status, what) {
+    assert.equal(response.status, status, `${what}: ${JSON.stringify(response.body)}`);
+}
+
+/** Creates a session through supertokens-node; returns its description and tokens. */
+async function nodeCreate(userId, extra = {}) {
+    const response = await call("POST", `${node.url}/create`, {
+        headers: { "st-auth-mode": "header" },
+        body: { userId, ...extra },
+    });
+    expectStatus(response, 200, `node create ${userId}`);
+    const tokens = tokensOf(response);
+    assert.ok(tokens.access && tokens.refresh && tokens.front, "node create sets all tokens");
+    return { session: response.body, tokens };
+}
+
+async function nodeRefresh(refreshToken) {
+    return call("POST", `${node.url}/auth/session/refresh`, {
+        headers: { "st-auth-mode": "header", rid: "session" },
+        bearer: refreshToken,
+    });
+}
+
+async function demoRefresh(refreshToken) {
+    return call("POST", `${demo}/auth/session/refresh`, {
+        headers: { "st-auth-mode": "header", rid: "session" },
+        bearer: refreshToken,
+    });
+}
+
+before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sg-interop-"));
+    core = await spawnServer("session-guard-core", process.env.SG_CORE_BIN, {
+        PORT: "0",
+        DATA_DIR: path.join(tmp, "core"),
+        API_KEY,
+    });
+    node = await start({ connectionURI: core, apiKey: API_KEY });
+    demo = await spawnServer("demo (CoreClient mode)", process.env.SG_DEMO_BIN, {
+        PORT: "0",
+        DATA_DIR: path.join(tmp, "demo-unused"),
+        CORE_URI: core,
+        CORE_API_KEY: API_KEY,
+    });
+});
+
+after(async () => {
+    if (node) await node.close();
+    for (const child of children) child.kill("SIGKILL");
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test("the core answers CDI 5.4 to the api key only, and publishes its keys", async () => {
+    expectStatus(await call("GET", `${core}/apiversion`), 401, "apiversion without key");
+    const versions = await call("GET", `${core}/apiversion`, { headers: { "api-key": API_KEY } });
+    expectStatus(versions, 200, "apiversion");
+    assert.deepEqual(versions.body, { versions: ["5.4"] });
+    const jwks = await call("GET", `${core}/.well-known/jwks.json`);
+    expectStatus(jwks, 200, "jwks");
+    assert.ok(jwks.body.keys.length >= 1);
+    for (const key of jwks.body.keys) {
+        assert.equal(key.kty, "RSA");
+        assert.equal(key.alg, "RS256");
+        assert.match(key.kid, /^[ds]-/);
+    }
+});
+
+test("supertokens-node: create, verifySession, checkDatabase, session data", async () => {
+    const { session, tokens } = await nodeCreate("alice", {
+        payload: { custom: "x" },
+        data: { n: 1 },
+    });
+    assert.equal(session.userId, "alice");
+    assert.equal(session.tenantId, "public");
+    assert.equal(session.payload.custom, "x");
+    assert.equal(session.payload.iss, "http://localhost:3100/auth");
+
+    const verified = await call("GET", `${node.url}/session`, { bearer: tokens.access });
+    expectStatus(verified, 200, "verifySession");
+    assert.equal(verified.body.handle, session.handle);
+    assert.equal(verified.body.payload.sub, "alice");
+    assert.equal(verified.body.payload.rsub, "alice");
+    assert.equal(verified.body.payload.tId, "public");
+
+    expectStatus(
+        await call("GET", `${node.url}/session-db`, { bearer: tokens.access }),
+        200,
+        "verifySession checkDatabase",
+    );
+
+    const data = await call("GET", `${node.url}/data`, { bearer: tokens.access });
+    assert.deepEqual(data.body, { data: { n: 1 } });
+    expectStatus(
+        await call("PUT", `${node.url}/data`, { bearer: tokens.access, body: { data: { n: 2 } } }),
+        200,
+        "update session data",
+    );
+    assert.deepEqual((await call("GET", `${node.url}/data`, { bearer: tokens.access })).body, {
+        data: { n: 2 },
+    });
+});
+
+test("supertokens-node: merge into the payload (regenerate), then refresh, promotion and theft", async () => {
+    const { session, tokens } = await nodeCreate("bob", { payload: { custom: "x" } });
+
+    const merged = await call("POST", `${node.url}/merge`, {
+        bearer: tokens.access,
+        body: { update: { role: "admin", custom: null } },
+    });
+    expectStatus(merged, 200, "merge");
+    assert.equal(merged.body.payload.role, "admin");
+    assert.equal(merged.body.payload.custom, undefined);
+    const regenerated = tokensOf(merged).access;
+    assert.ok(regenerated, "a regenerated access token is sent");
+    const after = await call("GET", `${node.url}/session`, { bearer: regenerated });
+    expectStatus(after, 200, "verify the regenerated token");
+    assert.equal(after.body.payload.role, "admin");
+
+    const refreshed = await nodeRefresh(tokens.refresh);
+    expectStatus(refreshed, 200, "refresh");
+    const next = tokensOf(refreshed);
+    assert.ok(next.access && next.refresh && next.refresh !== tokens.refresh, "rotated tokens");
+    // The first use of the refreshed token goes to the core (parentRefreshTokenHash1), which
+    // promotes it and answers a new access token.
+    const promoted = await call("GET", `${node.url}/session`, { bearer: next.access });
+    expectStatus(promoted, 200, "verify after refresh");
+    assert.equal(promoted.body.handle, session.handle);
+    assert.equal(promoted.body.payload.role, "admin", "the payload survives the refresh");
+    assert.ok(tokensOf(promoted).access, "the promoted token is sent");
+
+    const theft = await nodeRefresh(tokens.refresh);
+    expectStatus(theft, 401, "reusing a rotated refresh token");
+    assert.deepEqual(theft.body, { message: "token theft detected" });
+    expectStatus(
+        await call("GET", `${node.url}/session-db`, { bearer: next.access }),
+        401,
+        "the session is revoked after theft",
+    );
+});
+
+test("supertokens-node: calls by handle and by user, tenants", async () => {
+    const { session, tokens } = await nodeCreate("carol", { data: { d: 1 } });
+    const handle = session.handle;
+
+    const info = await call("GET", `${node.url}/admin/info/${handle}`);
+    expectStatus(info, 200, "getSessionInformation");
+    assert.equal(info.body.info.sessionHandle, handle);
+    assert.equal(info.body.info.userId, "carol");
+    assert.equal(info.body.info.recipeUserId, "carol");
+    assert.equal(info.body.info.tenantId, "public");
+    assert.deepEqual(info.body.info.sessionDataInDatabase, { d: 1 });
+    assert.ok(info.body.info.expiry > Date.now());
+    assert.ok(info.body.info.timeCreated <= Date.now());
+    expectStatus(await call("GET", `${node.url}/admin/info/no-such-handle`), 404, "unknown handle");
+
+    const merge = await call("POST", `${node.url}/admin/merge-by-handle`, {
+        body: { handle, update: { flag: true } },
+    });
+    assert.deepEqual(merge.body, { ok: true });
+    const data = await call("POST", `${node.url}/admin/data-by-handle`, {
+        body: { handle, data: { d: 2 } },
+    });
+    assert.deepEqual(data.body, { ok: true });
+    const updated = (await call("GET", `${node.url}/admin/info/${handle}`)).body.info;
+    assert.equal(updated.customClaimsInAccessTokenPayload.flag, true);
+    assert.deepEqual(updated.sessionDataInDatabase, { d: 2 });
+    // The payload update reaches the client at the next refresh.
+    const refreshed = tokensOf(await nodeRefresh(tokens.refresh));
+    const verified = await call("GET", `${node.url}/session`, { bearer: refreshed.access });
+    assert.equal(verified.body.payload.flag, true);
+
+    const other = await nodeCreate("carol", { tenantId: "t1" });
+    assert.equal(other.session.tenantId, "t1");
+    const inT1 = await call("GET", `${node.url}/session`, { bearer: other.tokens.access });
+    assert.equal(inT1.body.tenantId, "t1");
+    assert.equal(inT1.body.payload.tId, "t1");
+
+    const all = (await call("GET", `${node.url}/admin/handles?userId=carol`)).body.handles;
+    assert.deepEqual(new Set(all), new Set([handle, other.session.handle]));
+    const publicOnly = (await call("GET", `${node.url}/admin/handles?userId=carol&tenantId=public`))
+        .body.handles;
+    assert.deepEqual(publicOnly, [handle]);
+    const t1Only = (await call("GET", `${node.url}/admin/handles?userId=carol&tenantId=t1`)).body
+        .handles;
+    assert.deepEqual(t1Only, [other.session.handle]);
+
+    const revokedT1 = await call("POST", `${node.url}/admin/revoke-all`, {
+        body: { userId: "carol", tenantId: "t1" },
+    });
+    assert.deepEqual(revokedT1.body, { revoked: [other.session.handle] });
+    const revokedAll = await call("POST", `${node.url}/admin/revoke-all`, {
+        body: { userId: "carol" },
+    });
+    assert.deepEqual(revokedAll.body, { revoked: [handle] });
+    expectStatus(await call("GET", `${node.url}/admin/info/${handle}`), 404, "revoked session");
+});
+
+test("supertokens-node: revokeSession and sign-out end the session", async () => {
+    const revoked = await nodeCreate("dave");
+    expectStatus(
+        await call("POST", `${node.url}/revoke`, { bearer: revoked.tokens.access }),
+        200,
+        "revokeSession",
+    );
+    expectStatus(
+        await call("GET", `${node.url}/session-db`, { bearer: revoked.tokens.access }),
+        401,
+        "checkDatabase after revoke",
+    );
+    const refresh = await nodeRefresh(revoked.tokens.refresh);
+    expectStatus(refresh, 401, "refresh after revoke");
+    assert.deepEqual(refresh.body, { message: "unauthorised" });
+
+    const signedOut = await nodeCreate("dave");
+    const signout = await call("POST", `${node.url}/auth/signout`, {
+        headers: { rid: "session" },
+        bearer: signedOut.tokens.access,
+    });
+    expectStatus(signout, 200, "sign-out");
+    assert.deepEqual(signout.body, { status: "OK" });
+    assert.equal(signout.headers.get("front-token"), "remove");
+    expectStatus(await nodeRefresh(signedOut.tokens.refresh), 401, "refresh after sign-out");
+});
+
+test("a session created by supertokens-node is accepted by session-guard (CoreClient mode)", async () => {
+    const { session, tokens } = await nodeCreate("erin", { payload: { custom: "from-node" } });
+    const user = await call("GET", `${demo}/user`, { bearer: tokens.access });
+    expectStatus(user, 200, "session-guard verifies a node session");
+    assert.equal(user.body.userId, "erin");
+    assert.equal(user.body.sessionHandle, session.handle);
+    assert.equal(user.body.accessTokenPayload.custom, "from-node");
+
+    // session-guard refreshes it through the core; both sides accept the result.
+    const refreshed = await demoRefresh(tokens.refresh);
+    expectStatus(refreshed, 200, "session-guard refreshes a node session");
+    const next = tokensOf(refreshed);
+    assert.ok(next.access && next.refresh);
+    expectStatus(
+        await call("GET", `${demo}/user`, { bearer: next.access }),
+        200,
+        "session-guard verifies the refreshed token (core verify, promotion)",
+    );
+    const back = await call("GET", `${node.url}/session`, { bearer: next.access });
+    expectStatus(back, 200, "node verifies the token session-guard refreshed");
+    assert.equal(back.body.handle, session.handle);
+});
+
+test("a session created by session-guard (CoreClient mode) is accepted by supertokens-node", async () => {
+    const login = await call("POST", `${demo}/login`, {
+        headers: { "st-auth-mode": "header" },
+        body: { userId: "frank" },
+    });
+    expectStatus(login, 200, "session-guard login through the core");
+    const tokens = tokensOf(login);
+    assert.ok(tokens.access && tokens.refresh && tokens.front);
+
+    const verified = await call("GET", `${node.url}/session`, { bearer: tokens.access });
+    expectStatus(verified, 200, "node verifies a session-guard session");
+    assert.equal(verified.body.userId, "frank");
+    expectStatus(
+        await call("GET", `${node.url}/session-db`, { bearer: tokens.access }),
+        200,
+        "node checkDatabase on a session-guard session",
+    );
+
+    const refreshed = await nodeRefresh(tokens.refresh);
+    expectStatus(refreshed, 200, "node refreshes a session-guard session");
+    const next = tokensOf(refreshed);
+    expectStatus(
+        await call("GET", `${demo}/user`, { bearer: next.access }),
+        200,
+        "session-guard verifies the token node refreshed",
+    );
+
+    const signout = await call("POST", `${demo}/auth/signout`, {
+        headers: { rid: "session" },
+        bearer: next.access,
+    });
+    expectStatus(signout, 200, "session-guard sign-out");
+    expectStatus(
+        await call("GET", `${node.url}/session-db`, { bearer: next.access }),
+        401,
+        "node sees the session signed out by session-guard",
+    );
+});

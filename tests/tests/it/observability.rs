@@ -1,0 +1,358 @@
+//! Observability: the verification and refresh spans record their outcome (user id, session
+//! handle, error kind) and never a token; the `metrics` counters count by outcome.
+//!
+//! The app runs in the test's own thread (`actix_web::test`), so a thread-local subscriber and
+//! a thread-local metrics recorder see everything it does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::{App, HttpRequest, HttpResponse, Responder, get, http::StatusCode, post, test};
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use serde_json::json;
+use session_guard::prelude::*;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+
+#[post("/login")]
+async fn login(req: HttpRequest) -> Result<WithSession<HttpResponse>, SessionError> {
+    let session = create_new_session(&req, "alice", json!({})).await?;
+    Ok(WithSession::new(
+        HttpResponse::Ok().json(json!({"userId": session.user_id()})),
+    ))
+}
+
+#[get("/me")]
+#[verify_session]
+async fn me(session: SessionContainer) -> impl Responder {
+    HttpResponse::Ok().body(session.user_id().to_owned())
+}
+
+#[get("/admin")]
+#[verify_session(claims = [Roles::includes("admin")])]
+async fn admin(session: SessionContainer) -> impl Responder {
+    HttpResponse::Ok().body(session.user_id().to_owned())
+}
+
+/// One closed span or one event, with every field recorded on it.
+#[derive(Debug, Clone)]
+struct Captured {
+    name: String,
+    fields: BTreeMap<String, String>,
+}
+
+/// A layer that keeps every span (with the fields recorded over its life) and every event.
+#[derive(Clone, Default)]
+struct Capture {
+    open: Arc<Mutex<HashMap<u64, Captured>>>,
+    closed: Arc<Mutex<Vec<Captured>>>,
+    events: Arc<Mutex<Vec<Captured>>>,
+}
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        attrs.record(&mut Fields(&mut fields));
+        self.open.lock().unwrap().insert(
+            id.into_u64(),
+            Captured {
+                name: attrs.metadata().name().to_owned(),
+                fields,
+            },
+        );
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
+        if let Some(span) = self.open.lock().unwrap().get_mut(&id.into_u64()) {
+            values.record(&mut Fields(&mut span.fields));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.events.lock().unwrap().push(Captured {
+            name: event.metadata().name().to_owned(),
+            fields,
+        });
+    }
+
+    fn on_close(&self, id: Id, _: Context<'_, S>) {
+        if let Some(span) = self.open.lock().unwrap().remove(&id.into_u64()) {
+            self.closed.lock().unwrap().push(span);
+        }
+    }
+}
+
+impl Capture {
+    /// Closed spans called `name`, in the order they closed.
+    fn spans(&self, name: &str) -> Vec<BTreeMap<String, String>> {
+        self.closed
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.fields.clone())
+            .collect()
+    }
+
+    /// Every recorded value, of spans and events alike.
+    fn all_values(&self) -> Vec<String> {
+        let closed = self.closed.lock().unwrap();
+        let open = self.open.lock().unwrap();
+        let events = self.events.lock().unwrap();
+        closed
+            .iter()
+            .chain(open.values())
+            .chain(events.iter())
+            .flat_map(|c| c.fields.values().cloned())
+            .collect()
+    }
+}
+
+/// A metrics recorder that counts; keys are `name{label=value,..}`.
+#[derive(Default)]
+struct Counters(Mutex<HashMap<String, Arc<AtomicU64>>>);
+
+impl Counters {
+    fn get(&self, key: &str) -> u64 {
+        self.0
+            .lock()
+            .unwrap()
+            .get(key)
+            .map_or(0, |c| c.load(Ordering::SeqCst))
+    }
+}
+
+impl Recorder for Counters {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        let name = if labels.is_empty() {
+            key.name().to_owned()
+        } else {
+            format!("{}{{{}}}", key.name(), labels.join(","))
+        };
+        let counter = self.0.lock().unwrap().entry(name).or_default().clone();
+        Counter::from_arc(counter)
+    }
+
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::noop()
+    }
+
+    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::noop()
+    }
+}
+
+/// `token` with one character of its signature changed (still a well-formed token).
+fn tamper(token: &str) -> String {
+    let at = token.rfind('.').expect("a JWT") + 10;
+    let swapped = if token.as_bytes()[at] == b'A' {
+        "B"
+    } else {
+        "A"
+    };
+    format!("{}{swapped}{}", &token[..at], &token[at + 1..])
+}
+
+fn header(response: &ServiceResponse, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn spans_and_counters_record_outcomes_and_never_tokens() {
+    let capture = Capture::default();
+    let _tracing =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let counters = Counters::default();
+    let _metrics = metrics::set_default_local_recorder(&counters);
+
+    let (_dir, config) = session_guard_tests::embedded_config(|b| b);
+    let app = test::init_service(
+        App::new()
+            .app_data(config.clone())
+            .service(config.endpoints())
+            .service(login)
+            .service(me)
+            .service(admin),
+    )
+    .await;
+    let send = |req: test::TestRequest| app.call(req.to_request());
+
+    // No session.
+    let response = send(test::TestRequest::get().uri("/me")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // Login in header mode: the tokens come back as headers.
+    let response = send(
+        test::TestRequest::post()
+            .uri("/login")
+            .insert_header(("st-auth-mode", "header")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let access = header(&response, "st-access-token");
+    let refresh = header(&response, "st-refresh-token");
+    let front = header(&response, "front-token");
+    assert!(!access.is_empty() && !refresh.is_empty() && !front.is_empty());
+    let bearer = |token: &str| ("authorization", format!("Bearer {token}"));
+
+    // A valid session, a failed claim, a tampered token.
+    let response = send(
+        test::TestRequest::get()
+            .uri("/me")
+            .insert_header(bearer(&access)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = send(
+        test::TestRequest::get()
+            .uri("/admin")
+            .insert_header(bearer(&access)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let tampered = tamper(&access);
+    let response = send(
+        test::TestRequest::get()
+            .uri("/me")
+            .insert_header(bearer(&tampered)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // A refresh, then one with a refresh token that is not one.
+    let response = send(
+        test::TestRequest::post()
+            .uri("/auth/session/refresh")
+            .insert_header(bearer(&refresh)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let new_access = header(&response, "st-access-token");
+    let new_refresh = header(&response, "st-refresh-token");
+    let response = send(
+        test::TestRequest::post()
+            .uri("/auth/session/refresh")
+            .insert_header(bearer("not-a-refresh-token")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // Verification spans: one per guarded request, in order.
+    let verify = capture.spans("session_guard.verify");
+    let outcomes: Vec<(&str, &str)> = verify
+        .iter()
+        .map(|f| {
+            (
+                f.get("outcome").map_or("-", String::as_str),
+                f.get("error_kind").map_or("-", String::as_str),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("error", "unauthorised"),
+            ("ok", "-"),
+            ("error", "invalid_claims"),
+            ("error", "try_refresh_token"),
+        ],
+        "{verify:#?}"
+    );
+    assert_eq!(verify[0]["reason"], "no access token");
+    assert_eq!(verify[0]["http.path"], "/me");
+    assert_eq!(verify[0]["http.method"], "GET");
+    for ok in [&verify[1], &verify[2]] {
+        // Known for a failed claim too: the token itself was valid.
+        assert_eq!(ok["user_id"], "alice");
+        assert_eq!(ok["tenant_id"], "public");
+        assert!(!ok["session_handle"].is_empty());
+    }
+    assert_eq!(verify[3]["reason"], "access token failed verification");
+    assert!(!verify[3].contains_key("user_id"));
+
+    // Refresh spans.
+    let refreshes = capture.spans("session_guard.refresh");
+    assert_eq!(refreshes.len(), 2, "{refreshes:#?}");
+    assert_eq!(refreshes[0]["outcome"], "ok");
+    assert_eq!(refreshes[0]["user_id"], "alice");
+    assert_eq!(refreshes[0]["session_handle"], verify[1]["session_handle"]);
+    assert_eq!(refreshes[1]["outcome"], "error");
+    assert_eq!(refreshes[1]["error_kind"], "unauthorised");
+
+    // No token, nor any of its three parts, in any span field or event.
+    let secrets: Vec<&str> = [&access, &refresh, &new_access, &new_refresh, &tampered]
+        .iter()
+        .flat_map(|t| t.split('.'))
+        .chain([front.as_str()])
+        .filter(|part| part.len() >= 16)
+        .collect();
+    assert!(secrets.len() >= 8, "{secrets:?}");
+    for value in capture.all_values() {
+        for secret in &secrets {
+            assert!(
+                !value.contains(secret),
+                "a token reached the traces: {value}"
+            );
+        }
+    }
+
+    // Counters (the tests crate enables session-guard's `metrics` feature).
+    assert_eq!(
+        counters.get("session_guard_verifications_total{outcome=ok}"),
+        1
+    );
+    for kind in ["unauthorised", "invalid_claims", "try_refresh_token"] {
+        assert_eq!(
+            counters.get(&format!(
+                "session_guard_verifications_total{{outcome={kind}}}"
+            )),
+            1,
+            "{kind}"
+        );
+    }
+    assert_eq!(counters.get("session_guard_refreshes_total{outcome=ok}"), 1);
+    assert_eq!(
+        counters.get("session_guard_refreshes_total{outcome=unauthorised}"),
+        1
+    );
+    assert_eq!(counters.get("session_guard_sessions_created_total"), 1);
+}
