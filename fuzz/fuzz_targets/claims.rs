@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
     let parsed = parse_access_token(&token);
 
     let Ok(Value::Object(payload)) = serde_json::from_slice::<Value>(json) else {
-        assert!(parsed.is_err(), "a payload that is not a JSON object parsed");
+        assert!(
+            parsed.is_err(),
+            "a payload that is not a JSON object parsed"
+        );
         return;
     };
     if let Ok(parsed) = parsed {

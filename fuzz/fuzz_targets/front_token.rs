@@ -30,9 +30,12 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let token = front_token(&user_id, ate, &payload);
-    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)));
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+    );
     let decoded: Value =
-        serde_json::from_slice(&STANDARD.decode(&token).expect("standard base64"))
-            .expect("JSON");
+        serde_json::from_slice(&STANDARD.decode(&token).expect("standard base64")).expect("JSON");
     assert_eq!(decoded, json!({"uid": user_id, "ate": ate, "up": payload}));
 });

@@ -12,7 +12,13 @@ use libfuzzer_sys::fuzz_target;
 use session_guard::__fuzz::{bearer_token, cookie_values, verify_request};
 use session_guard_fuzz::{configs, run_ready};
 
-const SESSION_HEADERS: [&str; 5] = ["cookie", "authorization", "anti-csrf", "rid", "st-auth-mode"];
+const SESSION_HEADERS: [&str; 5] = [
+    "cookie",
+    "authorization",
+    "anti-csrf",
+    "rid",
+    "st-auth-mode",
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {

@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
         String::from_utf8_lossy(rest).into_owned()
     };
     if let Ok(parsed) = parse_access_token(&token) {
-        assert!(matches!(parsed.version, 2..=5), "version {}", parsed.version);
+        assert!(
+            matches!(parsed.version, 2..=5),
+            "version {}",
+            parsed.version
+        );
         assert_eq!(parsed.kid.is_none(), parsed.version == 2);
         if let Some(kid) = &parsed.kid {
             assert!(!kid.is_empty() && kid.len() <= 256);

@@ -41,7 +41,10 @@ impl SessionCore for VerifyOnlyCore {
     fn verify_session(&self, _: VerifyRequest) -> BoxFuture<'_, Result<VerifyOutcome, CoreError>> {
         Box::pin(std::future::ready(Ok(VerifyOutcome::TryRefreshToken)))
     }
-    fn refresh_session(&self, _: RefreshRequest) -> BoxFuture<'_, Result<RefreshOutcome, CoreError>> {
+    fn refresh_session(
+        &self,
+        _: RefreshRequest,
+    ) -> BoxFuture<'_, Result<RefreshOutcome, CoreError>> {
         refused()
     }
     fn regenerate_access_token(
@@ -92,7 +95,12 @@ impl SessionCore for VerifyOnlyCore {
 pub fn configs() -> &'static [SessionConfig; 3] {
     static CONFIGS: OnceLock<[SessionConfig; 3]> = OnceLock::new();
     CONFIGS.get_or_init(|| {
-        [AntiCsrf::None, AntiCsrf::ViaToken, AntiCsrf::ViaCustomHeader].map(|mode| {
+        [
+            AntiCsrf::None,
+            AntiCsrf::ViaToken,
+            AntiCsrf::ViaCustomHeader,
+        ]
+        .map(|mode| {
             SessionConfig::builder()
                 .core(Arc::new(VerifyOnlyCore(appendix_jwks())))
                 .anti_csrf(mode)

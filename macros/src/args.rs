@@ -22,8 +22,20 @@ pub(crate) const ANTI_CSRF: &str = "anti_csrf";
 /// `check_database = <bool>`: also ask the core whether the session still exists (default `false`).
 pub(crate) const CHECK_DATABASE: &str = "check_database";
 
+/// `override_claims = <path to fn>`: chooses the route's validators instead of the global ones.
+pub(crate) const OVERRIDE_CLAIMS: &str = "override_claims";
+/// `tenant_param = "<name>"`: the path parameter whose value the session's tenant must equal.
+pub(crate) const TENANT_PARAM: &str = "tenant_param";
+
 /// Every option name, in the order the documentation and messages list them.
-pub(crate) const OPTIONS: &[&str] = &[REQUIRED, CLAIMS, ANTI_CSRF, CHECK_DATABASE];
+pub(crate) const OPTIONS: &[&str] = &[
+    REQUIRED,
+    CLAIMS,
+    ANTI_CSRF,
+    CHECK_DATABASE,
+    OVERRIDE_CLAIMS,
+    TENANT_PARAM,
+];
 
 /// What `claims = …` accepts, shown when it gets something else.
 const CLAIMS_EXAMPLE: &str = "`claims = [EmailVerified, Roles::includes(\"admin\")]`";
@@ -120,6 +132,8 @@ pub(crate) struct VerifySessionArgs {
     pub(crate) claims: Setting<Vec<ClaimEntry>>,
     pub(crate) anti_csrf: Setting<bool>,
     pub(crate) check_database: Setting<bool>,
+    pub(crate) override_claims: Setting<syn::Path>,
+    pub(crate) tenant_param: Setting<syn::LitStr>,
 }
 
 impl VerifySessionArgs {
@@ -133,6 +147,8 @@ impl VerifySessionArgs {
             claims: Setting::Default,
             anti_csrf: Setting::Default,
             check_database: Setting::Default,
+            override_claims: Setting::Default,
+            tenant_param: Setting::Default,
         };
         let raw = match RawArgs::parse.parse2(tokens) {
             Ok(raw) => raw,
@@ -142,6 +158,8 @@ impl VerifySessionArgs {
                 args.claims = Setting::Invalid;
                 args.anti_csrf = Setting::Invalid;
                 args.check_database = Setting::Invalid;
+                args.override_claims = Setting::Invalid;
+                args.tenant_param = Setting::Invalid;
                 return args;
             }
         };
@@ -164,6 +182,14 @@ impl VerifySessionArgs {
                 CLAIMS => {
                     let value = claims_value(&option, errors);
                     set(&mut args.claims, value, &option, errors);
+                }
+                OVERRIDE_CLAIMS => {
+                    let value = path_value(&option, errors);
+                    set(&mut args.override_claims, value, &option, errors);
+                }
+                TENANT_PARAM => {
+                    let value = str_value(&option, errors);
+                    set(&mut args.tenant_param, value, &option, errors);
                 }
                 _ => errors.at(
                     key,
@@ -206,6 +232,49 @@ fn bool_value(name: &str, option: &RawOption, errors: &mut Errors) -> Option<boo
         }) if attrs.is_empty() => Some(lit.value),
         _ => {
             errors.spanned(value, format!("`{name}` expects `true` or `false`"));
+            None
+        }
+    }
+}
+
+/// The value of `override_claims = path::to::function`.
+fn path_value(option: &RawOption, errors: &mut Errors) -> Option<syn::Path> {
+    const EXAMPLE: &str = "`override_claims = my_claims` where `fn my_claims(global: &[ValidatorRef], session: &SessionContainer) -> Vec<ValidatorRef>`";
+    match option.value.as_ref().map(peel) {
+        Some(Expr::Path(path)) if path.attrs.is_empty() && path.qself.is_none() => {
+            Some(path.path.clone())
+        }
+        Some(value) => {
+            errors.spanned(value, format!("`{OVERRIDE_CLAIMS}` expects a function path: {EXAMPLE}"));
+            None
+        }
+        None => {
+            errors.at(
+                option.name.span(),
+                format!("`{OVERRIDE_CLAIMS}` needs a value: {EXAMPLE}"),
+            );
+            None
+        }
+    }
+}
+
+/// The value of `tenant_param = "name"`.
+fn str_value(option: &RawOption, errors: &mut Errors) -> Option<syn::LitStr> {
+    const EXAMPLE: &str = "`tenant_param = \"tenant\"` for a route such as `/t/{tenant}/items`";
+    match option.value.as_ref().map(peel) {
+        Some(Expr::Lit(syn::ExprLit {
+            attrs,
+            lit: Lit::Str(lit),
+        })) if attrs.is_empty() && !lit.value().is_empty() => Some(lit.clone()),
+        Some(value) => {
+            errors.spanned(value, format!("`{TENANT_PARAM}` expects a path parameter name: {EXAMPLE}"));
+            None
+        }
+        None => {
+            errors.at(
+                option.name.span(),
+                format!("`{TENANT_PARAM}` needs a value: {EXAMPLE}"),
+            );
             None
         }
     }
@@ -311,6 +380,21 @@ mod tests {
     }
 
     #[test]
+    fn override_and_tenant_options() {
+        let (args, errors) = parse(quote!(override_claims = crate::policy::admins, tenant_param = "tenant"));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            args.override_claims.given().unwrap().to_token_stream().to_string(),
+            "crate :: policy :: admins"
+        );
+        assert_eq!(args.tenant_param.given().unwrap().value(), "tenant");
+        let (_, errors) = parse(quote!(override_claims = "x", tenant_param = 5));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("expects a function path"), "{errors:?}");
+        assert!(errors[1].contains("expects a path parameter name"), "{errors:?}");
+    }
+
+    #[test]
     fn empty_means_defaults() {
         let (args, errors) = parse(quote!());
         assert!(errors.is_empty(), "{errors:?}");
@@ -388,7 +472,7 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "unknown option `requird`; expected one of `required`, `claims`, `anti_csrf`, `check_database`"
+                "unknown option `requird`; expected one of `required`, `claims`, `anti_csrf`, `check_database`, `override_claims`, `tenant_param`"
             ]
         );
         let (_, errors) = parse(quote!(type = 1));
@@ -512,7 +596,9 @@ mod tests {
         let (_, errors) = parse(quote!(42));
         assert_eq!(
             errors,
-            ["expected an option name: one of `required`, `claims`, `anti_csrf`, `check_database`"]
+            [
+                "expected an option name: one of `required`, `claims`, `anti_csrf`, `check_database`, `override_claims`, `tenant_param`"
+            ]
         );
     }
 

@@ -82,6 +82,15 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
     let check_database = options
         .check_database
         .map(|(on, span)| quote_spanned!(span=> .check_database(#on)));
+    // The path is emitted with its own spans, so a function of the wrong type is reported on it.
+    let override_claims = options
+        .override_claims
+        .as_ref()
+        .map(|(path, span)| quote_spanned!(*span=> .override_claims(#path)));
+    let tenant_param = options
+        .tenant_param
+        .as_ref()
+        .map(|(name, span)| quote_spanned!(*span=> .tenant_param(#name)));
     let claims = options.claims.iter().map(|claim| {
         let into_validator = paths::into_validator(claim.span);
         let expr = &claim.expr;
@@ -164,6 +173,8 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
                     #new_options
                         #anti_csrf
                         #check_database
+                        #override_claims
+                        #tenant_param
                         #(#claims)*
                 })
             }

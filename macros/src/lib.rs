@@ -93,6 +93,28 @@ mod validate;
 ///   async fn delete_account(session: SessionContainer) -> impl Responder { /* ... */ }
 ///   ```
 ///
+/// - **`override_claims = <path to fn>`** (default: the configuration's global validators): the
+///   function chooses the validators for this route from the global ones and the session (the
+///   SuperTokens `overrideGlobalClaimValidators`); `claims` entries are still added.
+///
+///   ```ignore
+///   fn no_email_check(global: &[ValidatorRef], _: &SessionContainer) -> Vec<ValidatorRef> {
+///       global.iter().filter(|v| v.id() != "st-ev").cloned().collect()
+///   }
+///   #[verify_session(override_claims = no_email_check)]
+///   async fn resend_email(session: SessionContainer) -> impl Responder { /* ... */ }
+///   ```
+///
+/// - **`tenant_param = "<name>"`** (default: no check): the session's tenant must equal the value
+///   of this path parameter; a session of another tenant gets 403 with the validator id
+///   `st-tenant` (the session itself stays valid, so the frontend does not try to refresh).
+///
+///   ```ignore
+///   #[get("/t/{tenant}/items")]
+///   #[verify_session(tenant_param = "tenant")]
+///   async fn items(session: SessionContainer) -> impl Responder { /* ... */ }
+///   ```
+///
 /// Mistakes are compile errors on the offending token, all reported in one build: an unknown or
 /// repeated option, a value of the wrong kind, a session type that does not match `required`, and
 /// so on.

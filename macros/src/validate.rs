@@ -47,6 +47,10 @@ pub(crate) struct Options {
     /// `Some` only when written.
     pub(crate) check_database: Option<(bool, Span)>,
     pub(crate) claims: Vec<ClaimEntry>,
+    /// `Some` only when written.
+    pub(crate) override_claims: Option<(syn::Path, Span)>,
+    /// `Some` only when written.
+    pub(crate) tenant_param: Option<(syn::LitStr, Span)>,
 }
 
 /// Checks `handler` against `args`, reporting into `errors`.
@@ -60,6 +64,14 @@ pub(crate) fn route(args: VerifySessionArgs, handler: Handler, errors: &mut Erro
         claims: match args.claims {
             Setting::Given(claims, _) => claims,
             Setting::Default | Setting::Invalid => Vec::new(),
+        },
+        override_claims: match args.override_claims {
+            Setting::Given(path, span) => Some((path, span)),
+            Setting::Default | Setting::Invalid => None,
+        },
+        tenant_param: match args.tenant_param {
+            Setting::Given(name, span) => Some((name, span)),
+            Setting::Default | Setting::Invalid => None,
         },
     };
     Route {
@@ -422,7 +434,7 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "unknown option `requird`; expected one of `required`, `claims`, `anti_csrf`, `check_database`",
+                "unknown option `requird`; expected one of `required`, `claims`, `anti_csrf`, `check_database`, `override_claims`, `tenant_param`",
                 "`#[verify_session]` needs an `async fn`",
             ]
         );

@@ -179,12 +179,7 @@ fn fixture() -> Fixture {
             .create_session(new_session("bench"))
             .await
             .expect("create");
-        let jwks = config
-            .core()
-            .key_source()
-            .fetch_keys()
-            .await
-            .expect("keys");
+        let jwks = config.core().key_source().fetch_keys().await.expect("keys");
         (created.access_token.token, jwks)
     });
     let header = jsonwebtoken::decode_header(&token).expect("header");
@@ -219,7 +214,11 @@ fn rsa_public_key_der(jwk: &Jwk) -> Vec<u8> {
         if len < 0x80 {
             out.push(len as u8);
         } else {
-            let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+            let bytes: Vec<u8> = len
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
             out.push(0x80 | bytes.len() as u8);
             out.extend(bytes);
         }
@@ -269,12 +268,8 @@ fn bench_verify(c: &mut Criterion<BenchClock>) {
     validation.set_required_spec_claims(&["exp"]);
     group.bench_function("jwt_decode", |b| {
         b.iter(|| {
-            jsonwebtoken::decode::<Map<String, Value>>(
-                black_box(&f.token),
-                &f.jwt_key,
-                &validation,
-            )
-            .expect("decoded")
+            jsonwebtoken::decode::<Map<String, Value>>(black_box(&f.token), &f.jwt_key, &validation)
+                .expect("decoded")
         })
     });
     group.bench_function("verify_miss", |b| {
@@ -393,7 +388,13 @@ fn bench_verify(c: &mut Criterion<BenchClock>) {
                         .collect();
                     let mut tokens = Vec::with_capacity(BATCH);
                     for task in tasks {
-                        tokens.push(task.await.expect("task").expect("created").refresh_token.token);
+                        tokens.push(
+                            task.await
+                                .expect("task")
+                                .expect("created")
+                                .refresh_token
+                                .token,
+                        );
                     }
                     tokens
                 });

@@ -136,7 +136,11 @@ impl VerifiedTokenCache {
     /// The verification result of a cached token, if its key is still the current one for its
     /// `kid` in a fresh key set (the lookup the signature check would make, fetching the same
     /// way when the set is stale).
-    pub(crate) async fn reuse(&self, entry: &CachedToken, keys: &JwksCache) -> Option<AccessTokenInfo> {
+    pub(crate) async fn reuse(
+        &self,
+        entry: &CachedToken,
+        keys: &JwksCache,
+    ) -> Option<AccessTokenInfo> {
         let kid = entry.info.kid.as_deref()?;
         let key = keys.key_for(kid).await.ok()?;
         if Arc::ptr_eq(&key, &entry.key) {
@@ -207,8 +211,9 @@ impl VerifiedTokenCache {
         if self.entries.is_empty() {
             return;
         }
-        self.entries
-            .retain(|_, entry| entry.info.user_id != user_id && entry.info.recipe_user_id != user_id);
+        self.entries.retain(|_, entry| {
+            entry.info.user_id != user_id && entry.info.recipe_user_id != user_id
+        });
     }
 
     /// Forgets every token.
@@ -366,9 +371,13 @@ mod tests {
     use crate::session::SessionContainer;
     use crate::verify::{VerifyOptions, verify_request};
 
-    fn config(tweak: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder) -> (tempfile::TempDir, SessionConfig) {
+    fn config(
+        tweak: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
+    ) -> (tempfile::TempDir, SessionConfig) {
         let dir = tempfile::tempdir().unwrap();
-        let config = tweak(SessionConfig::builder().data_dir(dir.path())).build().unwrap();
+        let config = tweak(SessionConfig::builder().data_dir(dir.path()))
+            .build()
+            .unwrap();
         (dir, config)
     }
 
@@ -433,7 +442,11 @@ mod tests {
                 weight: raw.len().div_ceil(WEIGHT_UNIT).max(1) as u64,
             };
             cache.entries.insert(TokenKey::of(&raw), Arc::new(entry));
-            assert!(cache.weight() <= cache.capacity(), "weight {} at {i}", cache.weight());
+            assert!(
+                cache.weight() <= cache.capacity(),
+                "weight {} at {i}",
+                cache.weight()
+            );
             assert!(cache.len() <= 100, "len {} at {i}", cache.len());
         }
         assert_eq!(cache.capacity(), 100);
@@ -490,7 +503,10 @@ mod tests {
             assert_eq!(session.handle(), first.handle());
             assert_eq!(session.tenant_id(), first.tenant_id());
             assert_eq!(session.access_token_payload(), first.access_token_payload());
-            assert_eq!(session.access_token_expiry_ms(), first.access_token_expiry_ms());
+            assert_eq!(
+                session.access_token_expiry_ms(),
+                first.access_token_expiry_ms()
+            );
         }
     }
 
@@ -512,18 +528,28 @@ mod tests {
             panic!("refresh failed");
         };
         // Carries parentRefreshTokenHash1: goes to the core, never cached.
-        verify(&config, &refreshed.access_token.token, &VerifyOptions::new(true))
-            .await
-            .unwrap();
+        verify(
+            &config,
+            &refreshed.access_token.token,
+            &VerifyOptions::new(true),
+        )
+        .await
+        .unwrap();
         assert_eq!(cache(&config).len(), 0);
         // check_database neither fills the cache…
         let strict = VerifyOptions::new(true).check_database(true);
-        verify(&config, &created.access_token.token, &strict).await.unwrap();
-        assert_eq!(cache(&config).len(), 0);
-        // …nor reads it: a revoked session is refused although its token was cached.
-        verify(&config, &created.access_token.token, &VerifyOptions::new(true))
+        verify(&config, &created.access_token.token, &strict)
             .await
             .unwrap();
+        assert_eq!(cache(&config).len(), 0);
+        // …nor reads it: a revoked session is refused although its token was cached.
+        verify(
+            &config,
+            &created.access_token.token,
+            &VerifyOptions::new(true),
+        )
+        .await
+        .unwrap();
         assert_eq!(cache(&config).len(), 1);
         config
             .core()
@@ -544,11 +570,15 @@ mod tests {
         let b = create(&config, "carol", false).await;
         let c = create(&config, "dave", false).await;
         for token in [&a, &b, &c] {
-            verify(&config, &token.access_token.token, &options).await.unwrap();
+            verify(&config, &token.access_token.token, &options)
+                .await
+                .unwrap();
         }
         assert_eq!(cache(&config).len(), 3);
         // Sign-out path: SessionContainer::revoke_session.
-        let session = verify(&config, &a.access_token.token, &options).await.unwrap();
+        let session = verify(&config, &a.access_token.token, &options)
+            .await
+            .unwrap();
         session.revoke_session().await.unwrap();
         assert_eq!(cache(&config).len(), 2);
         config
@@ -566,12 +596,16 @@ mod tests {
         let (_dir, config) = config(|b| b.verified_token_cache_ttl(Duration::from_millis(50)));
         let created = create(&config, "erin", false).await;
         let token = &created.access_token.token;
-        verify(&config, token, &VerifyOptions::new(true)).await.unwrap();
+        verify(&config, token, &VerifyOptions::new(true))
+            .await
+            .unwrap();
         let key = TokenKey::of(token);
         assert!(cache(&config).get(&key, crate::now_ms()).is_some());
         // Past the token's expiry: gone at once.
         assert!(cache(&config).get(&key, u64::MAX).is_none());
-        verify(&config, token, &VerifyOptions::new(true)).await.unwrap();
+        verify(&config, token, &VerifyOptions::new(true))
+            .await
+            .unwrap();
         std::thread::sleep(Duration::from_millis(80));
         assert!(cache(&config).get(&key, crate::now_ms()).is_none());
         assert_eq!(cache(&config).len(), 0);
@@ -584,17 +618,36 @@ mod tests {
         let token = &created.access_token.token;
         let options = VerifyOptions::new(true);
         verify(&config, token, &options).await.unwrap();
-        let entry = cache(&config).get(&TokenKey::of(token), crate::now_ms()).unwrap();
-        assert!(cache(&config).reuse(&entry, &config.inner().keys).await.is_some());
+        let entry = cache(&config)
+            .get(&TokenKey::of(token), crate::now_ms())
+            .unwrap();
+        assert!(
+            cache(&config)
+                .reuse(&entry, &config.inner().keys)
+                .await
+                .is_some()
+        );
         let fetches = config.keys().fetch_count();
         config.keys().invalidate();
         // The refetch builds new key objects: the entry no longer matches, the token is
         // checked again and cached with the new key.
-        assert!(cache(&config).reuse(&entry, &config.inner().keys).await.is_none());
+        assert!(
+            cache(&config)
+                .reuse(&entry, &config.inner().keys)
+                .await
+                .is_none()
+        );
         assert_eq!(config.keys().fetch_count(), fetches + 1);
         verify(&config, token, &options).await.unwrap();
-        let renewed = cache(&config).get(&TokenKey::of(token), crate::now_ms()).unwrap();
-        assert!(cache(&config).reuse(&renewed, &config.inner().keys).await.is_some());
+        let renewed = cache(&config)
+            .get(&TokenKey::of(token), crate::now_ms())
+            .unwrap();
+        assert!(
+            cache(&config)
+                .reuse(&renewed, &config.inner().keys)
+                .await
+                .is_some()
+        );
     }
 
     #[actix_web::test]
@@ -639,7 +692,10 @@ mod tests {
         verify(&config, token, &options).await.unwrap();
         let req = TestRequest::get()
             .uri("/user")
-            .insert_header(("cookie", format!("sAccessToken={token}; sAccessToken={token}")))
+            .insert_header((
+                "cookie",
+                format!("sAccessToken={token}; sAccessToken={token}"),
+            ))
             .to_http_request();
         assert!(matches!(
             verify_request(&req, &config, &options).await,

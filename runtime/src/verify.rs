@@ -251,7 +251,9 @@ async fn verify_token(
         Token::Cached(key, entry) => (Some(key), Some(entry), None),
         Token::Parsed(parsed) => {
             let key = cache.map(|_| TokenKey::of(raw));
-            let entry = cache.zip(key.as_ref()).and_then(|(cache, key)| cache.get(key, now));
+            let entry = cache
+                .zip(key.as_ref())
+                .and_then(|(cache, key)| cache.get(key, now));
             (key, entry, Some(parsed))
         }
     };
@@ -266,9 +268,11 @@ async fn verify_token(
             let parsed = match parsed {
                 Some(parsed) => parsed,
                 // A cached token whose key changed: verified from scratch.
-                None => token::parse_access_token(raw).map_err(|_| SessionError::TryRefreshToken {
-                    reason: "access token failed verification",
-                })?,
+                None => {
+                    token::parse_access_token(raw).map_err(|_| SessionError::TryRefreshToken {
+                        reason: "access token failed verification",
+                    })?
+                }
             };
             if let Some(cache) = cache {
                 admission = cache.admission(&parsed, &c.keys).await;
@@ -297,8 +301,7 @@ async fn verify_token(
     }
     if do_anti_csrf
         && c.anti_csrf == AntiCsrf::ViaToken
-        && (info.anti_csrf_token.is_none()
-            || info.anti_csrf_token.as_deref() != anti_csrf_header)
+        && (info.anti_csrf_token.is_none() || info.anti_csrf_token.as_deref() != anti_csrf_header)
     {
         return Err(SessionError::TryRefreshToken {
             reason: "anti-CSRF token missing or wrong",
@@ -385,7 +388,10 @@ async fn verify_token(
     ))
 }
 
-fn check_tenant(session: &SessionContainer, route_tenant: Option<&str>) -> Result<(), SessionError> {
+fn check_tenant(
+    session: &SessionContainer,
+    route_tenant: Option<&str>,
+) -> Result<(), SessionError> {
     let expected = route_tenant.unwrap_or("");
     if session.tenant_id() == expected {
         return Ok(());

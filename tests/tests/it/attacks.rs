@@ -33,7 +33,9 @@ struct Target {
 }
 
 impl Target {
-    async fn start(customise: fn(session_guard::SessionConfigBuilder) -> session_guard::SessionConfigBuilder) -> Self {
+    async fn start(
+        customise: fn(session_guard::SessionConfigBuilder) -> session_guard::SessionConfigBuilder,
+    ) -> Self {
         let (dir, core, config) = faulty_embedded(SourceMode::Normal, customise);
         let server = serve(Some(config.clone()), demo::routes);
         let session = login(&server, "victim", "header").await;
@@ -119,8 +121,12 @@ async fn alg_none_is_not_a_token() {
     for alg in ["none", "None", "NONE", "nOnE", ""] {
         let header = json!({"alg": alg, "typ": "JWT", "version": "5", "kid": t.signer.kid});
         let input = signing_input(&header, &t.payload("admin"));
-        t.refused(&format!("alg {alg:?}, empty signature"), &format!("{input}."), &[UNAUTHORISED])
-            .await;
+        t.refused(
+            &format!("alg {alg:?}, empty signature"),
+            &format!("{input}."),
+            &[UNAUTHORISED],
+        )
+        .await;
         // Even with a valid RS256 signature over the same bytes, `alg` must be RS256.
         let signature = t.signer.sign_with(&signature::RSA_PKCS1_SHA256, &input);
         t.refused(
@@ -133,8 +139,12 @@ async fn alg_none_is_not_a_token() {
     let header = json!({"typ": "JWT", "version": "5", "kid": t.signer.kid});
     let input = signing_input(&header, &t.payload("admin"));
     let signature = t.signer.sign_with(&signature::RSA_PKCS1_SHA256, &input);
-    t.refused("alg missing", &format!("{input}.{signature}"), &[UNAUTHORISED])
-        .await;
+    t.refused(
+        "alg missing",
+        &format!("{input}.{signature}"),
+        &[UNAUTHORISED],
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -167,8 +177,12 @@ async fn hs256_with_the_public_key_as_secret_is_refused() {
             let key = aws_lc_rs::hmac::Key::new(hmac_alg, secret);
             let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
             let token = format!("{input}.{}", b64(tag.as_ref()));
-            t.refused(&format!("{alg} keyed with the {name}"), &token, &[UNAUTHORISED])
-                .await;
+            t.refused(
+                &format!("{alg} keyed with the {name}"),
+                &token,
+                &[UNAUTHORISED],
+            )
+            .await;
         }
         // The same HMAC under an `RS256` header: the RSA check fails.
         let header = t.signer.header();
@@ -190,7 +204,10 @@ async fn other_algorithms_are_refused() {
     let claims = t.payload("admin");
     // RSA variants made with the core's own private key.
     for (alg, encoding) in [
-        ("RS384", &signature::RSA_PKCS1_SHA384 as &'static dyn signature::RsaEncoding),
+        (
+            "RS384",
+            &signature::RSA_PKCS1_SHA384 as &'static dyn signature::RsaEncoding,
+        ),
         ("RS512", &signature::RSA_PKCS1_SHA512),
         ("PS256", &signature::RSA_PSS_SHA256),
         ("PS384", &signature::RSA_PSS_SHA384),
@@ -203,8 +220,12 @@ async fn other_algorithms_are_refused() {
         // The same signature scheme under an honest-looking RS256 header.
         let input = signing_input(&t.signer.header(), &claims);
         let token = format!("{input}.{}", t.signer.sign_with(encoding, &input));
-        t.refused(&format!("{alg} signature, RS256 header"), &token, &[TRY_REFRESH])
-            .await;
+        t.refused(
+            &format!("{alg} signature, RS256 header"),
+            &token,
+            &[TRY_REFRESH],
+        )
+        .await;
     }
     // ES256 and EdDSA with keys of their own (the JWKS has no such keys).
     let rng = SystemRandom::new();
@@ -215,10 +236,17 @@ async fn other_algorithms_are_refused() {
         let header = json!({"alg": alg, "typ": "JWT", "version": "5", "kid": t.signer.kid});
         let input = signing_input(&header, &claims);
         for (scheme, signature) in [
-            ("ES256", b64(ec.sign(&rng, input.as_bytes()).unwrap().as_ref())),
+            (
+                "ES256",
+                b64(ec.sign(&rng, input.as_bytes()).unwrap().as_ref()),
+            ),
             ("EdDSA", b64(ed.sign(input.as_bytes()).as_ref())),
         ] {
-            let expected = if alg == "RS256" { TRY_REFRESH } else { UNAUTHORISED };
+            let expected = if alg == "RS256" {
+                TRY_REFRESH
+            } else {
+                UNAUTHORISED
+            };
             t.refused(
                 &format!("{scheme} signature under alg {alg}"),
                 &format!("{input}.{signature}"),
@@ -238,8 +266,12 @@ async fn tampered_tokens_are_refused() {
     // One payload field changed, re-encoded, signature kept.
     let mut claims = segment_json(&token, 1);
     claims.insert("sub".into(), json!("admin"));
-    let forged = format!("{header}.{}.{sig}", b64(serde_json::to_vec(&claims).unwrap()));
-    t.refused("payload sub changed", &forged, &[TRY_REFRESH]).await;
+    let forged = format!(
+        "{header}.{}.{sig}",
+        b64(serde_json::to_vec(&claims).unwrap())
+    );
+    t.refused("payload sub changed", &forged, &[TRY_REFRESH])
+        .await;
 
     // One character changed at a spread of positions in each segment.
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -267,10 +299,14 @@ async fn tampered_tokens_are_refused() {
     for (label, forged) in [
         ("signature removed", format!("{header}.{body}.")),
         ("signature segment removed", format!("{header}.{body}")),
-        ("signature truncated", format!("{header}.{body}.{}", &sig[..sig.len() / 2])),
+        (
+            "signature truncated",
+            format!("{header}.{body}.{}", &sig[..sig.len() / 2]),
+        ),
         ("signature doubled", format!("{header}.{body}.{sig}{sig}")),
     ] {
-        t.refused(label, &forged, &[UNAUTHORISED, TRY_REFRESH]).await;
+        t.refused(label, &forged, &[UNAUTHORISED, TRY_REFRESH])
+            .await;
     }
     let foreign = Signer::foreign(&t.signer.kid);
     let input = format!("{header}.{body}");
@@ -278,8 +314,12 @@ async fn tampered_tokens_are_refused() {
         "{input}.{}",
         foreign.sign_with(&signature::RSA_PKCS1_SHA256, &input)
     );
-    t.refused("signed by another key under the real kid", &forged, &[TRY_REFRESH])
-        .await;
+    t.refused(
+        "signed by another key under the real kid",
+        &forged,
+        &[TRY_REFRESH],
+    )
+    .await;
     // Another key that brings its own public key along (jwk / jku / x5u headers are ignored).
     let mut evil_header = foreign.header();
     evil_header["kid"] = json!("d-666");
@@ -290,7 +330,10 @@ async fn tampered_tokens_are_refused() {
     let before = t.core.control.fetches();
     t.refused("embedded jwk / jku header", &forged, &[TRY_REFRESH])
         .await;
-    assert!(t.core.control.fetches() <= before + 1, "one refetch at most");
+    assert!(
+        t.core.control.fetches() <= before + 1,
+        "one refetch at most"
+    );
 
     // A legacy v2 token (literal header, tried against every key) forged with another key.
     let v2_header = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsInZlcnNpb24iOiIyIn0=";
@@ -355,8 +398,12 @@ async fn hostile_kids_are_refused_without_key_fetches() {
     // A well-formed unknown kid signed by the real key: one refetch, then "try refresh".
     let mut header = t.signer.header();
     header["kid"] = json!("d-1");
-    t.refused("unknown kid", &t.signer.sign_json(&header, &claims), &[TRY_REFRESH])
-        .await;
+    t.refused(
+        "unknown kid",
+        &t.signer.sign_json(&header, &claims),
+        &[TRY_REFRESH],
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -379,9 +426,18 @@ async fn malformed_tokens_are_refused() {
         ("non-base64 segments", "%%%.&&&.***".into()),
         ("spaces inside", token.replacen('.', ". ", 1)),
         ("unicode", "ĥëäđ.päÿłøäđ.šïğ".into()),
-        ("padding chaos", format!("{}====", token.replacen('.', "==.", 1))),
-        ("payload not JSON", format!("{}.bm90IGpzb24.c2ln", b64(b"{\"alg\":\"RS256\"}"))),
-        ("header is an array", format!("{}.{}.c2ln", b64(b"[1,2,3]"), b64(b"{}"))),
+        (
+            "padding chaos",
+            format!("{}====", token.replacen('.', "==.", 1)),
+        ),
+        (
+            "payload not JSON",
+            format!("{}.bm90IGpzb24.c2ln", b64(b"{\"alg\":\"RS256\"}")),
+        ),
+        (
+            "header is an array",
+            format!("{}.{}.c2ln", b64(b"[1,2,3]"), b64(b"{}")),
+        ),
         ("deeply nested payload", deep),
         ("version 6", {
             let mut header = t.signer.header();
@@ -408,8 +464,15 @@ async fn malformed_tokens_are_refused() {
             claims.as_object_mut().unwrap().remove("rsub");
             t.signer.token(&claims)
         }),
-        ("sub is a number", t.signer.token(&payload("x", now_s() + 60, json!({"sub": 1})))),
-        ("token too large", format!("{token}{}", "A".repeat(17 * 1024))),
+        (
+            "sub is a number",
+            t.signer
+                .token(&payload("x", now_s() + 60, json!({"sub": 1}))),
+        ),
+        (
+            "token too large",
+            format!("{token}{}", "A".repeat(17 * 1024)),
+        ),
     ];
     for (label, token) in cases {
         t.refused(label, &token, &[UNAUTHORISED]).await;
@@ -440,14 +503,23 @@ async fn expired_and_wrong_type_tokens_are_refused() {
     .await;
     t.refused(
         "exp a string",
-        &t.signer.token(&payload("victim", 0, json!({"exp": "9999999999"}))),
+        &t.signer
+            .token(&payload("victim", 0, json!({"exp": "9999999999"}))),
         &[UNAUTHORISED],
     )
     .await;
-    for stt in [json!(1), json!("0"), json!(true), json!(null), json!(0.5), json!([0])] {
+    for stt in [
+        json!(1),
+        json!("0"),
+        json!(true),
+        json!(null),
+        json!(0.5),
+        json!([0]),
+    ] {
         t.refused(
             &format!("stt {stt}"),
-            &t.signer.token(&payload("victim", now + 3600, json!({"stt": stt}))),
+            &t.signer
+                .token(&payload("victim", now + 3600, json!({"stt": stt}))),
             &[UNAUTHORISED],
         )
         .await;
@@ -471,24 +543,38 @@ async fn expired_and_wrong_type_tokens_are_refused() {
 async fn tokens_used_in_the_wrong_place_are_refused() {
     let t = Target::start(|b| b).await;
     // A refresh token is not an access token.
-    t.refused("refresh token on /user", &t.session.refresh_token, &[UNAUTHORISED])
-        .await;
+    t.refused(
+        "refresh token on /user",
+        &t.session.refresh_token,
+        &[UNAUTHORISED],
+    )
+    .await;
     // An access token is not a refresh token.
     for request in [
         client()
             .post(t.server.url("/auth/session/refresh"))
             .bearer_auth(&t.session.access_token),
-        client()
-            .post(t.server.url("/auth/session/refresh"))
-            .header("cookie", format!("sRefreshToken={}", t.session.access_token)),
+        client().post(t.server.url("/auth/session/refresh")).header(
+            "cookie",
+            format!("sRefreshToken={}", t.session.access_token),
+        ),
     ] {
         let response = request.send().await.unwrap();
-        expect_401(response, "access token on the refresh route", &[UNAUTHORISED]).await;
+        expect_401(
+            response,
+            "access token on the refresh route",
+            &[UNAUTHORISED],
+        )
+        .await;
         assert_healthy(&t.server, "access token on the refresh route").await;
     }
     // The front-token is not a token either.
-    t.refused("front-token on /user", &t.session.front_token, &[UNAUTHORISED])
-        .await;
+    t.refused(
+        "front-token on /user",
+        &t.session.front_token,
+        &[UNAUTHORISED],
+    )
+    .await;
 }
 
 async fn refresh_with(server: &TestServer, refresh_token: &str) -> reqwest::Response {
@@ -561,7 +647,10 @@ async fn anti_csrf_token_missing_wrong_or_foreign_is_refused() {
     for (label, value) in [
         ("missing", None),
         ("empty", Some(String::new())),
-        ("wrong", Some("9c4e1d2a-aaaa-4bbb-8ccc-dddddddddddd".to_owned())),
+        (
+            "wrong",
+            Some("9c4e1d2a-aaaa-4bbb-8ccc-dddddddddddd".to_owned()),
+        ),
         ("another session's", Some(foreign.clone())),
         ("own with a suffix", Some(format!("{own}x"))),
         ("own upper-cased", Some(own.to_uppercase())),
@@ -572,7 +661,12 @@ async fn anti_csrf_token_missing_wrong_or_foreign_is_refused() {
                 request = request.header("anti-csrf", value);
             }
             let response = request.send().await.unwrap();
-            expect_401(response, &format!("{label} anti-CSRF on {path}"), &[TRY_REFRESH]).await;
+            expect_401(
+                response,
+                &format!("{label} anti-CSRF on {path}"),
+                &[TRY_REFRESH],
+            )
+            .await;
             assert_healthy(&t.server, label).await;
         }
     }
@@ -593,7 +687,12 @@ async fn anti_csrf_token_missing_wrong_or_foreign_is_refused() {
         .send()
         .await
         .unwrap();
-    expect_401(response, "refresh with a foreign anti-CSRF token", &[UNAUTHORISED]).await;
+    expect_401(
+        response,
+        "refresh with a foreign anti-CSRF token",
+        &[UNAUTHORISED],
+    )
+    .await;
 
     // Custom-header mode: a cross-site form cannot add `rid`.
     let t = Target::start(|b| b.anti_csrf(AntiCsrf::ViaCustomHeader)).await;
@@ -615,7 +714,11 @@ async fn anti_csrf_token_missing_wrong_or_foreign_is_refused() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200, "the session survived the forged sign-out");
+    assert_eq!(
+        response.status(),
+        200,
+        "the session survived the forged sign-out"
+    );
 }
 
 #[actix_web::test]
@@ -627,9 +730,10 @@ async fn duplicate_cookies_and_authorization_headers_are_refused() {
     for (label, request) in [
         (
             "two sAccessToken in one Cookie header",
-            client()
-                .get(t.server.url("/user"))
-                .header("cookie", format!("sAccessToken={token}; sAccessToken={token}")),
+            client().get(t.server.url("/user")).header(
+                "cookie",
+                format!("sAccessToken={token}; sAccessToken={token}"),
+            ),
         ),
         (
             "sAccessToken in two Cookie headers",
@@ -655,7 +759,8 @@ async fn duplicate_cookies_and_authorization_headers_are_refused() {
     // Several Authorization headers are never valid HTTP: refused, not guessed.
     let valid = format!("Bearer {}", t.session.access_token);
     for count in [2usize, 50] {
-        let mut request = format!("GET /user HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+        let mut request =
+            String::from("GET /user HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
         for _ in 0..count {
             request.push_str(&format!("Authorization: {valid}\r\n"));
         }
@@ -665,7 +770,8 @@ async fn duplicate_cookies_and_authorization_headers_are_refused() {
         assert_healthy(&t.server, "several Authorization headers").await;
     }
     // More headers than the HTTP parser accepts: its own 4xx, or a closed connection.
-    let mut request = String::from("GET /user HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    let mut request =
+        String::from("GET /user HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
     for _ in 0..500 {
         request.push_str(&format!("Authorization: {valid}\r\n"));
     }
@@ -715,8 +821,12 @@ async fn oversized_headers_are_refused() {
         }
     }
     // A 12 kB token (within the parser's limit) of garbage: still just 401.
-    t.refused("12 kB garbage token", &"A".repeat(12 * 1024), &[UNAUTHORISED])
-        .await;
+    t.refused(
+        "12 kB garbage token",
+        &"A".repeat(12 * 1024),
+        &[UNAUTHORISED],
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -750,18 +860,26 @@ async fn crlf_and_control_bytes_in_headers_are_refused() {
             format!("{head}Authorization : Bearer {valid}\r\n\r\n").into_bytes(),
             &[400, 401],
         ),
-        ("non-UTF-8 bearer", {
-            let mut bytes = format!("{head}Authorization: Bearer ").into_bytes();
-            bytes.extend_from_slice(b"\xff\xfe\x80");
-            bytes.extend_from_slice(b"\r\n\r\n");
-            bytes
-        }, &[400, 401]),
-        ("non-UTF-8 cookie", {
-            let mut bytes = format!("{head}Cookie: sAccessToken=").into_bytes();
-            bytes.extend_from_slice(b"\xff\xfe\x80");
-            bytes.extend_from_slice(b"\r\n\r\n");
-            bytes
-        }, &[400, 401]),
+        (
+            "non-UTF-8 bearer",
+            {
+                let mut bytes = format!("{head}Authorization: Bearer ").into_bytes();
+                bytes.extend_from_slice(b"\xff\xfe\x80");
+                bytes.extend_from_slice(b"\r\n\r\n");
+                bytes
+            },
+            &[400, 401],
+        ),
+        (
+            "non-UTF-8 cookie",
+            {
+                let mut bytes = format!("{head}Cookie: sAccessToken=").into_bytes();
+                bytes.extend_from_slice(b"\xff\xfe\x80");
+                bytes.extend_from_slice(b"\r\n\r\n");
+                bytes
+            },
+            &[400, 401],
+        ),
     ];
     for (label, request, allowed) in cases {
         let status = raw_request(&t.server, &request);
@@ -776,9 +894,21 @@ async fn crlf_and_control_bytes_in_headers_are_refused() {
     let cookie_session = login(&t.server, "crlf-user", "cookie").await;
     let anti_csrf = cookie_session.anti_csrf.unwrap();
     for (path, cookie) in [
-        ("/auth/session/refresh", "sRefreshToken=x%0D%0ASet-Cookie:%20evil=1".to_owned()),
-        ("/user", format!("sAccessToken={}%0D%0ASet-Cookie:%20evil=1", cookie_session.access_token)),
-        ("/user", "sAccessToken=%0D%0A%0D%0AHTTP/1.1%20200%20OK".to_owned()),
+        (
+            "/auth/session/refresh",
+            "sRefreshToken=x%0D%0ASet-Cookie:%20evil=1".to_owned(),
+        ),
+        (
+            "/user",
+            format!(
+                "sAccessToken={}%0D%0ASet-Cookie:%20evil=1",
+                cookie_session.access_token
+            ),
+        ),
+        (
+            "/user",
+            "sAccessToken=%0D%0A%0D%0AHTTP/1.1%20200%20OK".to_owned(),
+        ),
     ] {
         let response = client()
             .post(t.server.url(path))

@@ -78,17 +78,28 @@ async fn key_source_down_at_start_is_503_until_it_recovers() {
     let session = login(&server, "early-bird", "header").await;
     let cookie_session = login(&server, "early-cookie", "cookie").await;
     for _ in 0..3 {
-        expect_503(get_user(&server, &session.access_token).await, "bearer, keys down").await;
+        expect_503(
+            get_user(&server, &session.access_token).await,
+            "bearer, keys down",
+        )
+        .await;
         let response = client()
             .get(server.url("/user"))
-            .header("cookie", format!("sAccessToken={}", cookie_session.access_token))
+            .header(
+                "cookie",
+                format!("sAccessToken={}", cookie_session.access_token),
+            )
             .send()
             .await
             .unwrap();
         expect_503(response, "cookie, keys down").await;
     }
     // Failing fetches are rate-limited by the cooldown, not one per request.
-    assert!(core.control.fetches() <= 2, "{} fetches", core.control.fetches());
+    assert!(
+        core.control.fetches() <= 2,
+        "{} fetches",
+        core.control.fetches()
+    );
     assert_healthy(&server, "keys down").await;
 
     core.control.set(SourceMode::Normal);
@@ -123,7 +134,11 @@ async fn cached_keys_keep_verification_alive_when_the_source_goes_down() {
     let unknown = foreign.token(&payload("steady", now_s() + 600, json!({})));
     tokio::time::sleep(PAST_COOLDOWN).await;
     expect_503(get_user(&server, &unknown).await, "unknown kid, keys down").await;
-    expect_503(get_user(&server, &unknown).await, "unknown kid again, keys down").await;
+    expect_503(
+        get_user(&server, &unknown).await,
+        "unknown kid again, keys down",
+    )
+    .await;
     assert_healthy(&server, "keys down").await;
 
     // Recovery without restart: the unknown kid is now simply unknown.
@@ -155,7 +170,10 @@ async fn a_garbage_jwks_keeps_the_old_keys() {
         let response = get_user(&server, &session.access_token).await;
         assert_eq!(response.status(), 200, "round {round}: old keys dropped");
     }
-    assert!(core.control.fetches() > before, "the garbage set was fetched");
+    assert!(
+        core.control.fetches() > before,
+        "the garbage set was fetched"
+    );
     // The garbage set's own kids (an HMAC secret, an EC key, a tiny RSA key…) verify nothing.
     for kid in ["d-1", "d-2", "d-3", "d-4", "d-5"] {
         let forged = Signer::foreign(kid).token(&payload("garbage", now_s() + 600, json!({})));
@@ -219,7 +237,11 @@ impl Drop for Immutable {
 
 /// Login, refresh and promotion while the database cannot be written: 503; existing sessions
 /// verify; all recover once it can be written again; the file stays sound.
-async fn store_outage(server: &TestServer, dir: &Path, outage: impl FnOnce() -> Option<Box<dyn FnOnce()>>) {
+async fn store_outage(
+    server: &TestServer,
+    dir: &Path,
+    outage: impl FnOnce() -> Option<Box<dyn FnOnce()>>,
+) {
     let session = login(server, "before-outage", "header").await;
     let pending = login(server, "pending-rotation", "header").await;
     // Refreshed but not yet used: its first use needs a write (the promotion).

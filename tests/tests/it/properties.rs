@@ -37,7 +37,12 @@ fn configs() -> &'static [SessionConfig; 3] {
     static CONFIGS: OnceLock<[SessionConfig; 3]> = OnceLock::new();
     CONFIGS.get_or_init(|| {
         let jwks = AppendixA::load().jwks;
-        [AntiCsrf::None, AntiCsrf::ViaToken, AntiCsrf::ViaCustomHeader].map(|mode| {
+        [
+            AntiCsrf::None,
+            AntiCsrf::ViaToken,
+            AntiCsrf::ViaCustomHeader,
+        ]
+        .map(|mode| {
             SessionConfig::builder()
                 .core(FixedKeysCore::new(jwks.clone(), || {
                     VerifyOutcome::TryRefreshToken

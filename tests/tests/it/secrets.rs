@@ -67,7 +67,8 @@ impl Secrets {
             self.0.push((what.to_owned(), secret.to_owned()));
             // A token's signature (or any long middle part) alone is just as telling.
             if let Some(signature) = secret.rsplit('.').next().filter(|s| s.len() >= 32) {
-                self.0.push((format!("{what} (signature)"), signature.to_owned()));
+                self.0
+                    .push((format!("{what} (signature)"), signature.to_owned()));
             }
         }
     }
@@ -176,11 +177,18 @@ async fn logs_and_error_bodies_never_contain_tokens_or_keys() {
             )
         } else {
             (
-                rotated.headers()["st-access-token"].to_str().unwrap().to_owned(),
-                rotated.headers()["st-refresh-token"].to_str().unwrap().to_owned(),
+                rotated.headers()["st-access-token"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
+                rotated.headers()["st-refresh-token"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
             )
         };
-        let promoted = send(&mut secrets,
+        let promoted = send(
+            &mut secrets,
             authorise(client().get(server.url("/user")), &access),
         )
         .await;
@@ -216,7 +224,10 @@ async fn logs_and_error_bodies_never_contain_tokens_or_keys() {
         // The private parts sit past the first bytes of the DER; any 32-character slice
         // would identify the key.
         secrets.add(&format!("private key {kid}"), &standard[200..264]);
-        secrets.add(&format!("private key {kid} (base64url)"), &url_safe[200..264]);
+        secrets.add(
+            &format!("private key {kid} (base64url)"),
+            &url_safe[200..264],
+        );
         let hex: String = pkcs8[100..140].iter().map(|b| format!("{b:02x}")).collect();
         secrets.add(&format!("private key {kid} (hex)"), &hex);
     }
@@ -299,7 +310,10 @@ async fn debug_output_never_contains_tokens() {
         secrets.add("new refresh token", &next.refresh_token.token);
     }
     let issued: &IssuedToken = &created.access_token;
-    let test_tokens = TestSession::for_user("debug-test").create(&config).await.unwrap();
+    let test_tokens = TestSession::for_user("debug-test")
+        .create(&config)
+        .await
+        .unwrap();
     secrets.add("test access token", &test_tokens.access_token);
     secrets.add("test refresh token", &test_tokens.refresh_token);
     let text = format!(
@@ -326,7 +340,10 @@ async fn debug_output_never_contains_tokens() {
             }
         }
         seen.add("access token", &session.access_token);
-        seen.assert_absent(body["debug"].as_str().unwrap(), "Debug of SessionContainer/SessionTokens");
+        seen.assert_absent(
+            body["debug"].as_str().unwrap(),
+            "Debug of SessionContainer/SessionTokens",
+        );
     }
 }
 
@@ -337,13 +354,19 @@ fn data_directory_and_files_are_owner_only() {
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("session-data");
     let config = SessionConfig::builder().data_dir(&dir).build().unwrap();
-    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700, "data directory");
     let db = dir.join("sessions.sqlite3");
     assert_eq!(mode(&db), 0o600, "{}", db.display());
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        assert_eq!(mode(&path) & 0o077, 0, "{} is readable by others", path.display());
+        assert_eq!(
+            mode(&path) & 0o077,
+            0,
+            "{} is readable by others",
+            path.display()
+        );
     }
     drop(config);
 }

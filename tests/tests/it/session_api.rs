@@ -427,3 +427,60 @@ async fn error_handlers_replace_the_defaults() {
     let response = client().get(server.url("/admin")).bearer_auth(format!("{token}x")).send().await.unwrap();
     assert_eq!(response.text().await.unwrap(), "refresh please");
 }
+
+fn without_email_check(
+    global: &[session_guard::claims::ValidatorRef],
+    _: &SessionContainer,
+) -> Vec<session_guard::claims::ValidatorRef> {
+    global.iter().filter(|v| v.id() != "st-ev").cloned().collect()
+}
+
+#[get("/needs-email")]
+#[verify_session]
+async fn needs_email(session: SessionContainer) -> impl Responder {
+    HttpResponse::Ok().body(session.user_id().to_owned())
+}
+
+#[get("/resend-email")]
+#[verify_session(override_claims = without_email_check)]
+async fn resend_email(session: SessionContainer) -> impl Responder {
+    HttpResponse::Ok().body(session.user_id().to_owned())
+}
+
+#[get("/t/{tenant}/items")]
+#[verify_session(tenant_param = "tenant")]
+async fn tenant_items(session: SessionContainer) -> impl Responder {
+    HttpResponse::Ok().body(session.tenant_id().to_owned())
+}
+
+#[actix_web::test]
+async fn override_claims_replaces_the_global_validators() {
+    let (_dir, config) = embedded_config(|b| b.global_claim(EmailVerified));
+    let server = serve(Some(config.clone()), |cfg: &mut web::ServiceConfig| {
+        cfg.service(needs_email).service(resend_email);
+    });
+    let token = as_user(&config, "unverified").await;
+    let response = client().get(server.url("/needs-email")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    let response = client().get(server.url("/resend-email")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[actix_web::test]
+async fn tenant_param_refuses_other_tenants_with_403() {
+    let (_dir, config) = embedded_config(|b| b);
+    let server = serve(Some(config.clone()), |cfg: &mut web::ServiceConfig| {
+        cfg.service(tenant_items);
+    });
+    let acme = TestSession::for_user("u").in_tenant("acme").create(&config).await.unwrap();
+    let response = client().get(server.url("/t/acme/items")).bearer_auth(&acme.access_token).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "acme");
+    let response = client().get(server.url("/t/globex/items")).bearer_auth(&acme.access_token).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"message": "invalid claim", "claimValidationErrors": [
+            {"id": "st-tenant", "reason": {"message": "wrong tenant", "expectedValue": "globex", "actualValue": "acme"}}
+        ]})
+    );
+}

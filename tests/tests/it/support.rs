@@ -123,7 +123,11 @@ impl Signer {
     }
 
     /// Signs `input` with `alg` (an RSA PKCS#1 or PSS padding) and returns the base64url signature.
-    pub(crate) fn sign_with(&self, alg: &'static dyn signature::RsaEncoding, input: &str) -> String {
+    pub(crate) fn sign_with(
+        &self,
+        alg: &'static dyn signature::RsaEncoding,
+        input: &str,
+    ) -> String {
         let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
             .sign(alg, &SystemRandom::new(), input.as_bytes(), &mut signature)
@@ -242,8 +246,7 @@ pub(crate) fn garbage_jwks() -> JwkSet {
 impl KeySource for FaultySource {
     fn fetch_keys(
         &self,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<JwkSet, KeySourceError>> + Send + '_>>
-    {
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<JwkSet, KeySourceError>> + Send + '_>> {
         Box::pin(async move {
             self.control.fetches.fetch_add(1, Ordering::SeqCst);
             match self.control.mode.load(Ordering::SeqCst) {

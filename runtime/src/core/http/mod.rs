@@ -496,10 +496,6 @@ impl SessionCore for CoreClient {
     fn create_session(&self, new: NewSession) -> BoxFuture<'_, Result<CreatedSession, CoreError>> {
         Box::pin(async move {
             let path = tenant_path(&new.tenant_id, "/recipe/session");
-            let session_data = match new.session_data {
-                Value::Null => json!({}),
-                data => data,
-            };
             let answer: SessionAnswer = self
                 .inner
                 .post(
@@ -507,7 +503,7 @@ impl SessionCore for CoreClient {
                     json!({
                         "userId": new.recipe_user_id,
                         "userDataInJWT": new.access_token_payload,
-                        "userDataInDatabase": session_data,
+                        "userDataInDatabase": null_as_empty(new.session_data),
                         "useDynamicSigningKey": new.use_dynamic_signing_key,
                         "enableAntiCsrf": new.enable_anti_csrf,
                     }),
@@ -731,15 +727,11 @@ impl SessionCore for CoreClient {
     ) -> BoxFuture<'_, Result<bool, CoreError>> {
         Box::pin(async move {
             const PATH: &str = "/recipe/session/data";
-            let data = match data {
-                Value::Null => json!({}),
-                data => data,
-            };
             let answer: StatusAnswer = self
                 .inner
                 .put(
                     PATH,
-                    json!({ "sessionHandle": handle, "userDataInDatabase": data }),
+                    json!({ "sessionHandle": handle, "userDataInDatabase": null_as_empty(data) }),
                 )
                 .await?;
             found(PATH, &answer.status)
@@ -762,6 +754,14 @@ impl SessionCore for CoreClient {
                 .await?;
             found(PATH, &answer.status)
         })
+    }
+}
+
+/// Session data of `null` is sent as `{}` (the core wants an object), as the SDKs do.
+fn null_as_empty(data: Value) -> Value {
+    match data {
+        Value::Null => json!({}),
+        data => data,
     }
 }
 

@@ -161,7 +161,7 @@ impl Transport {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut unreachable = Vec::new();
         for offset in 0..count {
-            let host = &self.hosts[(start + offset) % count];
+            let host = &self.hosts[start.wrapping_add(offset) % count];
             match self.send_to(host, call).await {
                 Err(Failure::Connect(reason)) => {
                     tracing::warn!(core = host.base(), %reason, "SuperTokens core unreachable; trying the next one");

@@ -1,0 +1,9 @@
+use actix_web::HttpResponse;
+use session_guard::{SessionContainer, verify_session};
+
+#[verify_session(tenant_param = tenant)]
+async fn me(session: SessionContainer) -> HttpResponse {
+    HttpResponse::Ok().body(session.user_id().to_owned())
+}
+
+fn main() {}
