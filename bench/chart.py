@@ -40,7 +40,9 @@ def ratios(rows):
     for mode in ("header", "cookie"):
         wanted += [
             (f"cache on:  /user vs /health ({mode})", ("cache-on", mode, "/user"), ("cache-on", mode, "/health"), 0.90),
+            (f"cache on:  /optional vs /health ({mode})", ("cache-on", mode, "/optional"), ("cache-on", mode, "/health"), None),
             (f"cache off: /user vs /health ({mode})", ("cache-off", mode, "/user"), ("cache-off", mode, "/health"), None),
+            (f"cache off: /optional vs /health ({mode})", ("cache-off", mode, "/optional"), ("cache-off", mode, "/health"), None),
             (f"cache off: /user vs baseline /user ({mode})", ("cache-off", mode, "/user"), ("baseline", mode, "/user"), 0.95),
             (f"cache on:  /user vs baseline /user ({mode})", ("cache-on", mode, "/user"), ("baseline", mode, "/user"), None),
         ]
@@ -119,7 +121,7 @@ def main():
         status = ""
         if target is not None and values:
             status = f"   target >= {target:.2f}: {'met' if min(values) >= target else 'MISSED'}"
-        print(f"{label:<46} {span(values)}{status}")
+        print(f"{label:<50} {span(values)}{status}")
     if len(sys.argv) > 2:
         draw(groups, ratio_rows, sys.argv[2])
         print(f"\nwrote {sys.argv[2]}")

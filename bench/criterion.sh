@@ -22,6 +22,7 @@ def median_ns(name):
         return json.load(f)["median"]["point_estimate"]
 t = {name: median_ns(name) for name in os.listdir(root) if os.path.isdir(os.path.join(root, name, "new"))}
 sign_limit = 2 / (t["rs256_sign"] / 1e9)           # signatures/s on 2 cores
+sign_measured = 64 / (t["sign_x64"] / 1e9)         # signatures/s the runtime achieved
 create = 64 / (t["create_x64"] / 1e9)
 refresh = 64 / (t["refresh_x64"] / 1e9)
 print(json.dumps({"round": round_, "times_ns": t,
@@ -29,7 +30,9 @@ print(json.dumps({"round": round_, "times_ns": t,
     "nocache_over_decode": t["verify_nocache"] / t["jwt_decode"],
     "hit_ns": t["verify_hit"],
     "sign_limit_per_s": sign_limit, "create_per_s": create, "refresh_per_s": refresh,
-    "create_share": create / sign_limit, "refresh_share": refresh / sign_limit}))
+    "sign_measured_per_s": sign_measured,
+    "create_share": create / sign_limit, "refresh_share": refresh / sign_limit,
+    "create_share_measured": create / sign_measured, "refresh_share_measured": refresh / sign_measured}))
 PY
 done
 
@@ -48,10 +51,13 @@ rows = [
     ("verify_nocache / jwt_decode", "nocache_over_decode", "{:.3f}", None, ""),
     ("verify_hit (ns)", "hit_ns", "{:.0f}", lambda v: v <= 2000, "<= 2000 ns"),
     ("RSA signing limit (2 cores, /s)", "sign_limit_per_s", "{:.0f}", None, ""),
+    ("signing, 64 concurrent (/s)", "sign_measured_per_s", "{:.0f}", None, ""),
     ("create (/s)", "create_per_s", "{:.0f}", None, ""),
     ("refresh (/s)", "refresh_per_s", "{:.0f}", None, ""),
     ("create / signing limit", "create_share", "{:.2f}", lambda v: v >= 0.60, ">= 0.60"),
     ("refresh / signing limit", "refresh_share", "{:.2f}", lambda v: v >= 0.60, ">= 0.60"),
+    ("create / measured signing", "create_share_measured", "{:.2f}", None, ""),
+    ("refresh / measured signing", "refresh_share_measured", "{:.2f}", None, ""),
 ]
 print(f"\nratios within each run ({len(rounds)} round(s); range over rounds)")
 for label, key, fmt, ok, target in rows:

@@ -3,13 +3,14 @@
 #
 # Builds the demo and the hand-written baseline in release mode, logs in once per transfer
 # mode, then for each round measures with wrk, in one run of this script:
-#   demo, verified-token cache on:  GET /health and GET /user, header and cookie mode
-#   demo, verified-token cache off: the same four
+#   demo, verified-token cache on:  GET /health (no guard), GET /user (guard, the session as
+#       JSON) and GET /optional (guard, a body as small as /health's), header and cookie mode
+#   demo, verified-token cache off: the same six
 #   baseline (jsonwebtoken per request, no session-guard): GET /health and GET /user
 # and prints req/s, p50, p99 and the ratios the targets are about; writes
 # bench/results.tsv and the chart bench/results.svg (bench/chart.py, no network).
 #
-# Usage: bash bench/load.sh                  (1 round of 10 s runs: about 3 minutes)
+# Usage: bash bench/load.sh                  (1 round of 10 s runs: about 3.5 minutes)
 #        ROUNDS=3 DURATION=10 bash bench/load.sh
 # Environment: ROUNDS (1), DURATION seconds per run (10), CONNECTIONS (32), THREADS (1),
 #              OUT (bench/results), SKIP_BUILD=1 to reuse target/release binaries.
@@ -164,11 +165,13 @@ for round in $(seq 1 "$ROUNDS"); do
   for mode in header cookie; do
     run "$round" cache-on "$mode" /health
     run "$round" cache-on "$mode" /user
+    run "$round" cache-on "$mode" /optional
   done
   start_server cache-off "$DEMO" VERIFIED_TOKEN_CACHE=off
   for mode in header cookie; do
     run "$round" cache-off "$mode" /health
     run "$round" cache-off "$mode" /user
+    run "$round" cache-off "$mode" /optional
   done
   start_server baseline "$BASELINE"
   for mode in header cookie; do

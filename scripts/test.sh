@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, integration (real HTTP on 127.0.0.1), macro UI tests, doc tests,
-# and the interop test with supertokens-node (Node 20 and npm; packages from the npm registry).
+# the Lambda example, the interop test with supertokens-node, and the browser e2e test with the
+# official frontend SDK in Debian's Chromium (Node 20 and npm; packages from the npm registry and
+# Debian; both scripts install what they need).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked "$@"
+cargo test -p session-guard-examples --features lambda --test lambda --locked
 bash tests/interop/run.sh
+bash tests/e2e/run.sh

@@ -217,17 +217,21 @@ async fn tenants_example_keeps_sessions_in_their_tenant() {
     let example = Example::start(env!("CARGO_BIN_EXE_tenants"), &[]);
     let (token, body) = login(&example, "/t/acme/login", "ann").await;
     assert_eq!(body, json!({"userId": "ann", "tenantId": "acme"}));
-    assert_eq!(
-        get(&example, "/t/acme/me", Some(&token)).await,
-        (StatusCode::OK, json!({"userId": "ann", "tenantId": "acme"}))
-    );
-    let (status, body) = get(&example, "/t/globex/me", Some(&token)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(body["claimValidationErrors"][0]["id"], "st-tenant");
-    assert_eq!(
-        get(&example, "/t/acme/me", None).await,
-        (StatusCode::UNAUTHORIZED, json!({"message": "unauthorised"}))
-    );
+    for route in ["me", "profile"] {
+        assert_eq!(
+            get(&example, &format!("/t/acme/{route}"), Some(&token)).await,
+            (StatusCode::OK, json!({"userId": "ann", "tenantId": "acme"})),
+            "{route}"
+        );
+        let (status, body) = get(&example, &format!("/t/globex/{route}"), Some(&token)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{route}");
+        assert_eq!(body["claimValidationErrors"][0]["id"], "st-tenant");
+        assert_eq!(
+            get(&example, &format!("/t/acme/{route}"), None).await,
+            (StatusCode::UNAUTHORIZED, json!({"message": "unauthorised"})),
+            "{route}"
+        );
+    }
     let bad = client()
         .post(example.url("/t/No%20Such/login"))
         .json(&json!({"userId": "x"}))

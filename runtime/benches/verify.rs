@@ -9,8 +9,10 @@
 //! * `read_header` / `read_cookie`: finding and parsing the token in an actix `TestRequest`;
 //! * `front_token`: building the front-token header value;
 //! * `rs256_sign`: one RSA-2048 PKCS#1 signature (the signing limit of create and refresh);
+//! * `sign_x64`: 64 concurrent RS256 signatures on a 2-worker runtime (the signing limit as
+//!   the machine gives it during the run);
 //! * `create_x64` / `refresh_x64`: 64 concurrent creates / first refreshes on the embedded core
-//!   (SQLite, `synchronous=FULL`), on a 2-worker runtime; throughput per element.
+//!   (SQLite, `synchronous=FULL`), on the same runtime; throughput per element.
 //!
 //! The clock is the bench thread's CPU time, so other processes on a shared machine do not
 //! inflate the figures (`SG_BENCH_CLOCK=wall` for wall time); `create_x64` / `refresh_x64` are
@@ -352,6 +354,38 @@ fn bench_verify(c: &mut Criterion<BenchClock>) {
         .measurement_time(Duration::from_secs(6))
         .throughput(Throughput::Elements(BATCH as u64));
     let core = Arc::clone(f.config.core());
+    // The signing limit as this machine gives it right now: 64 RS256 signatures on the same
+    // 2-worker runtime as the creates and refreshes.
+    let pair = Arc::new(pair);
+    let message: Arc<[u8]> = Arc::from(message.as_bytes());
+    group.bench_function("sign_x64", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                f.runtime.block_on(async {
+                    let tasks: Vec<_> = (0..BATCH)
+                        .map(|_| {
+                            let (pair, message) = (Arc::clone(&pair), Arc::clone(&message));
+                            tokio::spawn(async move {
+                                let mut signature = vec![0; pair.public_modulus_len()];
+                                pair.sign(
+                                    &RSA_PKCS1_SHA256,
+                                    &SystemRandom::new(),
+                                    &message,
+                                    &mut signature,
+                                )
+                                .map(|()| signature)
+                            })
+                        })
+                        .collect();
+                    for task in tasks {
+                        task.await.expect("task").expect("signed");
+                    }
+                })
+            }
+            start.elapsed()
+        })
+    });
     group.bench_function("create_x64", |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();

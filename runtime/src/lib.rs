@@ -57,6 +57,7 @@
 //!
 //! ```no_run
 //! use actix_web::{HttpResponse, Responder, get, post, web};
+//! use session_guard::claims::ValidatorRef;
 //! use session_guard::prelude::*;
 //!
 //! // No options: a session is required (401 without one).
@@ -99,6 +100,27 @@
 //!     HttpResponse::Ok().body(session.user_id().to_owned())
 //! }
 //!
+//! // `override_claims = path` (default: the config's global validators): a function that
+//! // chooses this route's validators from the global ones and the session (the SDKs'
+//! // `overrideGlobalClaimValidators`); `claims` entries are still added.
+//! fn without_email_check(global: &[ValidatorRef], _: &SessionContainer) -> Vec<ValidatorRef> {
+//!     global.iter().filter(|v| v.id() != "st-ev").cloned().collect()
+//! }
+//!
+//! #[post("/email/resend")]
+//! #[verify_session(override_claims = without_email_check)]
+//! async fn resend_email(session: SessionContainer) -> impl Responder {
+//!     HttpResponse::Accepted().body(session.user_id().to_owned())
+//! }
+//!
+//! // `tenant_param = "name"` (default: no check): the session's tenant must equal this path
+//! // parameter; a session of another tenant gets 403 with the validator id `st-tenant`.
+//! #[get("/t/{tenant}/items")]
+//! #[verify_session(tenant_param = "tenant")]
+//! async fn items(session: SessionContainer) -> impl Responder {
+//!     HttpResponse::Ok().body(session.tenant_id().to_owned())
+//! }
+//!
 //! // Any position, any other extractors: they run only after verification, so a request
 //! // without a valid session never has its body read (401, not 400).
 //! #[post("/comments")]
@@ -116,12 +138,11 @@
 //! # fn main() {}
 //! ```
 //!
-//! Without the macro: [`get_session`] with [`VerifyOptions`] (which also has
-//! [`override_claims`](VerifyOptions::override_claims) and
-//! [`tenant_param`](VerifyOptions::tenant_param)), the [`SessionContainer`] and
-//! [`MaybeSession`] extractors, [`SessionConfig::get_session_without_request_response`] for
-//! code without a request (websockets, jobs, AWS Lambda), and [`SessionConfig::ssr_session`]
-//! for server-rendered pages.
+//! Without the macro: [`get_session`] with [`VerifyOptions`] (the same options), the
+//! [`SessionContainer`] and [`MaybeSession`] extractors,
+//! [`SessionConfig::get_session_without_request_response`] for code without a request
+//! (websockets, jobs, AWS Lambda), and [`SessionConfig::ssr_session`] for server-rendered
+//! pages.
 //!
 //! # Observability
 //!

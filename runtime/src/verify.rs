@@ -382,7 +382,7 @@ async fn verify_token(
             user_id,
             recipe_user_id,
             tenant_id,
-            transfer: transfer,
+            transfer,
             state,
         },
     ))

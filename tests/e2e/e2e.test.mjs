@@ -186,8 +186,13 @@ function scenario({ name, mode, antiCsrf, plainPost, core = false }) {
       });
       page.on("pageerror", (error) => console.error(`[${name}] page error: ${error}`));
       const url = `${pageServer.origin}/?api=${encodeURIComponent(demo.api)}&mode=${mode}`;
-      await page.goto(url);
-      await page.waitForSelector("body[data-ready=true]");
+      try {
+        await page.goto(url);
+        await page.waitForSelector("body[data-ready=true]");
+      } catch (error) {
+        await page.screenshot({ path: join(artifacts, `${name}-page-load.png`) }).catch(() => {});
+        throw error;
+      }
     });
 
     after(async () => {
@@ -227,6 +232,18 @@ function scenario({ name, mode, antiCsrf, plainPost, core = false }) {
       const now = await session();
       assert.equal(now.exists, true);
       accessTokenExpiryMs = now.payload.exp * 1000;
+    }
+
+    /**
+     * Refreshes first if the access token expires within 1.5 s (`exp` is in whole seconds, so
+     * a 3-second token may live only 2), so that a step that counts no refresh, or expects
+     * the token to be valid, is not overtaken by expiry on a slow machine.
+     */
+    async function ensureFresh() {
+      if (accessTokenExpiryMs - Date.now() < 1500) {
+        assert.equal(await page.evaluate(() => window.e2e.refresh()), true);
+        await rememberExpiry();
+      }
     }
 
     step("optional route without a session answers with no user", async () => {
@@ -269,6 +286,7 @@ function scenario({ name, mode, antiCsrf, plainPost, core = false }) {
     });
 
     step("protected GET and POST answer for the session", async () => {
+      await ensureFresh();
       const before = refreshCalls;
       const get = await call("/user");
       assert.equal(get.status, 200);
@@ -280,11 +298,13 @@ function scenario({ name, mode, antiCsrf, plainPost, core = false }) {
     });
 
     step("optional route with a session answers with the user", async () => {
+      await ensureFresh();
       const answer = await call("/optional");
       assert.deepEqual(answer, { status: 200, body: { userId: "alice" } });
     });
 
     step("claim failure is 403 and leaves the session intact", async () => {
+      await ensureFresh();
       const before = refreshCalls;
       const admin = await call("/admin");
       assert.equal(admin.status, 403);
@@ -297,6 +317,7 @@ function scenario({ name, mode, antiCsrf, plainPost, core = false }) {
     });
 
     step("a POST without the SDK's headers is rejected; the session survives", async () => {
+      await ensureFresh();
       const rejected = await plain("/user", { method: "POST" });
       assert.deepEqual(rejected, plainPost);
       if (mode === "cookie") {

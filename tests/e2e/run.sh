@@ -41,7 +41,7 @@ if [ "$(cat node_modules/.e2e-lock-sha256 2>/dev/null || true)" != "$lock_sum" ]
   echo "$lock_sum" > node_modules/.e2e-lock-sha256
 fi
 
-say "building the demo"
+say "building the demo and session-guard-core"
 (cd "$root" && timeout 1800 cargo build --locked -p session-guard-examples --bin demo --bin session-guard-core)
 target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps --locked |
   node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')"

@@ -9,11 +9,13 @@
 //!   ([`create_new_session_for_tenant`]).
 //! - `GET /t/{tenant}/me`: the session, if it belongs to `{tenant}`; a session of another
 //!   tenant gets 403 with the validator id `st-tenant`
-//!   ([`VerifyOptions::tenant_param`]).
+//!   (`#[verify_session(tenant_param = "tenant")]`).
+//! - `GET /t/{tenant}/profile`: the same check without the macro ([`get_session`] with
+//!   [`VerifyOptions::tenant_param`]).
 //!
 //! Environment: `PORT` (3004), `DATA_DIR` (`./tenants-data`).
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, post, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
 use session_guard::create_new_session_for_tenant;
@@ -55,7 +57,17 @@ async fn login(
 }
 
 /// The route's `{tenant}` must be the session's tenant.
-async fn me(req: HttpRequest) -> Result<WithSession<HttpResponse>, SessionError> {
+#[get("/t/{tenant}/me")]
+#[verify_session(tenant_param = "tenant")]
+async fn me(session: SessionContainer) -> impl Responder {
+    HttpResponse::Ok().json(json!({
+        "userId": session.user_id(),
+        "tenantId": session.tenant_id(),
+    }))
+}
+
+/// The same check without the macro.
+async fn profile(req: HttpRequest) -> Result<WithSession<HttpResponse>, SessionError> {
     let options = VerifyOptions::new(true).tenant_param("tenant");
     let session = get_session(&req, &options)
         .await?
@@ -82,7 +94,8 @@ async fn main() -> std::io::Result<()> {
             .app_data(config.clone())
             .service(config.endpoints())
             .service(login)
-            .route("/t/{tenant}/me", web::get().to(me))
+            .service(me)
+            .route("/t/{tenant}/profile", web::get().to(profile))
     })
     .bind(("127.0.0.1", port))?;
     support::announce(&server.addrs());

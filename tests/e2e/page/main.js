@@ -96,6 +96,10 @@ window.e2e = {
     };
   },
 
+  async refresh() {
+    return Session.attemptRefreshingSession();
+  },
+
   async signOut() {
     await Session.signOut();
     log("signed out");

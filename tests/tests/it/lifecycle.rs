@@ -169,7 +169,9 @@ async fn wait_for_status(
 }
 
 async fn full_lifecycle(mode: &'static str) {
-    let (_dir, config) = embedded_config(|b| b.access_token_validity(Duration::from_secs(1)));
+    // Two seconds: `exp` is in whole seconds, so a one-second token can live for less than
+    // a second, shorter than a loaded machine takes between login and the first call.
+    let (_dir, config) = embedded_config(|b| b.access_token_validity(Duration::from_secs(2)));
     let server = serve(Some(config), routes);
     let mut held = Held::login(&server, "life-user", mode).await;
     assert_eq!(
@@ -178,7 +180,7 @@ async fn full_lifecycle(mode: &'static str) {
     );
 
     // Expiry: "try refresh token", nothing cleared.
-    wait_for_status(&held, &server, "/user", 401, Duration::from_secs(5)).await;
+    wait_for_status(&held, &server, "/user", 401, Duration::from_secs(10)).await;
     let expired = held.get(&server, "/user").send().await.unwrap();
     assert!(expired.headers().get("front-token").is_none());
     assert_eq!(

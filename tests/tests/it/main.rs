@@ -14,5 +14,5 @@ mod properties;
 mod races;
 mod secrets;
 mod session_api;
-mod vectors;
 mod support;
+mod vectors;

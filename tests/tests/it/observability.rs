@@ -193,8 +193,12 @@ fn header(response: &ServiceResponse, name: &str) -> String {
 #[actix_web::test]
 async fn spans_and_counters_record_outcomes_and_never_tokens() {
     let capture = Capture::default();
-    let _tracing =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(capture.clone()));
+    // Keep a second dispatcher registered while the test runs: with a single one, tracing
+    // decides whether a callsite first hit on another test's thread is enabled from that
+    // thread's subscriber alone, and caches "never" for ours too.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let _tracing = tracing::dispatcher::set_default(&dispatch);
     let counters = Counters::default();
     let _metrics = metrics::set_default_local_recorder(&counters);
 
