@@ -5,7 +5,8 @@
 //! (`http://localhost:$PORT`), `WEBSITE_DOMAIN` (`http://localhost:3000`),
 //! `ACCESS_TOKEN_VALIDITY_SECS` (3600), `REFRESH_TOKEN_VALIDITY_SECS` (8640000),
 //! `ANTI_CSRF` (`VIA_TOKEN`, `VIA_CUSTOM_HEADER` or `NONE`; default: decided by the domains),
-//! `VERIFIED_TOKEN_CACHE` (`on`, `off` or a capacity; default `on`, used by `bench/load.sh`).
+//! `VERIFIED_TOKEN_CACHE` (`on` = 10 000 tokens, `off` or a capacity; default: the library's,
+//! off; used by `bench/load.sh`).
 //! `CORE_URI` (a SuperTokens Core, `;`-separated cores, instead of the embedded core) and
 //! `CORE_API_KEY`.
 
@@ -128,13 +129,14 @@ pub fn config_from_env(port: u16) -> std::io::Result<SessionConfig> {
         });
     }
     // Issue 7 (bench/load.sh): the verified-token cache on, off, or with a capacity.
-    match std::env::var("VERIFIED_TOKEN_CACHE").as_deref().map(str::trim) {
-        Err(_) | Ok("on") => {}
+    match std::env::var("VERIFIED_TOKEN_CACHE")
+        .as_deref()
+        .map(str::trim)
+    {
+        Err(_) => {}
+        Ok("on") => builder = builder.verified_token_cache(10_000),
         Ok("off") => builder = builder.disable_verified_token_cache(),
-        Ok(capacity) => {
-            builder = builder.verified_token_cache(env_or("VERIFIED_TOKEN_CACHE", 0)?);
-            tracing::debug!(capacity, "verified-token cache capacity");
-        }
+        Ok(_) => builder = builder.verified_token_cache(env_or("VERIFIED_TOKEN_CACHE", 0)?),
     }
     // A SuperTokens Core (or session-guard-core) instead of the embedded core: `CORE_URI`
     // (`;`-separated cores) and `CORE_API_KEY`; the token lifetimes are then the core's.

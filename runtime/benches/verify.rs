@@ -116,7 +116,7 @@ fn ready<F: Future>(future: F) -> F::Output {
 
 struct Fixture {
     _dir: tempfile::TempDir,
-    /// Cache on (the default).
+    /// Cache on (10 000 tokens).
     config: SessionConfig,
     /// Same data directory, cache off.
     nocache: SessionConfig,
@@ -163,6 +163,7 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = SessionConfig::builder()
         .data_dir(dir.path())
+        .verified_token_cache(10_000)
         .build()
         .expect("config");
     let nocache = SessionConfig::builder()

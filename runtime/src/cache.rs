@@ -35,8 +35,6 @@ use crate::core::{
 use crate::jwks::{JwksCache, KeySource};
 use crate::token::{AccessTokenInfo, UnverifiedToken};
 
-/// Default capacity of the verified-token cache, in tokens of up to 1 KiB.
-pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
 /// Default time a verified token is trusted without a new signature check.
 pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(60);
 /// Bytes of token per unit of weight.
@@ -371,13 +369,15 @@ mod tests {
     use crate::session::SessionContainer;
     use crate::verify::{VerifyOptions, verify_request};
 
+    /// A config with the cache on (10 000 tokens), then `tweak`.
     fn config(
         tweak: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
     ) -> (tempfile::TempDir, SessionConfig) {
         let dir = tempfile::tempdir().unwrap();
-        let config = tweak(SessionConfig::builder().data_dir(dir.path()))
-            .build()
-            .unwrap();
+        let builder = SessionConfig::builder()
+            .data_dir(dir.path())
+            .verified_token_cache(10_000);
+        let config = tweak(builder).build().unwrap();
         (dir, config)
     }
 
@@ -427,6 +427,16 @@ mod tests {
             time_created_ms: 0,
             payload: Map::new(),
         }
+    }
+
+    #[test]
+    fn the_cache_is_off_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SessionConfig::builder()
+            .data_dir(dir.path())
+            .build()
+            .unwrap();
+        assert!(config.inner().verified_tokens.is_none());
     }
 
     #[test]

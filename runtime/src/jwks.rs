@@ -19,6 +19,10 @@ use crate::token::TokenError;
 
 /// Default [`JwksCache`] max age (Node's `jwksRefreshIntervalSec` default, 4 h).
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(4 * 60 * 60);
+/// The longest cooldown a flood of unknown kids can push the cache to. Below the core's 60 s
+/// publish-before-use overlap, so even during a flood a new key is fetched before it signs.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
 /// Default [`JwksCache`] cooldown between fetches (Node's `JWKCacheCooldownInMs`).
 const DEFAULT_COOLDOWN: Duration = Duration::from_millis(500);
 /// RSA modulus sizes the RS256 verifier accepts, in bits.
@@ -144,6 +148,9 @@ struct State {
     attempted_epoch: u64,
     /// `invalidations` when the fetch that produced `keys` started.
     loaded_epoch: u64,
+    /// Consecutive refetches that did not produce the wanted key (or failed): each doubles the
+    /// cooldown, up to [`MAX_BACKOFF`].
+    fruitless: u32,
 }
 
 impl State {
@@ -212,7 +219,7 @@ impl JwksCache {
             }
             state.generation
         };
-        self.refresh(seen).await;
+        self.refresh(seen, Some(kid)).await;
         let state = self.read();
         state.key(kid).ok_or_else(|| Self::missing(&state))
     }
@@ -233,7 +240,7 @@ impl JwksCache {
             }
             state.generation
         };
-        self.refresh(seen).await;
+        self.refresh(seen, None).await;
         let state = self.read();
         match &state.keys {
             Some(keys) => Ok(Self::collect(keys)),
@@ -265,9 +272,18 @@ impl JwksCache {
         }
     }
 
+    /// The cooldown after `fruitless` consecutive refetches that did not find the wanted key:
+    /// doubled each time, so a flood of random kids costs a handful of fetches, not two a
+    /// second.
+    fn backoff(&self, fruitless: u32) -> Duration {
+        self.cooldown
+            .saturating_mul(1u32 << fruitless.min(16))
+            .min(MAX_BACKOFF.max(self.cooldown))
+    }
+
     /// Fetches once unless another caller fetched since `seen` was read, or the cooldown has not
-    /// passed (an invalidation overrides the cooldown once). Callers wait for the fetch in flight.
-    async fn refresh(&self, seen: u64) {
+    /// passed (an invalidation or a stale set overrides it). Callers wait for the fetch in flight.
+    async fn refresh(&self, seen: u64, wanted: Option<&str>) {
         let _flight = self.fetch_gate.lock().await;
         let epoch = {
             let state = self.read();
@@ -275,9 +291,17 @@ impl JwksCache {
                 return;
             }
             let forced = state.attempted_epoch < state.invalidations;
+            // Backing off is for unknown kids; a set that merely aged out is refetched at the
+            // base cooldown.
+            let aged_out = state.keys.is_some() && !state.is_fresh(self.max_age);
+            let cooldown = if aged_out {
+                self.cooldown
+            } else {
+                self.backoff(state.fruitless)
+            };
             let cooled = state
                 .last_attempt
-                .is_none_or(|at| at.elapsed() >= self.cooldown);
+                .is_none_or(|at| at.elapsed() >= cooldown);
             if !forced && !cooled {
                 return;
             }
@@ -298,6 +322,10 @@ impl JwksCache {
         match outcome {
             Ok(keys) => {
                 let count = keys.keys.len();
+                state.fruitless = match wanted {
+                    Some(kid) if keys.get(kid).is_none() => state.fruitless.saturating_add(1),
+                    _ => 0,
+                };
                 state.keys = Some(keys);
                 state.fetched_at = Some(now);
                 state.loaded_epoch = epoch;
@@ -307,6 +335,7 @@ impl JwksCache {
             }
             Err(error) => {
                 state.last_attempt_failed = true;
+                state.fruitless = state.fruitless.saturating_add(1);
                 let stale_keys = state.keys.is_some();
                 drop(state);
                 tracing::warn!(%error, stale_keys, "signing key fetch failed");
@@ -562,6 +591,29 @@ mod tests {
         cache.key_for(STATIC_KID).await.unwrap();
         cache.key_for(DYNAMIC_KID).await.unwrap();
         assert_eq!(cache.fetch_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn fruitless_refetches_back_off() {
+        let source = TestSource::new(only(DYNAMIC_KID));
+        let cache = JwksCache::new(source.clone()).with_cooldown(Duration::from_millis(20));
+        cache.key_for(DYNAMIC_KID).await.unwrap();
+        // Unknown kids: the first lookup after the cooldown refetches; the cooldown then
+        // doubles with every fetch that did not find the kid.
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        assert!(cache.key_for("d-404").await.is_err());
+        assert_eq!(cache.fetch_count(), 2);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        assert!(cache.key_for("d-405").await.is_err());
+        assert_eq!(cache.fetch_count(), 2, "within the doubled cooldown");
+        assert_eq!(cache.backoff(1), Duration::from_millis(40));
+        assert_eq!(cache.backoff(40), MAX_BACKOFF);
+        // A refetch that finds the wanted key resets the backoff.
+        source.set_keys(appendix_jwks());
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        cache.key_for(STATIC_KID).await.unwrap();
+        assert_eq!(cache.fetch_count(), 3);
+        assert_eq!(cache.read().fruitless, 0);
     }
 
     #[tokio::test]
