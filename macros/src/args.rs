@@ -245,7 +245,10 @@ fn path_value(option: &RawOption, errors: &mut Errors) -> Option<syn::Path> {
             Some(path.path.clone())
         }
         Some(value) => {
-            errors.spanned(value, format!("`{OVERRIDE_CLAIMS}` expects a function path: {EXAMPLE}"));
+            errors.spanned(
+                value,
+                format!("`{OVERRIDE_CLAIMS}` expects a function path: {EXAMPLE}"),
+            );
             None
         }
         None => {
@@ -267,7 +270,10 @@ fn str_value(option: &RawOption, errors: &mut Errors) -> Option<syn::LitStr> {
             lit: Lit::Str(lit),
         })) if attrs.is_empty() && !lit.value().is_empty() => Some(lit.clone()),
         Some(value) => {
-            errors.spanned(value, format!("`{TENANT_PARAM}` expects a path parameter name: {EXAMPLE}"));
+            errors.spanned(
+                value,
+                format!("`{TENANT_PARAM}` expects a path parameter name: {EXAMPLE}"),
+            );
             None
         }
         None => {
@@ -381,17 +387,27 @@ mod tests {
 
     #[test]
     fn override_and_tenant_options() {
-        let (args, errors) = parse(quote!(override_claims = crate::policy::admins, tenant_param = "tenant"));
+        let (args, errors) = parse(quote!(
+            override_claims = crate::policy::admins,
+            tenant_param = "tenant"
+        ));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(
-            args.override_claims.given().unwrap().to_token_stream().to_string(),
+            args.override_claims
+                .given()
+                .unwrap()
+                .to_token_stream()
+                .to_string(),
             "crate :: policy :: admins"
         );
         assert_eq!(args.tenant_param.given().unwrap().value(), "tenant");
         let (_, errors) = parse(quote!(override_claims = "x", tenant_param = 5));
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("expects a function path"), "{errors:?}");
-        assert!(errors[1].contains("expects a path parameter name"), "{errors:?}");
+        assert!(
+            errors[1].contains("expects a path parameter name"),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ use std::future::Future;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 
-use crate::claims::{ClaimFetchError, ClaimFetchInput, ClaimFetcher, IntoValidator, SessionClaim, ValidatorRef};
+use crate::claims::{
+    ClaimFetchError, ClaimFetchInput, ClaimFetcher, IntoValidator, SessionClaim, ValidatorRef,
+};
 use crate::core::SessionCore;
 use crate::core::embedded::{EmbeddedCore, EmbeddedCoreOptions};
 use crate::error::SessionError;

@@ -299,9 +299,7 @@ impl JwksCache {
             } else {
                 self.backoff(state.fruitless)
             };
-            let cooled = state
-                .last_attempt
-                .is_none_or(|at| at.elapsed() >= cooldown);
+            let cooled = state.last_attempt.is_none_or(|at| at.elapsed() >= cooldown);
             if !forced && !cooled {
                 return;
             }

@@ -393,7 +393,11 @@ pub mod __bench {
 
     /// Number of tokens in the verified-token cache (0 when it is off).
     pub fn verified_tokens_len(config: &SessionConfig) -> usize {
-        config.inner().verified_tokens.as_ref().map_or(0, |c| c.len())
+        config
+            .inner()
+            .verified_tokens
+            .as_ref()
+            .map_or(0, |c| c.len())
     }
 }
 

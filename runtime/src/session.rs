@@ -187,7 +187,9 @@ impl SessionContainer {
             } => {
                 // The token expired meanwhile: the core stored the payload; keep ours in step.
                 let mut state = self.state();
-                state.payload.retain(|key, _| PROTECTED_PROPS.contains(&key.as_str()));
+                state
+                    .payload
+                    .retain(|key, _| PROTECTED_PROPS.contains(&key.as_str()));
                 state.payload.extend(custom);
             }
             RegenerateOutcome::Unauthorised => {
@@ -210,7 +212,10 @@ impl SessionContainer {
         value: C::Value,
     ) -> Result<(), SessionError> {
         let mut update = Map::new();
-        update.insert(claim.key().to_owned(), claim.to_payload_value(&value, now_ms()));
+        update.insert(
+            claim.key().to_owned(),
+            claim.to_payload_value(&value, now_ms()),
+        );
         self.merge_into_access_token_payload(Value::Object(update))
             .await
     }
@@ -232,7 +237,10 @@ impl SessionContainer {
     /// # Errors
     /// [`SessionError::Internal`] when no fetcher is known or the fetch fails; otherwise as
     /// [`merge_into_access_token_payload`](Self::merge_into_access_token_payload).
-    pub async fn fetch_and_set_claim<C: SessionClaim>(&self, claim: &C) -> Result<(), SessionError> {
+    pub async fn fetch_and_set_claim<C: SessionClaim>(
+        &self,
+        claim: &C,
+    ) -> Result<(), SessionError> {
         let key = claim.key();
         let fetcher = claim
             .fetcher()
@@ -273,7 +281,10 @@ impl SessionContainer {
         &self,
         validators: impl IntoIterator<Item = V>,
     ) -> Result<(), SessionError> {
-        let validators: Vec<_> = validators.into_iter().map(IntoValidator::into_validator).collect();
+        let validators: Vec<_> = validators
+            .into_iter()
+            .map(IntoValidator::into_validator)
+            .collect();
         crate::verify::refetch_and_validate(self, &validators, now_ms()).await
     }
 
@@ -302,7 +313,11 @@ impl SessionContainer {
     /// # Errors
     /// [`SessionError::Unauthorised`] when the session no longer exists; core failures.
     pub async fn update_session_data_in_database(&self, data: Value) -> Result<(), SessionError> {
-        let data = if data.is_null() { Value::Object(Map::new()) } else { data };
+        let data = if data.is_null() {
+            Value::Object(Map::new())
+        } else {
+            data
+        };
         let exists = self
             .inner
             .config
@@ -344,7 +359,11 @@ impl SessionContainer {
             access_token: state.access_token.clone(),
             access_and_front_token_updated: state.updated,
             refresh_token: state.refresh_token.as_ref().map(|t| t.token.clone()),
-            front_token: transfer::front_token(&self.inner.user_id, state.expiry_ms, &state.payload),
+            front_token: transfer::front_token(
+                &self.inner.user_id,
+                state.expiry_ms,
+                &state.payload,
+            ),
             anti_csrf_token: state.anti_csrf_token.clone(),
         }
     }
@@ -416,7 +435,10 @@ pub struct SessionTokens {
 impl fmt::Debug for SessionTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionTokens")
-            .field("access_and_front_token_updated", &self.access_and_front_token_updated)
+            .field(
+                "access_and_front_token_updated",
+                &self.access_and_front_token_updated,
+            )
             .finish_non_exhaustive()
     }
 }

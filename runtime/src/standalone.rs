@@ -12,11 +12,13 @@ use serde_json::{Map, Value};
 use crate::config::{AntiCsrf, SessionConfig};
 use crate::error::SessionError;
 use crate::guard::verify_with_config;
+use crate::now_ms;
 use crate::session::SessionContainer;
 use crate::token::{self, TokenError};
 use crate::transfer::{self, Transfer};
-use crate::verify::{Presented, VerifyOptions, validate_route_claims, verify_presented, verify_request};
-use crate::now_ms;
+use crate::verify::{
+    Presented, VerifyOptions, validate_route_claims, verify_presented, verify_request,
+};
 
 /// Verifies the session of `req` without the macro (the SuperTokens `getSession`).
 ///
@@ -137,11 +139,17 @@ impl SessionConfig {
     /// Checks the session of a page request for server-side rendering, never refreshing and
     /// never calling the core: a signature and expiry check of the cookie (or bearer) token.
     pub async fn ssr_session(&self, req: &HttpRequest) -> SsrSession {
-        let bearer = transfer::bearer_token(req).ok().flatten().map(str::to_owned);
+        let bearer = transfer::bearer_token(req)
+            .ok()
+            .flatten()
+            .map(str::to_owned);
         let cookie = transfer::cookie_values(req, transfer::ACCESS_TOKEN_COOKIE)
             .into_iter()
             .next();
-        let Some(raw) = bearer.into_iter().chain(cookie).find(|t| token::parse_access_token(t).is_ok())
+        let Some(raw) = bearer
+            .into_iter()
+            .chain(cookie)
+            .find(|t| token::parse_access_token(t).is_ok())
         else {
             return SsrSession::NoSession;
         };

@@ -87,8 +87,10 @@ impl TestSession {
     /// Sets a claim's value, as if it had just been fetched.
     #[must_use]
     pub fn with_claim<C: SessionClaim>(mut self, claim: &C, value: C::Value) -> Self {
-        self.payload
-            .insert(claim.key().to_owned(), claim.to_payload_value(&value, now_ms()));
+        self.payload.insert(
+            claim.key().to_owned(),
+            claim.to_payload_value(&value, now_ms()),
+        );
         self
     }
 

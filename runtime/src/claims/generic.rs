@@ -267,9 +267,8 @@ mod tests {
 
     #[tokio::test]
     async fn fetchers_return_json() {
-        let claim = PrimitiveArrayClaim::<u32>::new("plans").with_fetch(|input| async move {
-            Ok(Some(vec![input.user_id.len() as u32]))
-        });
+        let claim = PrimitiveArrayClaim::<u32>::new("plans")
+            .with_fetch(|input| async move { Ok(Some(vec![input.user_id.len() as u32])) });
         let value = SessionClaim::fetcher(&claim)
             .unwrap()
             .fetch(ClaimFetchInput {

@@ -93,7 +93,10 @@ impl fmt::Debug for CreatedSession {
             .field("session", &self.session)
             .field("access_token", &self.access_token)
             .field("refresh_token", &self.refresh_token)
-            .field("anti_csrf_token", &self.anti_csrf_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "anti_csrf_token",
+                &self.anti_csrf_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }

@@ -14,7 +14,9 @@ use session_guard_tests::{TestServer, client, embedded_config, serve};
 fn front_token_payload(response: &reqwest::Response) -> Value {
     let front = response.headers()["front-token"].to_str().unwrap();
     let json: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD.decode(front).unwrap(),
+        &base64::engine::general_purpose::STANDARD
+            .decode(front)
+            .unwrap(),
     )
     .unwrap();
     json["up"].clone()
@@ -37,7 +39,10 @@ async fn get_data(session: SessionContainer) -> Result<HttpResponse, SessionErro
 
 #[put("/data")]
 #[verify_session]
-async fn put_data(session: SessionContainer, body: web::Json<Value>) -> Result<HttpResponse, SessionError> {
+async fn put_data(
+    session: SessionContainer,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, SessionError> {
     session
         .update_session_data_in_database(body.into_inner())
         .await?;
@@ -47,7 +52,9 @@ async fn put_data(session: SessionContainer, body: web::Json<Value>) -> Result<H
 #[post("/make-admin")]
 #[verify_session]
 async fn make_admin(session: SessionContainer) -> Result<HttpResponse, SessionError> {
-    session.set_claim_value(&Roles, vec!["admin".to_owned()]).await?;
+    session
+        .set_claim_value(&Roles, vec!["admin".to_owned()])
+        .await?;
     Ok(HttpResponse::Ok().json(session.get_claim_value(&Roles)))
 }
 
@@ -191,24 +198,45 @@ async fn as_user(config: &SessionConfig, user: &str) -> String {
 async fn merge_reaches_the_client_with_a_front_token() {
     let (_dir, config, server) = start().await;
     let token = as_user(&config, "u1").await;
-    let response = client().post(server.url("/merge")).bearer_auth(&token).send().await.unwrap();
+    let response = client()
+        .post(server.url("/merge"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
-    let new_token = response.headers()["st-access-token"].to_str().unwrap().to_owned();
+    let new_token = response.headers()["st-access-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(new_token, token);
     assert_eq!(front_token_payload(&response)["color"], "blue");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["color"], "blue");
     assert_eq!(body["sub"], "u1", "protected fields cannot be merged");
     // The new token carries the payload.
-    let response = client().get(server.url("/tokens")).bearer_auth(&new_token).send().await.unwrap();
-    assert_eq!(response.json::<Value>().await.unwrap()["accessToken"], new_token);
+    let response = client()
+        .get(server.url("/tokens"))
+        .bearer_auth(&new_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["accessToken"],
+        new_token
+    );
 }
 
 #[actix_web::test]
 async fn session_data_round_trip() {
     let (_dir, config, server) = start().await;
     let token = as_user(&config, "u2").await;
-    let data = client().get(server.url("/data")).bearer_auth(&token).send().await.unwrap();
+    let data = client()
+        .get(server.url("/data"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(data.json::<Value>().await.unwrap(), json!({}));
     let put = client()
         .put(server.url("/data"))
@@ -218,7 +246,12 @@ async fn session_data_round_trip() {
         .await
         .unwrap();
     assert_eq!(put.status(), 204);
-    let data = client().get(server.url("/data")).bearer_auth(&token).send().await.unwrap();
+    let data = client()
+        .get(server.url("/data"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(data.json::<Value>().await.unwrap(), json!({"cart": [1, 2]}));
 }
 
@@ -226,31 +259,94 @@ async fn session_data_round_trip() {
 async fn set_and_remove_claims_change_what_routes_allow() {
     let (_dir, config, server) = start().await;
     let token = as_user(&config, "u3").await;
-    assert_eq!(client().get(server.url("/admin")).bearer_auth(&token).send().await.unwrap().status(), 403);
-    let assert = client().get(server.url("/assert-admin")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(
+        client()
+            .get(server.url("/admin"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let assert = client()
+        .get(server.url("/assert-admin"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(assert.status(), 403);
     assert_eq!(
         assert.json::<Value>().await.unwrap()["claimValidationErrors"][0]["id"],
         "st-role"
     );
 
-    let made = client().post(server.url("/make-admin")).bearer_auth(&token).send().await.unwrap();
-    let admin_token = made.headers()["st-access-token"].to_str().unwrap().to_owned();
+    let made = client()
+        .post(server.url("/make-admin"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let admin_token = made.headers()["st-access-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(made.json::<Value>().await.unwrap(), json!(["admin"]));
-    assert_eq!(client().get(server.url("/admin")).bearer_auth(&admin_token).send().await.unwrap().status(), 200);
-    assert_eq!(client().get(server.url("/assert-admin")).bearer_auth(&admin_token).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client()
+            .get(server.url("/admin"))
+            .bearer_auth(&admin_token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client()
+            .get(server.url("/assert-admin"))
+            .bearer_auth(&admin_token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
-    let dropped = client().post(server.url("/drop-roles")).bearer_auth(&admin_token).send().await.unwrap();
-    let plain_token = dropped.headers()["st-access-token"].to_str().unwrap().to_owned();
+    let dropped = client()
+        .post(server.url("/drop-roles"))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
+    let plain_token = dropped.headers()["st-access-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(dropped.json::<Value>().await.unwrap(), Value::Null);
-    assert!(front_token_payload_of(&plain_token).get("st-role").is_none());
-    assert_eq!(client().get(server.url("/admin")).bearer_auth(&plain_token).send().await.unwrap().status(), 403);
+    assert!(
+        front_token_payload_of(&plain_token)
+            .get("st-role")
+            .is_none()
+    );
+    assert_eq!(
+        client()
+            .get(server.url("/admin"))
+            .bearer_auth(&plain_token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
 }
 
 fn front_token_payload_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap(),
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
     )
     .unwrap()
 }
@@ -261,13 +357,23 @@ async fn missing_claim_is_fetched_during_verification() {
     // No st-ev in the token: the registered fetcher runs, the new value is stored, and the
     // new token goes to the client — on success and on a 403 alike.
     let good = as_user(&config, "verified-alice").await;
-    let response = client().get(server.url("/verified")).bearer_auth(&good).send().await.unwrap();
+    let response = client()
+        .get(server.url("/verified"))
+        .bearer_auth(&good)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(front_token_payload(&response)["st-ev"]["v"], true);
     assert_eq!(response.json::<Value>().await.unwrap(), json!(true));
 
     let bad = as_user(&config, "bob").await;
-    let response = client().get(server.url("/verified")).bearer_auth(&bad).send().await.unwrap();
+    let response = client()
+        .get(server.url("/verified"))
+        .bearer_auth(&bad)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 403);
     assert_eq!(front_token_payload(&response)["st-ev"]["v"], false);
     assert_eq!(
@@ -278,23 +384,40 @@ async fn missing_claim_is_fetched_during_verification() {
     );
 
     // fetch_and_set_claim uses the same fetcher.
-    let response = client().post(server.url("/fetch-ev")).bearer_auth(&bad).send().await.unwrap();
+    let response = client()
+        .post(server.url("/fetch-ev"))
+        .bearer_auth(&bad)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.json::<Value>().await.unwrap(), json!(false));
 }
 
 #[actix_web::test]
 async fn custom_claim_with_its_own_fetch() {
-    let tier = PrimitiveClaim::<String>::new("tier")
-        .with_fetch(|input| async move { Ok::<_, ClaimFetchError>(Some(format!("{}-tier", input.user_id))) });
+    let tier = PrimitiveClaim::<String>::new("tier").with_fetch(|input| async move {
+        Ok::<_, ClaimFetchError>(Some(format!("{}-tier", input.user_id)))
+    });
     let key = tier.key().to_owned();
-    let (_dir, config) = embedded_config(|b| b.global_claim(tier.has_value("gold-tier".to_owned())));
+    let (_dir, config) =
+        embedded_config(|b| b.global_claim(tier.has_value("gold-tier".to_owned())));
     let server = serve(Some(config.clone()), routes);
     let gold = as_user(&config, "gold").await;
-    let response = client().get(server.url("/tokens")).bearer_auth(&gold).send().await.unwrap();
+    let response = client()
+        .get(server.url("/tokens"))
+        .bearer_auth(&gold)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(front_token_payload(&response)[&key]["v"], "gold-tier");
     let other = as_user(&config, "lead").await;
-    let response = client().get(server.url("/tokens")).bearer_auth(&other).send().await.unwrap();
+    let response = client()
+        .get(server.url("/tokens"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 403);
     assert_eq!(
         response.json::<Value>().await.unwrap()["claimValidationErrors"][0],
@@ -306,18 +429,44 @@ async fn custom_claim_with_its_own_fetch() {
 async fn revoke_times_and_tokens() {
     let (_dir, config, server) = start().await;
     let token = as_user(&config, "u4").await;
-    let response = client().get(server.url("/times")).bearer_auth(&token).send().await.unwrap();
+    let response = client()
+        .get(server.url("/times"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     let when: Value = response.json().await.unwrap();
     assert!(when["expiry"].as_u64().unwrap() > when["created"].as_u64().unwrap());
     assert!(when["expiry"].as_u64().unwrap() > when["accessExpiry"].as_u64().unwrap());
-    let held: Value = client().get(server.url("/tokens")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-    assert_eq!(held, json!({"accessToken": token, "updated": false, "hasRefresh": false}));
+    let held: Value = client()
+        .get(server.url("/tokens"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        held,
+        json!({"accessToken": token, "updated": false, "hasRefresh": false})
+    );
 
-    let revoked = client().post(server.url("/revoke")).bearer_auth(&token).send().await.unwrap();
+    let revoked = client()
+        .post(server.url("/revoke"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(revoked.status(), 200);
     assert_eq!(revoked.headers()["front-token"], "remove");
     assert_eq!(revoked.headers()["st-access-token"], "");
-    let data = client().get(server.url("/data")).bearer_auth(&token).send().await.unwrap();
+    let data = client()
+        .get(server.url("/data"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(data.status(), 401, "a revoked session has no data");
 }
 
@@ -325,20 +474,52 @@ async fn revoke_times_and_tokens() {
 async fn plain_extractors_and_get_session() {
     let (_dir, config, server) = start().await;
     let token = as_user(&config, "u5").await;
-    assert_eq!(client().get(server.url("/plain")).send().await.unwrap().status(), 401);
-    let ok = client().get(server.url("/plain")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(
+        client()
+            .get(server.url("/plain"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let ok = client()
+        .get(server.url("/plain"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.text().await.unwrap(), "u5");
 
     let none = client().get(server.url("/maybe")).send().await.unwrap();
     assert_eq!(none.json::<Value>().await.unwrap(), json!({"userId": null}));
-    let some = client().get(server.url("/maybe")).bearer_auth(&token).send().await.unwrap();
+    let some = client()
+        .get(server.url("/maybe"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(some.json::<Value>().await.unwrap(), json!({"userId": "u5"}));
-    let bad = client().get(server.url("/maybe")).bearer_auth(format!("{token}x")).send().await.unwrap();
+    let bad = client()
+        .get(server.url("/maybe"))
+        .bearer_auth(format!("{token}x"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 401, "an invalid token is not 'no session'");
 
-    let none = client().get(server.url("/get-session")).send().await.unwrap();
+    let none = client()
+        .get(server.url("/get-session"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(none.json::<Value>().await.unwrap(), json!({"userId": null}));
-    let some = client().get(server.url("/get-session")).bearer_auth(&token).send().await.unwrap();
+    let some = client()
+        .get(server.url("/get-session"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(some.json::<Value>().await.unwrap(), json!({"userId": "u5"}));
 }
 
@@ -368,7 +549,10 @@ async fn ssr_check_redirects_instead_of_401() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()["location"], "/refresh-session?redirect=/page");
+    assert_eq!(
+        response.headers()["location"],
+        "/refresh-session?redirect=/page"
+    );
 }
 
 #[actix_web::test]
@@ -422,9 +606,19 @@ async fn error_handlers_replace_the_defaults() {
     assert_eq!(response.status(), 302);
     assert_eq!(response.headers()["location"], "/login?next=/admin");
     let token = as_user(&config, "plain-user").await;
-    let response = client().get(server.url("/admin")).bearer_auth(&token).send().await.unwrap();
+    let response = client()
+        .get(server.url("/admin"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.text().await.unwrap(), "missing: st-role");
-    let response = client().get(server.url("/admin")).bearer_auth(format!("{token}x")).send().await.unwrap();
+    let response = client()
+        .get(server.url("/admin"))
+        .bearer_auth(format!("{token}x"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.text().await.unwrap(), "refresh please");
 }
 
@@ -432,7 +626,11 @@ fn without_email_check(
     global: &[session_guard::claims::ValidatorRef],
     _: &SessionContainer,
 ) -> Vec<session_guard::claims::ValidatorRef> {
-    global.iter().filter(|v| v.id() != "st-ev").cloned().collect()
+    global
+        .iter()
+        .filter(|v| v.id() != "st-ev")
+        .cloned()
+        .collect()
 }
 
 #[get("/needs-email")]
@@ -460,9 +658,19 @@ async fn override_claims_replaces_the_global_validators() {
         cfg.service(needs_email).service(resend_email);
     });
     let token = as_user(&config, "unverified").await;
-    let response = client().get(server.url("/needs-email")).bearer_auth(&token).send().await.unwrap();
+    let response = client()
+        .get(server.url("/needs-email"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 403);
-    let response = client().get(server.url("/resend-email")).bearer_auth(&token).send().await.unwrap();
+    let response = client()
+        .get(server.url("/resend-email"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 }
 
@@ -472,10 +680,24 @@ async fn tenant_param_refuses_other_tenants_with_403() {
     let server = serve(Some(config.clone()), |cfg: &mut web::ServiceConfig| {
         cfg.service(tenant_items);
     });
-    let acme = TestSession::for_user("u").in_tenant("acme").create(&config).await.unwrap();
-    let response = client().get(server.url("/t/acme/items")).bearer_auth(&acme.access_token).send().await.unwrap();
+    let acme = TestSession::for_user("u")
+        .in_tenant("acme")
+        .create(&config)
+        .await
+        .unwrap();
+    let response = client()
+        .get(server.url("/t/acme/items"))
+        .bearer_auth(&acme.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.text().await.unwrap(), "acme");
-    let response = client().get(server.url("/t/globex/items")).bearer_auth(&acme.access_token).send().await.unwrap();
+    let response = client()
+        .get(server.url("/t/globex/items"))
+        .bearer_auth(&acme.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 403);
     assert_eq!(
         response.json::<Value>().await.unwrap(),
