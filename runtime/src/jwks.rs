@@ -148,7 +148,7 @@ struct State {
     attempted_epoch: u64,
     /// `invalidations` when the fetch that produced `keys` started.
     loaded_epoch: u64,
-    /// Consecutive refetches that did not produce the wanted key (or failed): each doubles the
+    /// Consecutive successful refetches that did not produce the wanted key: each doubles the
     /// cooldown, up to [`MAX_BACKOFF`].
     fruitless: u32,
 }
@@ -333,7 +333,9 @@ impl JwksCache {
             }
             Err(error) => {
                 state.last_attempt_failed = true;
-                state.fruitless = state.fruitless.saturating_add(1);
+                // An outage is not a flood: keep retrying at the base cooldown so service
+                // comes back as soon as the source does.
+                state.fruitless = 0;
                 let stale_keys = state.keys.is_some();
                 drop(state);
                 tracing::warn!(%error, stale_keys, "signing key fetch failed");
