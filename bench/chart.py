@@ -90,7 +90,7 @@ def draw(groups, ratio_rows, path):
         parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}"/>')
         lo, hi = plot_w * min(rps) / max_rps, plot_w * max(rps) / max_rps
         parts.append(f'<line x1="{left + lo:.1f}" x2="{left + hi:.1f}" y1="{y + bar_h / 2}" y2="{y + bar_h / 2}" stroke="black"/>')
-        parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 15}">{mean:,.0f} req/s</text>')
+        parts.append(f'<text x="{left + max(w, hi) + 6:.1f}" y="{y + 15}">{mean:,.0f} req/s</text>')
         parts.append(f'<text x="{width - 12}" y="{y + 15}" text-anchor="end" fill="#333">p50 {p50:.2f} ms / p99 {p99:.2f} ms</text>')
     y = top + len(keys) * (bar_h + gap) + 24
     parts.append(f'<text x="12" y="{y}" font-weight="bold">ratios of req/s within a round (min-max over rounds)</text>')

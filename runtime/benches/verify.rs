@@ -3,8 +3,8 @@
 //!
 //! * `jwt_decode`: raw `jsonwebtoken::decode` RS256 (leeway 0, `exp` validated), the baseline;
 //! * `verify_miss` / `verify_hit` / `verify_nocache`: what `#[verify_session]` runs for a
-//!   bearer request, with the verified-token cache emptied before each call, holding the
-//!   token, or turned off;
+//!   bearer request: a miss in a full cache (capacity 1, two tokens of the same session shape
+//!   in turn, so each call checks the signature, inserts and evicts), a hit, the cache off;
 //! * `claims_two`: two claim validators (`Roles::includes`, `EmailVerified`);
 //! * `read_header` / `read_cookie`: finding and parsing the token in an actix `TestRequest`;
 //! * `front_token`: building the front-token header value;
@@ -35,7 +35,7 @@ use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value, json};
@@ -120,7 +120,11 @@ struct Fixture {
     config: SessionConfig,
     /// Same data directory, cache off.
     nocache: SessionConfig,
+    /// Same data directory, room for one token.
+    tiny: SessionConfig,
     token: String,
+    /// A second token of the same shape (same user, same payload).
+    token2: String,
     jwt_key: DecodingKey,
     jwk: Jwk,
     runtime: tokio::runtime::Runtime,
@@ -171,19 +175,29 @@ fn fixture() -> Fixture {
         .disable_verified_token_cache()
         .build()
         .expect("config without cache");
+    let tiny = SessionConfig::builder()
+        .data_dir(dir.path())
+        .verified_token_cache(1)
+        .build()
+        .expect("config with room for one token");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let (token, jwks) = runtime.block_on(async {
+    let (token, token2, jwks) = runtime.block_on(async {
         let created = config
             .core()
             .create_session(new_session("bench"))
             .await
             .expect("create");
+        let second = config
+            .core()
+            .create_session(new_session("bench"))
+            .await
+            .expect("create");
         let jwks = config.core().key_source().fetch_keys().await.expect("keys");
-        (created.access_token.token, jwks)
+        (created.access_token.token, second.access_token.token, jwks)
     });
     let header = jsonwebtoken::decode_header(&token).expect("header");
     let jwk = jwks
@@ -195,7 +209,9 @@ fn fixture() -> Fixture {
         _dir: dir,
         config,
         nocache,
+        tiny,
         token,
+        token2,
         jwt_key,
         jwk,
         runtime,
@@ -275,13 +291,19 @@ fn bench_verify(c: &mut Criterion<BenchClock>) {
                 .expect("decoded")
         })
     });
+    let misses = [bearer(&f.tiny, &f.token), bearer(&f.tiny, &f.token2)];
+    verify(&misses[0], &f.tiny, &options);
+    verify(&misses[1], &f.tiny, &options);
+    assert!(
+        !__bench::is_cached(&f.tiny, &f.token),
+        "the second token evicts the first"
+    );
+    let mut turn = 0usize;
     group.bench_function("verify_miss", |b| {
-        b.iter_batched(
-            || __bench::clear_verified_tokens(&f.config),
-            |()| verify(black_box(&req), &f.config, &options),
-            // Setup right before each call: batching would empty the cache only once.
-            BatchSize::PerIteration,
-        )
+        b.iter(|| {
+            turn += 1;
+            verify(black_box(&misses[turn % 2]), &f.tiny, &options)
+        })
     });
     verify(&req, &f.config, &options);
     assert_eq!(__bench::verified_tokens_len(&f.config), 1);

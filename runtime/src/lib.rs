@@ -391,6 +391,16 @@ pub mod __bench {
         }
     }
 
+    /// Whether the verified-token cache holds a live entry for `token`.
+    pub fn is_cached(config: &SessionConfig, token: &str) -> bool {
+        let key = crate::cache::TokenKey::of(token);
+        config
+            .inner()
+            .verified_tokens
+            .as_ref()
+            .is_some_and(|c| c.get(&key, 0).is_some())
+    }
+
     /// Number of tokens in the verified-token cache (0 when it is off).
     pub fn verified_tokens_len(config: &SessionConfig) -> usize {
         config
