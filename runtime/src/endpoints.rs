@@ -9,8 +9,7 @@ use crate::config::{AntiCsrf, SessionConfig, TokenTransferMethod};
 use crate::core::{RefreshOutcome, RefreshRequest};
 use crate::error::SessionError;
 use crate::guard::reject;
-use crate::session::{SessionContainer, SessionParts, TokenState};
-use crate::token::parse_access_token;
+use crate::session::SessionContainer;
 use crate::transfer::{self, ResponseWriter, Transfer};
 use crate::verify::{VerifyOptions, verify_request};
 
@@ -143,43 +142,10 @@ async fn refresh_inner(
             });
         }
     };
-    let payload = parse_access_token(&created.access_token.token)
-        .map(|t| t.payload)
-        .map_err(|_| SessionError::Internal("the core issued an unreadable access token".into()))?;
     // Clear a refresh token that came by the other method (protocol §9.1 step 5).
-    let other = match method {
-        Transfer::Cookie => Transfer::Header,
-        Transfer::Header => Transfer::Cookie,
-    };
-    let other_has_refresh_token = match other {
-        Transfer::Cookie => {
-            !transfer::cookie_values(req, transfer::REFRESH_TOKEN_COOKIE).is_empty()
-        }
-        Transfer::Header => false,
-    };
-    let session = SessionContainer::new(
-        config.clone(),
-        SessionParts {
-            handle: created.session.handle,
-            user_id: created.session.user_id,
-            recipe_user_id: created.session.recipe_user_id,
-            tenant_id: created.session.tenant_id,
-            transfer: method,
-            state: TokenState {
-                access_token: created.access_token.token,
-                payload,
-                expiry_ms: created.access_token.expiry_ms,
-                refresh_token: Some(created.refresh_token),
-                anti_csrf_token: created.anti_csrf_token,
-                updated: true,
-                clear: if other_has_refresh_token {
-                    vec![other]
-                } else {
-                    Vec::new()
-                },
-            },
-        },
-    );
+    let other_has_refresh_token = method == Transfer::Header
+        && !transfer::cookie_values(req, transfer::REFRESH_TOKEN_COOKIE).is_empty();
+    let session = SessionContainer::from_created(config, created, method, other_has_refresh_token)?;
     crate::observe::record_session(&session);
     tracing::debug!(
         session_handle = session.handle(),

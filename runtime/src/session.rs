@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::claims::{ClaimFetchInput, IntoValidator, SessionClaim};
 use crate::config::{AntiCsrf, SessionConfig};
-use crate::core::{IssuedToken, NewSession, RegenerateOutcome, SessionInformation};
+use crate::core::{CreatedSession, IssuedToken, NewSession, RegenerateOutcome, SessionInformation};
 use crate::error::SessionError;
 use crate::token::parse_access_token;
 use crate::transfer::{self, NewTokens, ResponseWriter, Transfer};
@@ -81,6 +81,44 @@ impl SessionContainer {
                 state: Mutex::new(parts.state),
             }),
         }
+    }
+
+    /// A session just issued by the core (create or refresh) whose tokens the response must
+    /// carry by `method`; `clear_other` also clears the other transfer method's tokens.
+    pub(crate) fn from_created(
+        config: &SessionConfig,
+        created: CreatedSession,
+        method: Transfer,
+        clear_other: bool,
+    ) -> Result<Self, SessionError> {
+        let payload = parse_access_token(&created.access_token.token)
+            .map(|t| t.payload)
+            .map_err(|_| {
+                SessionError::Internal("the core issued an unreadable access token".into())
+            })?;
+        Ok(SessionContainer::new(
+            config.clone(),
+            SessionParts {
+                handle: created.session.handle,
+                user_id: created.session.user_id,
+                recipe_user_id: created.session.recipe_user_id,
+                tenant_id: created.session.tenant_id,
+                transfer: method,
+                state: TokenState {
+                    access_token: created.access_token.token,
+                    payload,
+                    expiry_ms: created.access_token.expiry_ms,
+                    refresh_token: Some(created.refresh_token),
+                    anti_csrf_token: created.anti_csrf_token,
+                    updated: true,
+                    clear: if clear_other {
+                        vec![method.other()]
+                    } else {
+                        Vec::new()
+                    },
+                },
+            },
+        ))
     }
 
     pub(crate) fn config(&self) -> &SessionConfig {
@@ -552,41 +590,12 @@ pub async fn create_new_session_for_tenant(
             use_dynamic_signing_key: c.use_dynamic_signing_key,
         })
         .await?;
-    let payload = parse_access_token(&created.access_token.token)
-        .map(|t| t.payload)
-        .map_err(|_| SessionError::Internal("the core issued an unreadable access token".into()))?;
     // A new session replaces one carried by the other method (protocol §3.5 "create").
-    let other = match method {
-        Transfer::Cookie => Transfer::Header,
-        Transfer::Header => Transfer::Cookie,
-    };
-    let other_has_token = match other {
+    let other_has_token = match method.other() {
         Transfer::Cookie => !transfer::cookie_values(req, transfer::ACCESS_TOKEN_COOKIE).is_empty(),
         Transfer::Header => matches!(transfer::bearer_token(req), Ok(Some(_))),
     };
-    let session = SessionContainer::new(
-        config.clone(),
-        SessionParts {
-            handle: created.session.handle,
-            user_id: created.session.user_id,
-            recipe_user_id: created.session.recipe_user_id,
-            tenant_id: created.session.tenant_id,
-            transfer: method,
-            state: TokenState {
-                access_token: created.access_token.token,
-                payload,
-                expiry_ms: created.access_token.expiry_ms,
-                refresh_token: Some(created.refresh_token),
-                anti_csrf_token: created.anti_csrf_token,
-                updated: true,
-                clear: if other_has_token {
-                    vec![other]
-                } else {
-                    Vec::new()
-                },
-            },
-        },
-    );
+    let session = SessionContainer::from_created(&config, created, method, other_has_token)?;
     remember(req, &session);
     crate::observe::session_created();
     Ok(session)

@@ -31,6 +31,16 @@ pub(crate) enum Transfer {
     Header,
 }
 
+impl Transfer {
+    /// The other transfer method.
+    pub(crate) fn other(self) -> Transfer {
+        match self {
+            Transfer::Cookie => Transfer::Header,
+            Transfer::Header => Transfer::Cookie,
+        }
+    }
+}
+
 /// `encodeURIComponent`'s set: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` is escaped.
 const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
