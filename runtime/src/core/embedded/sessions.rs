@@ -138,48 +138,37 @@ impl Shared {
                 _ => return Ok(VerifyOutcome::Unauthorised),
             };
             let anti_csrf = info.anti_csrf_token.as_deref();
-            let Some(parent) = info.parent_refresh_token_hash1.as_deref() else {
-                // check_database: the payload may have changed since the token was signed.
-                if custom_payload(&info) == session.jwt_payload {
+            if let Some(parent) = info.parent_refresh_token_hash1.as_deref() {
+                let child_hash2 = sha256_hex(info.refresh_token_hash1.as_bytes());
+                let parent_hash2 = sha256_hex(parent.as_bytes());
+                if session.refresh_hash2 == parent_hash2 {
+                    // First use of a token minted by a refresh: commit the rotation.
+                    let promotion = super::store::Promotion {
+                        handle: session.handle.clone(),
+                        from_hash2: parent_hash2,
+                        to_hash2: child_hash2,
+                        expiry_ms: now.saturating_add(self.refresh_validity_ms()),
+                        now_ms: now,
+                    };
+                    if !self.store.promote(promotion).await? {
+                        continue;
+                    }
+                } else if session.refresh_hash2 != child_hash2 {
+                    // A sibling child (another refresh of the same parent won): nothing to do.
                     return Ok(VerifyOutcome::Ok {
-                        session: core_session(&session),
+                        session: session_from_token(&info),
                         new_access_token: None,
                     });
                 }
-                let token = self.sign_for(
-                    &session,
-                    session.use_dynamic_key,
-                    &info.refresh_token_hash1,
-                    None,
-                    anti_csrf,
-                    now,
-                )?;
+            } else if custom_payload(&info) == session.jwt_payload {
+                // check_database with an unchanged payload: the token stays as it is.
                 return Ok(VerifyOutcome::Ok {
                     session: core_session(&session),
-                    new_access_token: Some(token),
-                });
-            };
-            let child_hash2 = sha256_hex(info.refresh_token_hash1.as_bytes());
-            let parent_hash2 = sha256_hex(parent.as_bytes());
-            if session.refresh_hash2 == parent_hash2 {
-                // First use of a token minted by a refresh: commit the rotation.
-                let promotion = super::store::Promotion {
-                    handle: session.handle.clone(),
-                    from_hash2: parent_hash2,
-                    to_hash2: child_hash2,
-                    expiry_ms: now.saturating_add(self.refresh_validity_ms()),
-                    now_ms: now,
-                };
-                if !self.store.promote(promotion).await? {
-                    continue;
-                }
-            } else if session.refresh_hash2 != child_hash2 {
-                // A sibling child (another refresh of the same parent won): nothing to do.
-                return Ok(VerifyOutcome::Ok {
-                    session: session_from_token(&info),
                     new_access_token: None,
                 });
             }
+            // A promotion, an already promoted token, or a payload changed since signing:
+            // hand out a fresh token without the parent hash.
             let token = self.sign_for(
                 &session,
                 session.use_dynamic_key,
