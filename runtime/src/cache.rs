@@ -23,7 +23,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::DecodingKey;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use serde_json::{Map, Value};
@@ -32,7 +31,7 @@ use crate::core::{
     BoxFuture, CoreError, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
     RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
 };
-use crate::jwks::{JwksCache, KeySource};
+use crate::jwks::{JwksCache, KeySource, Rs256Key};
 use crate::token::{AccessTokenInfo, UnverifiedToken};
 
 /// Default time a verified token is trusted without a new signature check.
@@ -59,7 +58,7 @@ pub(crate) struct CachedToken {
     /// Everything verification extracted (payload included).
     info: AccessTokenInfo,
     /// The key object that verified the signature; a hit requires it still to be current.
-    key: Arc<DecodingKey>,
+    key: Arc<Rs256Key>,
     /// End of the TTL.
     stale_at: Instant,
     weight: u64,
@@ -102,7 +101,7 @@ impl fmt::Debug for VerifiedTokenCache {
 /// Taken before a signature check: the key the token would be checked with, so that only a
 /// token verified with a key that stayed current is cached.
 pub(crate) struct Admission {
-    key: Arc<DecodingKey>,
+    key: Arc<Rs256Key>,
     token_len: usize,
 }
 
@@ -442,7 +441,7 @@ mod tests {
     #[test]
     fn a_flood_of_distinct_tokens_never_exceeds_the_capacity() {
         let cache = VerifiedTokenCache::new(100, DEFAULT_TTL).unwrap();
-        let key = Arc::new(DecodingKey::from_secret(b"unused"));
+        let key = Arc::new(Rs256Key::from_components(&[0xC1; 256], &[1, 0, 1]).unwrap());
         for i in 0..20_000 {
             let raw = format!("token-{i}-{}", "x".repeat(i % 9000));
             let entry = CachedToken {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::DecodingKey;
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use jsonwebtoken::jwk::{
     AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
 };
@@ -117,13 +117,34 @@ pub struct JwksCache {
     fetches: AtomicU64,
 }
 
+/// An RS256 (PKCS#1 v1.5, SHA-256, 2048–8192-bit) verification key, parsed once by aws-lc
+/// when its JWKS is loaded. Rebuilding the key from `n`/`e` on every check, as
+/// `jsonwebtoken::crypto::verify` does, costs 4–9 µs per signature (BENCHMARKS.md).
+#[derive(Debug)]
+pub(crate) struct Rs256Key(ParsedPublicKey);
+
+impl Rs256Key {
+    /// The key with modulus `n` and exponent `e` (big-endian, no leading zeros).
+    pub(crate) fn from_components(n: &[u8], e: &[u8]) -> Result<Self, &'static str> {
+        RsaPublicKeyComponents { n, e }
+            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+            .map(Self)
+            .map_err(|_| "not a valid RSA public key")
+    }
+
+    /// Whether `signature` (raw bytes) is this key's RS256 signature of `message`.
+    pub(crate) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.0.verify_sig(message, signature).is_ok()
+    }
+}
+
 /// The usable keys of one fetched JWKS, in JWKS order.
 struct KeySet {
-    keys: Vec<(Option<String>, Arc<DecodingKey>)>,
+    keys: Vec<(Option<String>, Arc<Rs256Key>)>,
 }
 
 impl KeySet {
-    fn get(&self, kid: &str) -> Option<&Arc<DecodingKey>> {
+    fn get(&self, kid: &str) -> Option<&Arc<Rs256Key>> {
         self.keys
             .iter()
             .find(|(id, _)| id.as_deref() == Some(kid))
@@ -159,7 +180,7 @@ impl State {
             && self.fetched_at.is_some_and(|at| at.elapsed() < max_age)
     }
 
-    fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+    fn key(&self, kid: &str) -> Option<Arc<Rs256Key>> {
         self.keys.as_ref()?.get(kid).cloned()
     }
 }
@@ -209,7 +230,7 @@ impl JwksCache {
     ///
     /// [`TokenError::UnknownKey`] if no usable key has this `kid`; [`TokenError::KeysUnavailable`]
     /// if it is not cached and the last fetch attempt failed.
-    pub(crate) async fn key_for(&self, kid: &str) -> Result<Arc<DecodingKey>, TokenError> {
+    pub(crate) async fn key_for(&self, kid: &str) -> Result<Arc<Rs256Key>, TokenError> {
         let seen = {
             let state = self.read();
             if state.is_fresh(self.max_age)
@@ -230,7 +251,7 @@ impl JwksCache {
     /// # Errors
     ///
     /// [`TokenError::KeysUnavailable`] if no key is cached and the fetch failed.
-    pub(crate) async fn all_keys(&self) -> Result<Vec<Arc<DecodingKey>>, TokenError> {
+    pub(crate) async fn all_keys(&self) -> Result<Vec<Arc<Rs256Key>>, TokenError> {
         let seen = {
             let state = self.read();
             if state.is_fresh(self.max_age)
@@ -250,17 +271,17 @@ impl JwksCache {
 
     /// The cached key for `kid`, however old; never fetches.
     #[allow(dead_code, reason = "no-I/O lookups for hot paths")]
-    pub(crate) fn cached_key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+    pub(crate) fn cached_key(&self, kid: &str) -> Option<Arc<Rs256Key>> {
         self.read().key(kid)
     }
 
     /// All cached keys, however old; `None` if nothing was ever fetched. Never fetches.
     #[allow(dead_code, reason = "no-I/O lookups for hot paths")]
-    pub(crate) fn cached_keys(&self) -> Option<Vec<Arc<DecodingKey>>> {
+    pub(crate) fn cached_keys(&self) -> Option<Vec<Arc<Rs256Key>>> {
         self.read().keys.as_ref().map(Self::collect)
     }
 
-    fn collect(keys: &KeySet) -> Vec<Arc<DecodingKey>> {
+    fn collect(keys: &KeySet) -> Vec<Arc<Rs256Key>> {
         keys.keys.iter().map(|(_, key)| Arc::clone(key)).collect()
     }
 
@@ -386,7 +407,7 @@ fn build_key_set(set: &JwkSet) -> Result<KeySet, KeySourceError> {
 }
 
 /// An RSA verification key for RS256 built from a JWK, or why the JWK is not usable.
-fn rs256_key(jwk: &Jwk) -> Result<DecodingKey, &'static str> {
+fn rs256_key(jwk: &Jwk) -> Result<Rs256Key, &'static str> {
     let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
         return Err("not an RSA key");
     };
@@ -427,10 +448,11 @@ fn rs256_key(jwk: &Jwk) -> Result<DecodingKey, &'static str> {
     if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
         return Err("modulus size is not 2048 to 8192 bits");
     }
-    if e.iter().all(|&b| b == 0) {
+    let Some(exponent_start) = e.iter().position(|&b| b != 0) else {
         return Err("exponent is zero");
-    }
-    Ok(DecodingKey::from_rsa_raw_components(modulus, &e))
+    };
+    let exponent = &e[exponent_start..];
+    Rs256Key::from_components(modulus, exponent)
 }
 
 #[cfg(test)]

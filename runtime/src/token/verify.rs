@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Number, Value};
 
 use super::TokenError;
 use super::parse::{UnverifiedToken, check_structure, decode_lenient};
-use crate::jwks::JwksCache;
+use crate::jwks::{JwksCache, Rs256Key};
 
 /// Tenant of tokens older than v4 (§1.4).
 const DEFAULT_TENANT: &str = "public";
@@ -136,24 +135,32 @@ fn kid_of<'t>(token: &'t UnverifiedToken<'_>) -> Result<&'t str, TokenError> {
         .ok_or(TokenError::Malformed("header has no kid"))
 }
 
-/// One RS256 check; the algorithm is fixed and cached keys are RSA keys only.
-fn verify_rs256(signature: &str, signing_input: &str, key: &DecodingKey) -> Result<(), TokenError> {
-    match jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), key, Algorithm::RS256) {
-        Ok(true) => Ok(()),
-        Ok(false) | Err(_) => Err(TokenError::BadSignature),
+/// The longest RS256 signature we accept: 8192-bit keys, the largest the key cache keeps.
+const MAX_SIGNATURE_BYTES: usize = 8192 / 8;
+
+/// One RS256 check of a base64url (unpadded) signature; the algorithm is fixed and cached
+/// keys are RSA keys only.
+fn verify_rs256(signature: &str, signing_input: &str, key: &Rs256Key) -> Result<(), TokenError> {
+    let mut raw = [0; MAX_SIGNATURE_BYTES];
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(signature, &mut raw)
+        .map_err(|_| TokenError::BadSignature)?;
+    if key.verifies(signing_input.as_bytes(), &raw[..len]) {
+        Ok(())
+    } else {
+        Err(TokenError::BadSignature)
     }
 }
 
-/// v2 signatures are standard base64 with padding: convert once, then try each key (§2.4).
+/// v2 signatures are standard base64 with padding: decode once, then try each key (§2.4).
 fn verify_v2_signature(
     token: &UnverifiedToken<'_>,
-    candidates: &[Arc<DecodingKey>],
+    candidates: &[Arc<Rs256Key>],
 ) -> Result<(), TokenError> {
     let signature = decode_lenient(token.signature).ok_or(TokenError::BadSignature)?;
-    let signature = URL_SAFE_NO_PAD.encode(signature);
     if candidates
         .iter()
-        .any(|key| verify_rs256(&signature, token.signing_input, key).is_ok())
+        .any(|key| key.verifies(token.signing_input.as_bytes(), &signature))
     {
         Ok(())
     } else {
