@@ -12,7 +12,18 @@ import sys
 from collections import defaultdict
 from html import escape
 
-COLORS = {"cache-on": "#2b7bba", "cache-off": "#7fb3d5", "baseline": "#e08214", "node": "#5aae61"}
+NODE = "supertokens-node"
+COLORS = {"cache-on": "#2b7bba", "cache-off": "#7fb3d5", "baseline": "#e08214", NODE: "#5aae61"}
+LEGEND = {
+    "cache-on": "session-guard demo, verified-token cache on",
+    "cache-off": "session-guard demo, cache off",
+    "baseline": "hand-written baseline (jsonwebtoken, no session-guard)",
+    NODE: "supertokens-node 24 + express, verifySession(), session-guard-core as core",
+}
+# Bars are grouped by transfer mode, then route, so the servers for one request sit together.
+SERVER_ORDER = ["cache-on", "cache-off", "baseline", NODE]
+MODE_ORDER = ["header", "cookie"]
+PATH_ORDER = ["/health", "/user", "/optional"]
 
 
 def load(path):
@@ -22,7 +33,13 @@ def load(path):
         row["rps"] = float(row["rps"])
         row["p50_ms"] = float(row["p50_ms"])
         row["p99_ms"] = float(row["p99_ms"])
+        row["non2xx"] = int(row.get("non2xx") or 0)
+        row["socket_errors"] = int(row.get("socket_errors") or 0)
     return rows
+
+
+def rank(order, value):
+    return (order.index(value), "") if value in order else (len(order), value)
 
 
 def span(values):
@@ -45,11 +62,17 @@ def ratios(rows):
             (f"cache off: /optional vs /health ({mode})", ("cache-off", mode, "/optional"), ("cache-off", mode, "/health"), None),
             (f"cache off: /user vs baseline /user ({mode})", ("cache-off", mode, "/user"), ("baseline", mode, "/user"), 0.95),
             (f"cache on:  /user vs baseline /user ({mode})", ("cache-on", mode, "/user"), ("baseline", mode, "/user"), None),
+            (f"cache on:  /user vs {NODE} /user ({mode})", ("cache-on", mode, "/user"), (NODE, mode, "/user"), None),
+            (f"cache off: /user vs {NODE} /user ({mode})", ("cache-off", mode, "/user"), (NODE, mode, "/user"), None),
+            (f"{NODE}: /user vs /health ({mode})", (NODE, mode, "/user"), (NODE, mode, "/health"), None),
+            (f"{NODE}: /optional vs /health ({mode})", (NODE, mode, "/optional"), (NODE, mode, "/health"), None),
         ]
     out = []
     for label, num, den, target in wanted:
         values = [r[num] / r[den] for r in by_round.values() if num in r and den in r and r[den] > 0]
-        out.append((label, values, target))
+        # A ratio without a target over a server this run did not measure (NODE=0): no line.
+        if values or target is not None:
+            out.append((label, values, target))
     return out
 
 
@@ -57,16 +80,24 @@ def summary(rows):
     groups = defaultdict(list)
     for row in rows:
         groups[(row["server"], row["mode"], row["path"])].append(row)
-    return groups
+    order = sorted(groups, key=lambda k: (rank(MODE_ORDER, k[1]), rank(PATH_ORDER, k[2]), rank(SERVER_ORDER, k[0])))
+    return {key: groups[key] for key in order}
 
 
 def draw(groups, ratio_rows, path):
     keys = list(groups)
-    bar_h, gap, left, top = 22, 6, 250, 56
-    width = 980
-    plot_w = width - left - 260
+    bar_h, gap, block_gap, left = 20, 4, 14, 300
+    width = 1060
+    plot_w = width - left - 290
+    servers = sorted({k[0] for k in keys}, key=lambda s: rank(SERVER_ORDER, s))
+    top = 56 + 18 * len(servers) + 10
+    blocks = 0
+    for i, key in enumerate(keys):
+        if i and key[1:] != keys[i - 1][1:]:
+            blocks += 1
     max_rps = max(max(r["rps"] for r in rows) for rows in groups.values()) or 1
-    height = top + len(keys) * (bar_h + gap) + 40 + 18 * (len(ratio_rows) + 2)
+    bars_h = len(keys) * (bar_h + gap) + blocks * block_gap
+    height = top + bars_h + 40 + 18 * (len(ratio_rows) + 2)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'font-family="sans-serif" font-size="12">',
@@ -74,25 +105,39 @@ def draw(groups, ratio_rows, path):
         '<text x="12" y="22" font-size="16" font-weight="bold">session-guard HTTP load '
         "(wrk, 127.0.0.1, 2 cores shared with the load generator)</text>",
         '<text x="12" y="40" fill="#555">bars: mean req/s over rounds; whiskers: min-max; '
-        "right: p50 / p99 latency (mean)</text>",
+        "right: p50 / p99 latency (mean); grouped by transfer mode and route</text>",
     ]
+    for i, server in enumerate(servers):
+        y = 56 + 18 * i
+        parts.append(f'<rect x="12" y="{y}" width="12" height="12" fill="{COLORS.get(server, "#999")}"/>')
+        parts.append(f'<text x="30" y="{y + 10}">{escape(server)}: {escape(LEGEND.get(server, server))}</text>')
+    y = top
     for i, key in enumerate(keys):
+        if i and key[1:] != keys[i - 1][1:]:
+            y += block_gap
         rows = groups[key]
         server, mode, route = key
         rps = [r["rps"] for r in rows]
         mean = sum(rps) / len(rps)
-        y = top + i * (bar_h + gap)
         w = plot_w * mean / max_rps
         color = COLORS.get(server, "#999")
         p50 = sum(r["p50_ms"] for r in rows) / len(rows)
         p99 = sum(r["p99_ms"] for r in rows) / len(rows)
-        parts.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{escape(server)} · {escape(mode)} · {escape(route)}</text>')
+        non2xx = sum(r["non2xx"] for r in rows)
+        parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">{escape(server)} · {escape(mode)} · {escape(route)}</text>')
         parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}"/>')
         lo, hi = plot_w * min(rps) / max_rps, plot_w * max(rps) / max_rps
         parts.append(f'<line x1="{left + lo:.1f}" x2="{left + hi:.1f}" y1="{y + bar_h / 2}" y2="{y + bar_h / 2}" stroke="black"/>')
-        parts.append(f'<text x="{left + max(w, hi) + 6:.1f}" y="{y + 15}">{mean:,.0f} req/s</text>')
-        parts.append(f'<text x="{width - 12}" y="{y + 15}" text-anchor="end" fill="#333">p50 {p50:.2f} ms / p99 {p99:.2f} ms</text>')
-    y = top + len(keys) * (bar_h + gap) + 24
+        label = f"{mean:,.0f} req/s"
+        parts.append(f'<text x="{left + max(w, hi) + 6:.1f}" y="{y + 14}">{label}</text>')
+        if non2xx:
+            parts.append(
+                f'<text x="{left + max(w, hi) + 6 + 7.2 * len(label):.1f}" y="{y + 14}" fill="#c00" '
+                f'font-weight="bold">{non2xx:,} non-2xx!</text>'
+            )
+        parts.append(f'<text x="{width - 12}" y="{y + 14}" text-anchor="end" fill="#333">p50 {p50:.2f} ms / p99 {p99:.2f} ms</text>')
+        y += bar_h + gap
+    y += 24
     parts.append(f'<text x="12" y="{y}" font-weight="bold">ratios of req/s within a round (min-max over rounds)</text>')
     for label, values, target in ratio_rows:
         y += 18
@@ -108,20 +153,22 @@ def draw(groups, ratio_rows, path):
 def main():
     rows = load(sys.argv[1])
     groups = summary(rows)
-    print(f"{'server':<10} {'mode':<7} {'path':<8} {'req/s':>16} {'p50 ms':>14} {'p99 ms':>14}")
+    print(f"{'server':<17} {'mode':<7} {'path':<10} {'req/s':>16} {'p50 ms':>14} {'p99 ms':>14} {'non-2xx':>8}")
     for (server, mode, route), group in groups.items():
         rps = [r["rps"] for r in group]
         p50 = [r["p50_ms"] for r in group]
         p99 = [r["p99_ms"] for r in group]
+        non2xx = sum(r["non2xx"] for r in group)
         rng = lambda v, f: f.format(min(v)) if min(v) == max(v) else (f.format(min(v)) + "-" + f.format(max(v)))
-        print(f"{server:<10} {mode:<7} {route:<8} {rng(rps, '{:.0f}'):>16} {rng(p50, '{:.3f}'):>14} {rng(p99, '{:.3f}'):>14}")
+        flag = f"{non2xx:>8} !!" if non2xx else f"{0:>8}"
+        print(f"{server:<17} {mode:<7} {route:<10} {rng(rps, '{:.0f}'):>16} {rng(p50, '{:.3f}'):>14} {rng(p99, '{:.3f}'):>14} {flag}")
     print()
     ratio_rows = ratios(rows)
     for label, values, target in ratio_rows:
         status = ""
         if target is not None and values:
             status = f"   target >= {target:.2f}: {'met' if min(values) >= target else 'MISSED'}"
-        print(f"{label:<50} {span(values)}{status}")
+        print(f"{label:<52} {span(values)}{status}")
     if len(sys.argv) > 2:
         draw(groups, ratio_rows, sys.argv[2])
         print(f"\nwrote {sys.argv[2]}")

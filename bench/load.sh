@@ -1,19 +1,40 @@
 #!/usr/bin/env bash
 # HTTP load test of session-guard (issue 7), on 127.0.0.1 only, every run bounded.
 #
-# Builds the demo and the hand-written baseline in release mode, logs in once per transfer
-# mode, then for each round measures with wrk, in one run of this script:
+# Builds the demo, the hand-written baseline and session-guard-core in release mode, logs in
+# once per transfer mode on each kind of server, then for each round measures with wrk, in one
+# run of this script:
 #   demo, verified-token cache on:  GET /health (no guard), GET /user (guard, the session as
 #       JSON) and GET /optional (guard, a body as small as /health's), header and cookie mode
 #   demo, verified-token cache off: the same six
 #   baseline (jsonwebtoken per request, no session-guard): GET /health and GET /user
-# and prints req/s, p50, p99 and the ratios the targets are about; writes
-# bench/results.tsv and the chart bench/results.svg (bench/chart.py, no network).
+#   supertokens-node 24.0.3 on express (bench/node/server.js: `verifySession()`, same routes
+#       and bodies as the demo, NODE_WORKERS cluster workers) whose SuperTokens Core is
+#       session-guard-core: the same six
+# and prints req/s, p50, p99 and the ratios the targets are about (session-guard's /user
+# against supertokens-node's among them); writes bench/results.tsv and the chart
+# bench/results.svg (bench/chart.py, no network).
 #
-# Usage: bash bench/load.sh                  (1 round of 10 s runs: about 3.5 minutes)
+# Every server is started alone (the core excepted: it stays up, idle, while the others run;
+# supertokens-node verifies access tokens itself with the core's JWKS, so the core does no work
+# while /user is loaded), warmed up with WARMUP seconds of wrk on /user, and checked with one
+# request before each measured run: a route that does not answer 200 stops the script, and a
+# run with non-2xx responses (a 401 flood would fake a high req/s) is flagged and makes the
+# script exit 1 once the table and chart are written.
+#
+# Usage: bash bench/load.sh                  (1 round of 10 s runs: about 4.5 minutes after the build)
 #        ROUNDS=3 DURATION=10 bash bench/load.sh
+#        NODE=0 bash bench/load.sh           (without supertokens-node: about 3.5 minutes)
 # Environment: ROUNDS (1), DURATION seconds per run (10), CONNECTIONS (32), THREADS (1),
-#              OUT (bench/results), SKIP_BUILD=1 to reuse target/release binaries.
+#              WARMUP seconds per server start (2; 0: none), OUT (bench/results),
+#              SKIP_BUILD=1 to reuse target/release binaries,
+#              NODE (1; 0 skips supertokens-node), NODE_WORKERS (nproc: as many as the demo's
+#              actix-web workers), NODE_BASE=http://127.0.0.1:<port> to measure a backend that
+#              is already running instead of starting session-guard-core and bench/node (it
+#              needs the same routes: POST /login, GET /health, /user, /optional).
+# Needs: wrk (installed from the Debian package if missing), curl, python3, cargo; for
+# supertokens-node, Node >= 20 with npm (`npm ci` in bench/node, from the npm registry, if its
+# node_modules is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,8 +42,25 @@ ROUNDS=${ROUNDS:-1}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
+WARMUP=${WARMUP:-2}
 OUT=${OUT:-bench/results}
-HOST=127.0.0.1
+NODE=${NODE:-1}
+NODE_BASE=${NODE_BASE:-}
+NODE_WORKERS=${NODE_WORKERS:-$(nproc)}
+NODE_NAME=supertokens-node
+
+# What runs of supertokens-node: "start" (session-guard-core + bench/node), "external"
+# (NODE_BASE) or "" (none).
+if [ -n "$NODE_BASE" ]; then
+  case "$NODE_BASE" in
+    http://127.0.0.1:[0-9]*) NODE_MODE=external ;;
+    *) echo "NODE_BASE must be http://127.0.0.1:<port>" >&2; exit 2 ;;
+  esac
+elif [ "$NODE" = 0 ]; then
+  NODE_MODE=""
+else
+  NODE_MODE=start
+fi
 
 if ! command -v wrk >/dev/null 2>&1; then
   echo "== installing wrk (Debian package)" >&2
@@ -33,42 +71,69 @@ if ! command -v wrk >/dev/null 2>&1; then
   fi
 fi
 
+if [ "$NODE_MODE" = start ]; then
+  for tool in node npm; do
+    command -v "$tool" >/dev/null 2>&1 || {
+      echo "supertokens-node needs Node >= 20 with npm ($tool not found); NODE=0 skips it" >&2
+      exit 1
+    }
+  done
+  if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+    echo "supertokens-node needs Node >= 20 (found $(node --version)); NODE=0 skips it" >&2
+    exit 1
+  fi
+  if [ ! -d bench/node/node_modules/supertokens-node ]; then
+    echo "== npm ci in bench/node (supertokens-node 24.0.3, express 4.21.2, from package-lock.json)" >&2
+    (cd bench/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+  fi
+fi
+
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  echo "== building demo and baseline (release)" >&2
-  cargo build --release --locked -q -p session-guard-examples --bin demo --bin baseline
+  bins=(--bin demo --bin baseline)
+  [ "$NODE_MODE" = start ] && bins+=(--bin session-guard-core)
+  echo "== building ${bins[*]//--bin /} (release)" >&2
+  cargo build --release --locked -q -p session-guard-examples "${bins[@]}"
 fi
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 DEMO=$TARGET_DIR/release/demo
 BASELINE=$TARGET_DIR/release/baseline
+CORE=$TARGET_DIR/release/session-guard-core
 
 WORK=$(mktemp -d)
 SERVER_PID=""
-stop_server() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
+CORE_PID=""
+# stop PIDVAR: stops the process whose id is in the variable PIDVAR, if any.
+stop() {
+  local pid=${!1}
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    printf -v "$1" %s ""
   fi
 }
+stop_server() { stop SERVER_PID; }
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-  stop_server
+  stop SERVER_PID
+  stop CORE_PID
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_server NAME BINARY [VAR=value...]: starts it on a free port of 127.0.0.1 and sets ADDR.
-start_server() {
-  local name=$1 binary=$2
+# spawn NAME PIDVAR [VAR=value...] COMMAND [ARG...]: starts COMMAND with PORT=0 (and the
+# variables) in the background, stores its id in PIDVAR, waits until it prints
+# `listening on http://127.0.0.1:<port>` and sets ADDR to 127.0.0.1:<port>.
+spawn() {
+  local name=$1 pidvar=$2
   shift 2
-  stop_server
-  env PORT=0 DATA_DIR="$WORK/data" RUST_LOG=warn "$@" "$binary" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  SERVER_PID=$!
+  env PORT=0 RUST_LOG=warn "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  printf -v "$pidvar" %s "$!"
   ADDR=""
   for _ in $(seq 1 300); do
     ADDR=$(sed -n 's#^listening on http://\(127\.0\.0\.1:[0-9]*\)$#\1#p' "$WORK/$name.out" | head -n1)
     [ -n "$ADDR" ] && break
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    if ! kill -0 "${!pidvar}" 2>/dev/null; then
       echo "$name exited:" >&2
       cat "$WORK/$name.err" >&2
       exit 1
@@ -81,7 +146,36 @@ start_server() {
   fi
 }
 
-# login MODE: prints the access token of a new session (`header` or `cookie` transfer).
+# start_server NAME [VAR=value...] COMMAND [ARG...]: stops the running server, starts this one
+# (the demo's DATA_DIR: every demo shares the sessions logged in below) and sets ADDR.
+start_server() {
+  local name=$1
+  shift
+  stop_server
+  CURRENT=$name
+  spawn "$name" SERVER_PID DATA_DIR="$WORK/data" "$@"
+}
+
+# start_node: starts bench/node/server.js against the core (started once) and sets ADDR; with
+# NODE_BASE, only points ADDR at it.
+start_node() {
+  if [ "$NODE_MODE" = external ]; then
+    stop_server
+    CURRENT=$NODE_NAME
+    ADDR=${NODE_BASE#http://}
+    ADDR=${ADDR%/}
+    return
+  fi
+  if [ -z "$CORE_PID" ]; then
+    CORE_API_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+    spawn session-guard-core CORE_PID DATA_DIR="$WORK/core-data" API_KEY="$CORE_API_KEY" "$CORE"
+    CORE_URI=http://$ADDR
+  fi
+  start_server "$NODE_NAME" NODE_ENV=production NODE_WORKERS="$NODE_WORKERS" \
+    CORE_URI="$CORE_URI" CORE_API_KEY="$CORE_API_KEY" node "$PWD/bench/node/server.js"
+}
+
+# login MODE: prints the access token of a new session on $ADDR (`header` or `cookie` transfer).
 login() {
   local headers=$WORK/login-$1.headers
   curl -sS --max-time 10 -o /dev/null -D "$headers" -X POST "http://$ADDR/login" \
@@ -93,27 +187,63 @@ login() {
   fi
 }
 
-# request_header MODE: the header that carries the token in MODE.
+# request_header MODE: the header that carries the token in MODE, for the current server.
 request_header() {
-  if [ "$1" = header ]; then
-    echo "authorization: Bearer $TOKEN_HEADER"
+  local token
+  if [ "$CURRENT" = "$NODE_NAME" ]; then
+    if [ "$1" = header ]; then token=$NODE_TOKEN_HEADER; else token=$NODE_TOKEN_COOKIE; fi
   else
-    echo "cookie: sAccessToken=$TOKEN_COOKIE"
+    if [ "$1" = header ]; then token=$TOKEN_HEADER; else token=$TOKEN_COOKIE; fi
+  fi
+  if [ "$1" = header ]; then
+    echo "authorization: Bearer $token"
+  else
+    echo "cookie: sAccessToken=$token"
   fi
 }
 
+# check_alive: fails if the server started for this run has exited.
+check_alive() {
+  if [ -n "$SERVER_PID" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "$CURRENT exited during the run:" >&2
+    tail -n 20 "$WORK/$CURRENT.err" >&2
+    exit 1
+  fi
+}
+
+# warm_up: WARMUP seconds of the same load on /user (header mode), not recorded; lets V8
+# optimise supertokens-node's hot path and fills the caches, on every server alike.
+warm_up() {
+  [ "$WARMUP" -gt 0 ] || return 0
+  timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" \
+    -H "$(request_header header)" "http://$ADDR/user" >/dev/null
+  check_alive
+}
+
 RESULTS=$OUT.tsv
+FLAGGED=$WORK/flagged
+: >"$FLAGGED"
 mkdir -p "$(dirname "$OUT")"
-printf 'round\tserver\tmode\tpath\trps\tp50_ms\tp99_ms\tnon2xx\n' >"$RESULTS"
+printf 'round\tserver\tmode\tpath\trps\tp50_ms\tp99_ms\tnon2xx\tsocket_errors\n' >"$RESULTS"
 
 # run ROUND SERVER MODE PATH: one bounded wrk run against $ADDR; appends a row.
 run() {
-  local round=$1 server=$2 mode=$3 path=$4 header
+  local round=$1 server=$2 mode=$3 path=$4 header status
   header=$(request_header "$mode")
+  # One request first: a guard that answers 401 (wrong token, wrong core) stops the script
+  # instead of measuring how fast the server refuses.
+  status=$(curl -sS --max-time 10 -o "$WORK/check.body" -w '%{http_code}' -H "$header" "http://$ADDR$path") || status=000
+  if [ "$status" != 200 ]; then
+    echo "$server $mode $path answered $status instead of 200:" >&2
+    head -c 500 "$WORK/check.body" >&2 || true
+    echo >&2
+    exit 1
+  fi
   # The same header on /health too, so both requests are the same size.
   timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
     -H "$header" "http://$ADDR$path" >"$WORK/wrk.out"
-  python3 - "$WORK/wrk.out" "$round" "$server" "$mode" "$path" >>"$RESULTS" <<'PY'
+  check_alive
+  python3 - "$WORK/wrk.out" "$FLAGGED" "$round" "$server" "$mode" "$path" >>"$RESULTS" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 def ms(value):
@@ -122,16 +252,27 @@ def ms(value):
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
 p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
+# wrk prints these two lines only when there are some: status >= 400 (401 included), and
+# connect/read/write/timeout errors.
 bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-errors = re.search(r"Socket errors:.*", text)
-print("\t".join(sys.argv[2:6] + [f"{rps:.0f}", f"{p50:.3f}", f"{p99:.3f}", bad.group(1) if bad else "0"]))
-if bad or errors:
-    print(f"warning: {sys.argv[3]} {sys.argv[4]} {sys.argv[5]}: {bad.group(0) if bad else ''} {errors.group(0) if errors else ''}", file=sys.stderr)
+non2xx = int(bad.group(1)) if bad else 0
+errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+socket_errors = sum(int(n) for n in errors.groups()) if errors else 0
+row = sys.argv[3:7] + [f"{rps:.0f}", f"{p50:.3f}", f"{p99:.3f}", str(non2xx), str(socket_errors)]
+print("\t".join(row))
+if non2xx or socket_errors:
+    note = f"{' '.join(sys.argv[3:7])}: {non2xx} non-2xx, {errors.group(0) if errors else 'no socket errors'}"
+    print(f"warning: {note}", file=sys.stderr)
+    with open(sys.argv[2], "a") as f:
+        f.write(("NON2XX " if non2xx else "SOCKET ") + note + "\n")
 PY
-  tail -n1 "$RESULTS" | awk -F'\t' '{printf "  %-9s %-6s %-7s %8s req/s  p50 %7s ms  p99 %7s ms\n", $2, $3, $4, $5, $6, $7}' >&2
+  tail -n1 "$RESULTS" | awk -F'\t' '{printf "  %-16s %-6s %-9s %8s req/s  p50 %7s ms  p99 %7s ms%s\n", $2, $3, $4, $5, $6, $7, ($8 > 0 ? "  !! " $8 " non-2xx" : "")}' >&2
 }
 
-# ---- sessions: one login per transfer mode, reused by every server (same data directory) ----
+load() { echo "load average:$(uptime | sed 's/.*load average://')" >&2; }
+load
+
+# ---- sessions: one login per transfer mode per kind of server, reused by every round ----------
 start_server login "$DEMO"
 TOKEN_HEADER=$(login header)
 TOKEN_COOKIE=$(login cookie)
@@ -140,46 +281,63 @@ if [ -z "$TOKEN_HEADER" ] || [ -z "$TOKEN_COOKIE" ]; then
   exit 1
 fi
 stop_server
-
-# ---- HOOK: supertokens-node comparison ----------------------------------------------------
-# Once `session-guard-core` exists, start supertokens-node backed by it here (on 127.0.0.1,
-# bounded like the servers above), log in there, and add `run "$round" node MODE PATH` rows;
-# bench/chart.py and the summary below pick up any server name. Until then a node backend
-# already running on this machine can be measured with NODE_BASE=http://127.0.0.1:<port>.
-node_hook() {
-  local round=$1
-  [ -n "${NODE_BASE:-}" ] || return 0
-  case "$NODE_BASE" in http://127.0.0.1:*) ;; *) echo "NODE_BASE must be on 127.0.0.1" >&2; return 0 ;; esac
-  local saved=$ADDR saved_header=$TOKEN_HEADER
-  ADDR=${NODE_BASE#http://}
-  TOKEN_HEADER=$(login header)
-  run "$round" node header /user
-  ADDR=$saved
-  TOKEN_HEADER=$saved_header
-}
-# --------------------------------------------------------------------------------------------
+if [ -n "$NODE_MODE" ]; then
+  start_node
+  NODE_TOKEN_HEADER=$(login header)
+  NODE_TOKEN_COOKIE=$(login cookie)
+  if [ -z "$NODE_TOKEN_HEADER" ] || [ -z "$NODE_TOKEN_COOKIE" ]; then
+    echo "login on $NODE_NAME ($ADDR) failed" >&2
+    exit 1
+  fi
+  stop_server
+  [ "$NODE_MODE" = start ] && echo "== $NODE_NAME: $NODE_WORKERS cluster workers, core session-guard-core at $CORE_URI" >&2
+fi
 
 for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round/$ROUNDS (wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s)" >&2
-  start_server cache-on "$DEMO" VERIFIED_TOKEN_CACHE=on
+  load
+  start_server cache-on VERIFIED_TOKEN_CACHE=on "$DEMO"
+  warm_up
   for mode in header cookie; do
     run "$round" cache-on "$mode" /health
     run "$round" cache-on "$mode" /user
     run "$round" cache-on "$mode" /optional
   done
-  start_server cache-off "$DEMO" VERIFIED_TOKEN_CACHE=off
+  start_server cache-off VERIFIED_TOKEN_CACHE=off "$DEMO"
+  warm_up
   for mode in header cookie; do
     run "$round" cache-off "$mode" /health
     run "$round" cache-off "$mode" /user
     run "$round" cache-off "$mode" /optional
   done
   start_server baseline "$BASELINE"
+  warm_up
   for mode in header cookie; do
     run "$round" baseline "$mode" /health
     run "$round" baseline "$mode" /user
   done
   stop_server
-  node_hook "$round"
+  if [ -n "$NODE_MODE" ]; then
+    start_node
+    warm_up
+    for mode in header cookie; do
+      run "$round" "$NODE_NAME" "$mode" /health
+      run "$round" "$NODE_NAME" "$mode" /user
+      run "$round" "$NODE_NAME" "$mode" /optional
+    done
+    stop_server
+  fi
 done
+load
 
 python3 bench/chart.py "$RESULTS" "$OUT.svg"
+
+if [ -s "$FLAGGED" ]; then
+  echo >&2
+  if grep -q '^NON2XX' "$FLAGGED"; then
+    echo "!! runs with non-2xx responses: their req/s count refusals, not served requests" >&2
+  fi
+  sed 's/^[A-Z0-9]* /   /' "$FLAGGED" >&2
+  grep -q '^NON2XX' "$FLAGGED" && exit 1
+fi
+exit 0
