@@ -6,17 +6,17 @@
 //! `ACCESS_TOKEN_VALIDITY_SECS` (3600), `REFRESH_TOKEN_VALIDITY_SECS` (8640000),
 //! `ANTI_CSRF` (`VIA_TOKEN`, `VIA_CUSTOM_HEADER` or `NONE`; default: decided by the domains),
 //! `VERIFIED_TOKEN_CACHE` (`on` = 10 000 tokens, `off` or a capacity; default: the library's,
-//! off; used by `bench/load.sh`).
+//! on with 10 000; used by `bench/load.sh`).
 //! `CORE_URI` (a SuperTokens Core, `;`-separated cores, instead of the embedded core) and
 //! `CORE_API_KEY`.
 
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, Responder, get, post, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use session_guard::prelude::*;
-use session_guard::{AntiCsrf, SessionConfig};
+use session_guard::{AccessTokenPayload, AntiCsrf, SessionConfig};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,12 +49,21 @@ async fn login(
     ))
 }
 
-fn user_json(session: &SessionContainer) -> serde_json::Value {
-    json!({
-        "userId": session.user_id(),
-        "sessionHandle": session.handle(),
-        "accessTokenPayload": session.access_token_payload(),
-    })
+/// What the protected routes answer: serialised straight from the session, no copy.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserBody<'s> {
+    user_id: &'s str,
+    session_handle: &'s str,
+    access_token_payload: AccessTokenPayload,
+}
+
+fn user_json(session: &SessionContainer) -> UserBody<'_> {
+    UserBody {
+        user_id: session.user_id(),
+        session_handle: session.handle(),
+        access_token_payload: session.access_token_payload(),
+    }
 }
 
 /// Requires a session.

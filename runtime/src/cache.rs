@@ -21,7 +21,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
@@ -34,6 +34,8 @@ use crate::core::{
 use crate::jwks::{JwksCache, KeySource, Rs256Key};
 use crate::token::{AccessTokenInfo, UnverifiedToken};
 
+/// Default capacity in weight units (tokens of up to 1 KiB).
+pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
 /// Default time a verified token is trusted without a new signature check.
 pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(60);
 /// Bytes of token per unit of weight.
@@ -55,19 +57,21 @@ impl TokenKey {
 
 /// What the cache remembers of one verified token.
 pub(crate) struct CachedToken {
-    /// Everything verification extracted (payload included).
-    info: AccessTokenInfo,
+    /// Everything verification extracted (payload included), shared with the sessions built
+    /// from it: a hit copies nothing.
+    info: Arc<AccessTokenInfo>,
     /// The key object that verified the signature; a hit requires it still to be current.
     key: Arc<Rs256Key>,
-    /// End of the TTL.
-    stale_at: Instant,
+    /// The earlier of the token's expiry and the end of the TTL, in ms since the epoch (the
+    /// clock token expiry is checked against, so a hit reads the clock once).
+    live_until_ms: u64,
     weight: u64,
 }
 
 impl CachedToken {
     /// Usable at `now_ms` (token not expired, TTL not over)?
     fn is_live(&self, now_ms: u64) -> bool {
-        now_ms < self.info.expiry_ms && Instant::now() < self.stale_at
+        now_ms < self.live_until_ms
     }
 }
 
@@ -137,11 +141,11 @@ impl VerifiedTokenCache {
         &self,
         entry: &CachedToken,
         keys: &JwksCache,
-    ) -> Option<AccessTokenInfo> {
+    ) -> Option<Arc<AccessTokenInfo>> {
         let kid = entry.info.kid.as_deref()?;
         let key = keys.key_for(kid).await.ok()?;
         if Arc::ptr_eq(&key, &entry.key) {
-            Some(entry.info.clone())
+            Some(Arc::clone(&entry.info))
         } else {
             None
         }
@@ -167,8 +171,9 @@ impl VerifiedTokenCache {
         &self,
         admission: Admission,
         key: TokenKey,
-        info: &AccessTokenInfo,
+        info: &Arc<AccessTokenInfo>,
         keys: &JwksCache,
+        now_ms: u64,
     ) {
         if info.parent_refresh_token_hash1.is_some() {
             return;
@@ -185,9 +190,11 @@ impl VerifiedTokenCache {
         }
         let weight = admission.token_len.div_ceil(WEIGHT_UNIT).max(1) as u64;
         let entry = CachedToken {
-            info: info.clone(),
+            info: Arc::clone(info),
             key: admission.key,
-            stale_at: Instant::now() + self.ttl,
+            live_until_ms: info
+                .expiry_ms
+                .min(now_ms.saturating_add(self.ttl.as_millis() as u64)),
             weight,
         };
         self.entries.insert(key, Arc::new(entry));
@@ -424,7 +431,7 @@ mod tests {
             anti_csrf_token: None,
             expiry_ms: u64::MAX,
             time_created_ms: 0,
-            payload: Map::new(),
+            payload: Arc::default(),
         }
     }
 
@@ -445,9 +452,9 @@ mod tests {
         for i in 0..20_000 {
             let raw = format!("token-{i}-{}", "x".repeat(i % 9000));
             let entry = CachedToken {
-                info: fake_info(i),
+                info: Arc::new(fake_info(i)),
                 key: Arc::clone(&key),
-                stale_at: Instant::now() + DEFAULT_TTL,
+                live_until_ms: u64::MAX,
                 weight: raw.len().div_ceil(WEIGHT_UNIT).max(1) as u64,
             };
             cache.entries.insert(TokenKey::of(&raw), Arc::new(entry));

@@ -102,7 +102,7 @@ async fn refresh_inner(
     let anti_csrf_disabled = method == Transfer::Header;
     if !anti_csrf_disabled
         && c.anti_csrf == AntiCsrf::ViaCustomHeader
-        && transfer::header_str(req, "rid").is_none()
+        && transfer::header_str(req, transfer::RID).is_none()
     {
         return Err(SessionError::Unauthorised {
             clear_tokens: true,
@@ -113,8 +113,7 @@ async fn refresh_inner(
         .core
         .refresh_session(RefreshRequest {
             refresh_token,
-            anti_csrf_token: transfer::header_str(req, transfer::ANTI_CSRF_HEADER)
-                .map(str::to_owned),
+            anti_csrf_token: transfer::header_str(req, transfer::ANTI_CSRF).map(str::to_owned),
             enable_anti_csrf: !anti_csrf_disabled && c.anti_csrf == AntiCsrf::ViaToken,
             use_dynamic_signing_key: c.use_dynamic_signing_key,
         })

@@ -218,7 +218,8 @@ pub use error::{ClaimValidationError, SessionError};
 pub use guard::WithSession;
 pub use jwks::{JwksCache, KeySource, KeySourceError, StaticKeySource};
 pub use session::{
-    SessionContainer, SessionTokens, create_new_session, create_new_session_for_tenant,
+    AccessTokenPayload, SessionContainer, SessionTokens, create_new_session,
+    create_new_session_for_tenant,
 };
 pub use standalone::{MaybeSession, SsrSession, get_session};
 pub use verify::{OverrideClaims, VerifyOptions};
@@ -287,7 +288,7 @@ pub mod __fuzz {
         let parsed = crate::token::parse_access_token(raw).map_err(|e| e.to_string())?;
         crate::token::verify_access_token(parsed, keys, now_ms)
             .await
-            .map(|info| info.payload)
+            .map(|info| std::sync::Arc::unwrap_or_clone(info.payload))
             .map_err(|e| e.to_string())
     }
 

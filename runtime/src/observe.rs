@@ -37,7 +37,7 @@ pub(crate) fn verify_span(req: Option<&HttpRequest>) -> Span {
         session_handle = Empty,
         tenant_id = Empty,
     );
-    if let Some(req) = req {
+    if let Some(req) = req.filter(|_| !span.is_disabled()) {
         span.record("http.method", req.method().as_str());
         span.record("http.path", req.path());
     }
@@ -59,10 +59,12 @@ pub(crate) fn refresh_span() -> Span {
 
 /// Records who the session belongs to on the current span (a verify or refresh span).
 pub(crate) fn record_session(session: &SessionContainer) {
-    record_session_on(&Span::current(), session);
-}
-
-fn record_session_on(span: &Span, session: &SessionContainer) {
+    let span = Span::current();
+    // Recording on a disabled span still looks each field up by name: skip it, as this
+    // runs on every guarded request.
+    if span.is_disabled() {
+        return;
+    }
     span.record("user_id", session.user_id());
     span.record("session_handle", session.handle());
     span.record("tenant_id", session.tenant_id());
@@ -100,8 +102,8 @@ where
     let result = verify.instrument(span.clone()).await;
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
     let outcome = match &result {
-        Ok(Some(session)) => {
-            record_session_on(&span, session);
+        // Whoever verified already recorded the session (`record_session`).
+        Ok(Some(_)) => {
             span.record("outcome", "ok");
             "ok"
         }

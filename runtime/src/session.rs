@@ -37,7 +37,7 @@ struct SessionInner {
 /// The session's current tokens and what the response must still say about them.
 pub(crate) struct TokenState {
     pub(crate) access_token: String,
-    pub(crate) payload: Map<String, Value>,
+    pub(crate) payload: Arc<Map<String, Value>>,
     pub(crate) expiry_ms: u64,
     pub(crate) refresh_token: Option<IssuedToken>,
     pub(crate) anti_csrf_token: Option<String>,
@@ -45,6 +45,49 @@ pub(crate) struct TokenState {
     pub(crate) updated: bool,
     /// Transfer methods whose tokens the response clears (e.g. the other method at creation).
     pub(crate) clear: Vec<Transfer>,
+}
+
+/// A snapshot of a session's access-token payload, from
+/// [`SessionContainer::access_token_payload`]: derefs to the JSON object and serialises as
+/// it, without copying it.
+///
+/// ```
+/// # fn demo(session: &session_guard::SessionContainer) {
+/// let payload = session.access_token_payload();
+/// let plan = payload.get("plan").and_then(|v| v.as_str());
+/// let body = serde_json::json!({ "user": session.user_id(), "payload": payload });
+/// # let _ = (plan, body);
+/// # }
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct AccessTokenPayload(Arc<Map<String, Value>>);
+
+impl AccessTokenPayload {
+    /// The payload as an owned map (copied only if another snapshot shares it).
+    pub fn into_map(self) -> Map<String, Value> {
+        Arc::unwrap_or_clone(self.0)
+    }
+}
+
+impl std::ops::Deref for AccessTokenPayload {
+    type Target = Map<String, Value>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl serde::Serialize for AccessTokenPayload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// Shows the payload's keys only: in VIA_TOKEN mode a value is the anti-CSRF token.
+impl fmt::Debug for AccessTokenPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 /// The parts a [`SessionContainer`] is built from.
@@ -106,7 +149,7 @@ impl SessionContainer {
                 transfer: method,
                 state: TokenState {
                     access_token: created.access_token.token,
-                    payload,
+                    payload: Arc::new(payload),
                     expiry_ms: created.access_token.expiry_ms,
                     refresh_token: Some(created.refresh_token),
                     anti_csrf_token: created.anti_csrf_token,
@@ -152,8 +195,11 @@ impl SessionContainer {
     }
 
     /// The whole access-token payload, protected fields (`sub`, `exp`, …) included.
-    pub fn access_token_payload(&self) -> Map<String, Value> {
-        self.state().payload.clone()
+    ///
+    /// A snapshot that shares the session's copy (nothing is cloned); later changes to the
+    /// session's payload do not alter it.
+    pub fn access_token_payload(&self) -> AccessTokenPayload {
+        AccessTokenPayload(Arc::clone(&self.state().payload))
     }
 
     /// The access token's expiry, ms since the epoch.
@@ -182,7 +228,7 @@ impl SessionContainer {
         };
         let (access_token, mut custom) = {
             let state = self.state();
-            (state.access_token.clone(), state.payload.clone())
+            (state.access_token.clone(), Map::clone(&state.payload))
         };
         for key in PROTECTED_PROPS {
             custom.remove(*key);
@@ -215,7 +261,7 @@ impl SessionContainer {
                     })?;
                 let mut state = self.state();
                 state.access_token = token.token;
-                state.payload = payload;
+                state.payload = Arc::new(payload);
                 state.expiry_ms = token.expiry_ms;
                 state.updated = true;
             }
@@ -225,10 +271,9 @@ impl SessionContainer {
             } => {
                 // The token expired meanwhile: the core stored the payload; keep ours in step.
                 let mut state = self.state();
-                state
-                    .payload
-                    .retain(|key, _| PROTECTED_PROPS.contains(&key.as_str()));
-                state.payload.extend(custom);
+                let payload = Arc::make_mut(&mut state.payload);
+                payload.retain(|key, _| PROTECTED_PROPS.contains(&key.as_str()));
+                payload.extend(custom);
             }
             RegenerateOutcome::Unauthorised => {
                 return Err(SessionError::Unauthorised {
@@ -306,7 +351,7 @@ impl SessionContainer {
             user_id: self.inner.user_id.clone(),
             recipe_user_id: self.inner.recipe_user_id.clone(),
             tenant_id: self.inner.tenant_id.clone(),
-            payload: self.state().payload.clone(),
+            payload: Map::clone(&self.state().payload),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
@@ -17,7 +18,7 @@ use crate::session::SessionContainer;
 use crate::token::{self, TokenError};
 use crate::transfer::{self, Transfer};
 use crate::verify::{
-    Presented, VerifyOptions, validate_route_claims, verify_presented, verify_request,
+    Presented, Token, VerifyOptions, validate_route_claims, verify_presented, verify_request,
 };
 
 /// Verifies the session of `req` without the macro (the SuperTokens `getSession`).
@@ -121,7 +122,7 @@ impl SessionConfig {
         };
         let presented = Presented {
             raw: access_token,
-            parsed,
+            token: Token::Parsed(parsed),
             transfer: Transfer::Header,
             anti_csrf_header: anti_csrf_token,
             do_anti_csrf,
@@ -161,7 +162,7 @@ impl SessionConfig {
                 user_id: info.user_id,
                 tenant_id: info.tenant_id,
                 handle: info.session_handle,
-                payload: info.payload,
+                payload: Arc::unwrap_or_clone(info.payload),
             },
             Err(TokenError::Malformed(_)) => SsrSession::NoSession,
             Err(_) => SsrSession::RefreshNeeded,

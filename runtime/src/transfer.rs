@@ -1,8 +1,10 @@
 //! Token transfer (protocol §3): reading tokens from requests, writing and clearing them on
 //! responses, and the front-token (§4).
 
+use std::borrow::Cow;
+
 use actix_web::HttpRequest;
-use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{self, AsHeaderName, HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
@@ -19,6 +21,10 @@ pub(crate) const REFRESH_TOKEN_HEADER: &str = "st-refresh-token";
 pub(crate) const FRONT_TOKEN_HEADER: &str = "front-token";
 pub(crate) const ANTI_CSRF_HEADER: &str = "anti-csrf";
 pub(crate) const AUTH_MODE_HEADER: &str = "st-auth-mode";
+/// Request headers looked up on every guarded request, as names (a `&str` is parsed on each
+/// lookup).
+pub(crate) const ANTI_CSRF: HeaderName = HeaderName::from_static(ANTI_CSRF_HEADER);
+pub(crate) const RID: HeaderName = HeaderName::from_static("rid");
 
 /// The longest `Cookie` header value we scan for session cookies; larger ones are ignored
 /// (no valid session needs them, and scanning them is work an attacker chooses).
@@ -55,9 +61,24 @@ const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// All values of cookie `name` across every `Cookie` header, URL-decoded, in order.
 pub(crate) fn cookie_values(req: &HttpRequest, name: &str) -> Vec<String> {
-    let mut found = Vec::new();
+    let [values] = find_cookies(req, [name]);
+    values.into_iter().map(Cow::into_owned).collect()
+}
+
+/// The values of each cookie in `names` across every `Cookie` header, URL-decoded, in order,
+/// found in one pass over the headers. A value without escapes borrows from the request.
+///
+/// Lenient like the Node SDK's parser: a pair without `=` or an unrelated malformed cookie is
+/// skipped rather than failing the whole header (actix's `HttpRequest::cookies` would fail).
+pub(crate) fn find_cookies<'r, const N: usize>(
+    req: &'r HttpRequest,
+    names: [&str; N],
+) -> [Vec<Cow<'r, str>>; N] {
+    let mut found = std::array::from_fn(|_| Vec::new());
     for value in req.headers().get_all(header::COOKIE) {
-        let Ok(raw) = value.to_str() else { continue };
+        let Some(raw) = header_text(value) else {
+            continue;
+        };
         if raw.len() > MAX_COOKIE_HEADER_LEN {
             continue;
         }
@@ -65,13 +86,29 @@ pub(crate) fn cookie_values(req: &HttpRequest, name: &str) -> Vec<String> {
             let Some((key, val)) = pair.split_once('=') else {
                 continue;
             };
-            if key.trim() == name {
+            let key = key.trim();
+            if let Some(slot) = names.iter().position(|name| *name == key) {
                 let val = val.trim().trim_matches('"');
-                found.push(percent_decode_str(val).decode_utf8_lossy().into_owned());
+                found[slot].push(percent_decode_str(val).decode_utf8_lossy());
             }
         }
     }
     found
+}
+
+/// A header value as text: `Some` exactly when `HeaderValue::to_str` would succeed (visible
+/// ASCII and tab). Written as a branch-free fold the compiler vectorises, because it runs
+/// over a ~1 KB token on every request.
+pub(crate) fn header_text(value: &HeaderValue) -> Option<&str> {
+    let bytes = value.as_bytes();
+    let visible = bytes.iter().fold(true, |ok, &b| {
+        ok & (matches!(b, b' '..=b'~') | (b == b'\t'))
+    });
+    if visible {
+        std::str::from_utf8(bytes).ok()
+    } else {
+        None
+    }
 }
 
 /// The `Authorization: Bearer` value, if the request has exactly one `Authorization` header
@@ -85,17 +122,15 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, ()> {
     if values.next().is_some() {
         return Err(());
     }
-    Ok(first
-        .to_str()
-        .ok()
+    Ok(header_text(first)
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|v| !v.is_empty()))
 }
 
 /// A request header as UTF-8, if present (first value).
-pub(crate) fn header_str<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
+pub(crate) fn header_str(req: &HttpRequest, name: impl AsHeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(header_text)
 }
 
 /// The transfer method for a new session (protocol §3.3): cookies only when the frontend
@@ -274,6 +309,36 @@ mod tests {
     use super::*;
     use actix_web::test::TestRequest;
     use serde_json::json;
+
+    #[test]
+    fn header_text_accepts_exactly_what_to_str_accepts() {
+        for byte in 0..=u8::MAX {
+            for bytes in [
+                vec![byte],
+                vec![b'a'; 40].into_iter().chain([byte]).collect(),
+            ] {
+                let Ok(value) = HeaderValue::from_bytes(&bytes) else {
+                    continue;
+                };
+                assert_eq!(header_text(&value), value.to_str().ok(), "byte {byte:#04x}");
+            }
+        }
+    }
+
+    #[test]
+    fn cookies_are_found_in_one_pass_and_borrowed_unless_escaped() {
+        let req = TestRequest::default()
+            .insert_header((header::COOKIE, "a=1; sIdRefreshToken=x; junk; b=%41%42"))
+            .append_header((header::COOKIE, "a=\"2\""))
+            .to_http_request();
+        let [a, b, legacy, missing] = find_cookies(&req, ["a", "b", "sIdRefreshToken", "c"]);
+        assert_eq!(a, ["1", "2"]);
+        assert!(a.iter().all(|v| matches!(v, Cow::Borrowed(_))));
+        assert_eq!(b, ["AB"]);
+        assert!(matches!(b[0], Cow::Owned(_)));
+        assert_eq!(legacy, ["x"]);
+        assert!(missing.is_empty());
+    }
 
     #[test]
     fn front_token_matches_appendix_a_shape() {

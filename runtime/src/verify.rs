@@ -120,7 +120,7 @@ impl VerifyOptions {
 /// An access token to verify and the request facts verification depends on.
 pub(crate) struct Presented<'t> {
     pub(crate) raw: &'t str,
-    pub(crate) parsed: UnverifiedToken<'t>,
+    pub(crate) token: Token<'t>,
     pub(crate) transfer: Transfer,
     pub(crate) anti_csrf_header: Option<&'t str>,
     pub(crate) do_anti_csrf: bool,
@@ -155,16 +155,11 @@ async fn verify_request_inner(
     if !options.required && (req.method() == Method::OPTIONS || req.method() == Method::TRACE) {
         return Ok(None);
     }
-    if !transfer::cookie_values(req, transfer::LEGACY_ID_REFRESH_COOKIE).is_empty() {
-        return Err(SessionError::TryRefreshToken {
-            reason: "legacy sIdRefreshToken cookie",
-        });
-    }
-
     let candidates = Candidates::read(req, c.token_transfer_method)?;
+    let now = now_ms();
     // Verified-token cache (issue 7): a cached token is not parsed again.
     let cached = match &c.verified_tokens {
-        Some(cache) if !options.check_database => candidates.choose_cached(cache, now_ms()),
+        Some(cache) if !options.check_database => candidates.choose_cached(cache, now),
         _ => None,
     };
     let (raw, token, transfer) = match cached {
@@ -187,22 +182,20 @@ async fn verify_request_inner(
             .unwrap_or_else(|| req.method() != Method::GET);
     if do_anti_csrf
         && c.anti_csrf == AntiCsrf::ViaCustomHeader
-        && transfer::header_str(req, "rid").is_none()
+        && transfer::header_str(req, transfer::RID).is_none()
     {
         return Err(SessionError::TryRefreshToken {
             reason: "anti-CSRF: missing rid header",
         });
     }
-    let session = verify_token(
-        config,
+    let presented = Presented {
         raw,
         token,
         transfer,
-        transfer::header_str(req, transfer::ANTI_CSRF_HEADER),
+        anti_csrf_header: transfer::header_str(req, transfer::ANTI_CSRF),
         do_anti_csrf,
-        options.check_database,
-    )
-    .await?;
+    };
+    let session = verify_token(config, presented, options.check_database, now).await?;
     crate::observe::record_session(&session);
     // Remember the session before claims run, so a refreshed token still reaches the client.
     remember(req, &session);
@@ -220,30 +213,24 @@ pub(crate) async fn verify_presented(
     presented: Presented<'_>,
     check_database: bool,
 ) -> Result<SessionContainer, SessionError> {
-    verify_token(
-        config,
-        presented.raw,
-        Token::Parsed(presented.parsed),
-        presented.transfer,
-        presented.anti_csrf_header,
-        presented.do_anti_csrf,
-        check_database,
-    )
-    .await
+    verify_token(config, presented, check_database, now_ms()).await
 }
 
 /// [`verify_presented`], from a parsed token or a verified-token cache entry (issue 7).
 async fn verify_token(
     config: &SessionConfig,
-    raw: &str,
-    token: Token<'_>,
-    transfer: Transfer,
-    anti_csrf_header: Option<&str>,
-    do_anti_csrf: bool,
+    presented: Presented<'_>,
     check_database: bool,
+    now: u64,
 ) -> Result<SessionContainer, SessionError> {
+    let Presented {
+        raw,
+        token,
+        transfer,
+        anti_csrf_header,
+        do_anti_csrf,
+    } = presented;
     let c = config.inner();
-    let now = now_ms();
     // Verified-token cache (issue 7, cache.rs): a live entry whose key is still current skips
     // the signature check; every check below `info` still runs. Never on `check_database`.
     let cache = c.verified_tokens.as_deref().filter(|_| !check_database);
@@ -279,6 +266,7 @@ async fn verify_token(
             }
             token::verify_access_token(parsed, c.keys.as_ref(), now)
                 .await
+                .map(Arc::new)
                 .map_err(|e| match e {
                     // Our outage must not sign anyone out: 503, not "try refresh token".
                     TokenError::KeysUnavailable => {
@@ -310,12 +298,12 @@ async fn verify_token(
     // Verified-token cache (issue 7): remember a token that took the fast path (`insert`
     // skips tokens with `parentRefreshTokenHash1`).
     if let (Some(cache), Some(admission), Some(key)) = (cache, admission, key) {
-        cache.insert(admission, key, &info, &c.keys);
+        cache.insert(admission, key, &info, &c.keys, now);
     }
 
     let mut state = TokenState {
         access_token: raw.to_owned(),
-        payload: info.payload,
+        payload: Arc::clone(&info.payload),
         expiry_ms: info.expiry_ms,
         refresh_token: None,
         // Echoed with any new access token: the frontend binds it to the token's update.
@@ -324,10 +312,10 @@ async fn verify_token(
         clear: Vec::new(),
     };
     let (mut user_id, mut recipe_user_id, mut tenant_id, mut handle) = (
-        info.user_id,
-        info.recipe_user_id,
-        info.tenant_id,
-        info.session_handle,
+        info.user_id.clone(),
+        info.recipe_user_id.clone(),
+        info.tenant_id.clone(),
+        info.session_handle.clone(),
     );
     if check_database || info.parent_refresh_token_hash1.is_some() {
         let outcome = c
@@ -353,7 +341,7 @@ async fn verify_token(
                 );
                 if let Some(new) = new_access_token {
                     state.payload = token::parse_access_token(&new.token)
-                        .map(|t| t.payload)
+                        .map(|t| Arc::new(t.payload))
                         .map_err(|_| {
                             SessionError::Internal("the core issued an unreadable token".into())
                         })?;
@@ -450,14 +438,14 @@ pub(crate) async fn refetch_and_validate(
             .or_else(|| session.config().claim_fetcher(key));
         let Some(fetcher) = fetcher else { continue };
         let mut input = session.fetch_input();
-        input.payload = payload.clone();
+        input.payload = Map::clone(&payload);
         let value = fetcher.fetch(input).await.map_err(|e| {
             tracing::error!(claim = key, error = %e, "claim fetch failed");
             SessionError::Internal(format!("fetching claim `{key}` failed"))
         })?;
         if let Some(value) = value {
             let entry = json!({ "v": value, "t": now });
-            payload.insert(key.to_owned(), entry.clone());
+            Arc::make_mut(&mut payload).insert(key.to_owned(), entry.clone());
             update.insert(key.to_owned(), entry);
         }
     }
@@ -496,11 +484,25 @@ pub(crate) fn read_token(req: &HttpRequest, allowed: TokenTransferMethod) -> Opt
 /// The access-token candidates of a request (protocol §3.2).
 struct Candidates<'r> {
     bearer: Option<&'r str>,
-    cookies: Vec<String>,
+    cookies: Vec<Cow<'r, str>>,
 }
 
 impl<'r> Candidates<'r> {
+    /// Reads the candidates; a legacy `sIdRefreshToken` cookie (found in the same pass over
+    /// the `Cookie` headers) means "try refresh token" before anything else.
     fn read(req: &'r HttpRequest, allowed: TokenTransferMethod) -> Result<Self, SessionError> {
+        let [legacy, mut cookies] = transfer::find_cookies(
+            req,
+            [
+                transfer::LEGACY_ID_REFRESH_COOKIE,
+                transfer::ACCESS_TOKEN_COOKIE,
+            ],
+        );
+        if !legacy.is_empty() {
+            return Err(SessionError::TryRefreshToken {
+                reason: "legacy sIdRefreshToken cookie",
+            });
+        }
         let bearer = if allowed == TokenTransferMethod::Cookie {
             None
         } else {
@@ -509,11 +511,9 @@ impl<'r> Candidates<'r> {
                 reason: "several Authorization headers",
             })?
         };
-        let cookies = if allowed == TokenTransferMethod::Header {
-            Vec::new()
-        } else {
-            transfer::cookie_values(req, transfer::ACCESS_TOKEN_COOKIE)
-        };
+        if allowed == TokenTransferMethod::Header {
+            cookies.clear();
+        }
         Ok(Self { bearer, cookies })
     }
 
@@ -527,7 +527,7 @@ impl<'r> Candidates<'r> {
     ) -> Option<(&str, TokenKey, Arc<CachedToken>, Transfer)> {
         let (raw, transfer) = match (self.bearer, self.cookies.as_slice()) {
             (Some(bearer), _) => (bearer, Transfer::Header),
-            (None, [cookie]) => (cookie.as_str(), Transfer::Cookie),
+            (None, [cookie]) => (cookie.as_ref(), Transfer::Cookie),
             _ => return None,
         };
         let key = TokenKey::of(raw);

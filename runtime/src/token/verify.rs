@@ -41,7 +41,8 @@ pub(crate) struct AccessTokenInfo {
     /// Creation time in ms (`iat * 1000` or `timeCreated`).
     pub(crate) time_created_ms: u64,
     /// v3+: the entire decoded payload (protected props included); v2: the `userData` object.
-    pub(crate) payload: Map<String, Value>,
+    /// Shared: the verified-token cache and every session built from this token read one copy.
+    pub(crate) payload: Arc<Map<String, Value>>,
 }
 
 impl fmt::Debug for AccessTokenInfo {
@@ -234,7 +235,7 @@ fn extract(token: UnverifiedToken<'_>, now_ms: u64) -> Result<AccessTokenInfo, T
         anti_csrf_token,
         expiry_ms,
         time_created_ms,
-        payload,
+        payload: Arc::new(payload),
     })
 }
 

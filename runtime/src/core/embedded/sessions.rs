@@ -338,7 +338,7 @@ impl Shared {
 
 /// The custom part of a token's payload.
 fn custom_payload(info: &AccessTokenInfo) -> Map<String, Value> {
-    let mut custom = info.payload.clone();
+    let mut custom = Map::clone(&info.payload);
     for key in PROTECTED_PROPS {
         custom.remove(*key);
     }
