@@ -89,7 +89,13 @@ pub(crate) fn find_cookies<'r, const N: usize>(
             let key = key.trim();
             if let Some(slot) = names.iter().position(|name| *name == key) {
                 let val = val.trim().trim_matches('"');
-                found[slot].push(percent_decode_str(val).decode_utf8_lossy());
+                // Tokens have no escapes: a memchr instead of a byte-by-byte decode and a
+                // UTF-8 re-check (`val` is already a `str`).
+                found[slot].push(if val.contains('%') {
+                    percent_decode_str(val).decode_utf8_lossy()
+                } else {
+                    Cow::Borrowed(val)
+                });
             }
         }
     }
