@@ -375,7 +375,7 @@ mod tests {
     use crate::session::SessionContainer;
     use crate::verify::{VerifyOptions, verify_request};
 
-    /// A config with the cache on (10 000 tokens), then `tweak`.
+    /// A config with the cache on (10 000 tokens, as by default), then `tweak`.
     fn config(
         tweak: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
     ) -> (tempfile::TempDir, SessionConfig) {
@@ -436,13 +436,22 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_is_off_by_default() {
+    fn the_cache_is_on_by_default_and_can_be_turned_off() {
         let dir = tempfile::tempdir().unwrap();
         let config = SessionConfig::builder()
             .data_dir(dir.path())
             .build()
             .unwrap();
-        assert!(config.inner().verified_tokens.is_none());
+        let cache = config.inner().verified_tokens.as_deref().unwrap();
+        assert_eq!(cache.entries.capacity(), DEFAULT_CAPACITY as u64);
+        assert_eq!(cache.ttl, DEFAULT_TTL);
+        let other_dir = tempfile::tempdir().unwrap();
+        let off = SessionConfig::builder()
+            .data_dir(other_dir.path())
+            .disable_verified_token_cache()
+            .build()
+            .unwrap();
+        assert!(off.inner().verified_tokens.is_none());
     }
 
     #[test]
