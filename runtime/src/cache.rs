@@ -41,18 +41,27 @@ pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(60);
 /// Bytes of token per unit of weight.
 const WEIGHT_UNIT: usize = 1024;
 
-/// SHA-256 of an access token: the cache key (collision-resistant, so one token can never be
-/// taken for another).
+/// The cache key of an access token: SHA-256 of its signature segment. An entry also keeps
+/// the token's `header.payload` text and a hit requires it byte for byte, so only the very
+/// token that was verified hits (SHA-256 is collision-resistant), while the cache never holds
+/// a usable token: the signature itself is not kept. Hashing the ~340-byte signature instead
+/// of the whole ~840-byte token is a third of a hit's cost.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct TokenKey([u8; 32]);
 
 impl TokenKey {
     pub(crate) fn of(raw: &str) -> Self {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, raw.as_bytes());
+        let (_, signature) = split_token(raw);
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, signature.as_bytes());
         let mut key = [0; 32];
         key.copy_from_slice(digest.as_ref());
         Self(key)
     }
+}
+
+/// `(header.payload, signature)` of a token's text (`("", raw)` without a dot).
+fn split_token(raw: &str) -> (&str, &str) {
+    raw.rsplit_once('.').unwrap_or(("", raw))
 }
 
 /// What the cache remembers of one verified token.
@@ -62,6 +71,8 @@ pub(crate) struct CachedToken {
     info: Arc<AccessTokenInfo>,
     /// The key object that verified the signature; a hit requires it still to be current.
     key: Arc<Rs256Key>,
+    /// The token's `header.payload`: a hit requires the presented token's to be identical.
+    signing_input: Box<str>,
     /// The earlier of the token's expiry and the end of the TTL, in ms since the epoch (the
     /// clock token expiry is checked against, so a hit reads the clock once).
     live_until_ms: u64,
@@ -107,6 +118,7 @@ impl fmt::Debug for VerifiedTokenCache {
 pub(crate) struct Admission {
     key: Arc<Rs256Key>,
     token_len: usize,
+    signing_input: Box<str>,
 }
 
 impl VerifiedTokenCache {
@@ -122,9 +134,13 @@ impl VerifiedTokenCache {
         })
     }
 
-    /// The live entry for a token, if any (an expired or stale one is dropped).
-    pub(crate) fn get(&self, key: &TokenKey, now_ms: u64) -> Option<Arc<CachedToken>> {
+    /// The live entry for token `raw` whose key is `key`, if any (an expired or stale one is
+    /// dropped).
+    pub(crate) fn get(&self, key: &TokenKey, raw: &str, now_ms: u64) -> Option<Arc<CachedToken>> {
         let entry = self.entries.get(key)?;
+        if *entry.signing_input != *split_token(raw).0 {
+            return None;
+        }
         if entry.is_live(now_ms) {
             Some(entry)
         } else {
@@ -163,6 +179,7 @@ impl VerifiedTokenCache {
         Some(Admission {
             key,
             token_len: token.raw.len(),
+            signing_input: token.signing_input.into(),
         })
     }
 
@@ -192,6 +209,7 @@ impl VerifiedTokenCache {
         let entry = CachedToken {
             info: Arc::clone(info),
             key: admission.key,
+            signing_input: admission.signing_input,
             live_until_ms: info
                 .expiry_ms
                 .min(now_ms.saturating_add(self.ttl.as_millis() as u64)),
@@ -463,6 +481,7 @@ mod tests {
             let entry = CachedToken {
                 info: Arc::new(fake_info(i)),
                 key: Arc::clone(&key),
+                signing_input: raw.as_str().into(),
                 live_until_ms: u64::MAX,
                 weight: raw.len().div_ceil(WEIGHT_UNIT).max(1) as u64,
             };
@@ -505,6 +524,42 @@ mod tests {
             assert!(cache(&config).len() <= 4);
         }
         assert!(cache(&config).len() > 0);
+    }
+
+    #[tokio::test]
+    async fn a_cached_signature_under_another_header_or_payload_never_hits() {
+        let (_dir, config) = config(|b| b);
+        let created = create(&config, "mallory", false).await;
+        let token = &created.access_token.token;
+        let options = VerifyOptions::new(true);
+        verify(&config, token, &options).await.unwrap();
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        let (header, payload) = input.split_once('.').unwrap();
+        // Same signature (same cache key), other signed text: one character of the payload,
+        // another user's payload, the header, and the bare signature.
+        let mut other_payload = payload.as_bytes().to_vec();
+        other_payload[0] = if other_payload[0] == b'e' { b'f' } else { b'e' };
+        let other = create(&config, "victim", false).await.access_token.token;
+        let victim_input = other.rsplit_once('.').unwrap().0;
+        for forged in [
+            format!(
+                "{header}.{}.{signature}",
+                String::from_utf8_lossy(&other_payload)
+            ),
+            format!("{victim_input}.{signature}"),
+            format!("{header}x.{payload}.{signature}"),
+            signature.to_owned(),
+        ] {
+            let key = TokenKey::of(&forged);
+            assert!(key == TokenKey::of(token), "same key by construction");
+            assert!(cache(&config).get(&key, &forged, crate::now_ms()).is_none());
+            assert!(verify(&config, &forged, &options).await.is_err());
+        }
+        assert!(
+            cache(&config)
+                .get(&TokenKey::of(token), token, crate::now_ms())
+                .is_some()
+        );
     }
 
     #[tokio::test]
@@ -613,7 +668,12 @@ mod tests {
             .unwrap();
         assert_eq!(cache(&config).len(), 1);
         let remaining = TokenKey::of(&c.access_token.token);
-        assert!(cache(&config).get(&remaining, crate::now_ms()).is_some());
+        let remaining_token = &c.access_token.token;
+        assert!(
+            cache(&config)
+                .get(&remaining, remaining_token, crate::now_ms())
+                .is_some()
+        );
     }
 
     #[tokio::test]
@@ -625,14 +685,14 @@ mod tests {
             .await
             .unwrap();
         let key = TokenKey::of(token);
-        assert!(cache(&config).get(&key, crate::now_ms()).is_some());
+        assert!(cache(&config).get(&key, token, crate::now_ms()).is_some());
         // Past the token's expiry: gone at once.
-        assert!(cache(&config).get(&key, u64::MAX).is_none());
+        assert!(cache(&config).get(&key, token, u64::MAX).is_none());
         verify(&config, token, &VerifyOptions::new(true))
             .await
             .unwrap();
         std::thread::sleep(Duration::from_millis(80));
-        assert!(cache(&config).get(&key, crate::now_ms()).is_none());
+        assert!(cache(&config).get(&key, token, crate::now_ms()).is_none());
         assert_eq!(cache(&config).len(), 0);
     }
 
@@ -644,7 +704,7 @@ mod tests {
         let options = VerifyOptions::new(true);
         verify(&config, token, &options).await.unwrap();
         let entry = cache(&config)
-            .get(&TokenKey::of(token), crate::now_ms())
+            .get(&TokenKey::of(token), token, crate::now_ms())
             .unwrap();
         assert!(
             cache(&config)
@@ -665,7 +725,7 @@ mod tests {
         assert_eq!(config.keys().fetch_count(), fetches + 1);
         verify(&config, token, &options).await.unwrap();
         let renewed = cache(&config)
-            .get(&TokenKey::of(token), crate::now_ms())
+            .get(&TokenKey::of(token), token, crate::now_ms())
             .unwrap();
         assert!(
             cache(&config)

@@ -399,7 +399,7 @@ pub mod __bench {
             .inner()
             .verified_tokens
             .as_ref()
-            .is_some_and(|c| c.get(&key, 0).is_some())
+            .is_some_and(|c| c.get(&key, token, 0).is_some())
     }
 
     /// Number of tokens in the verified-token cache (0 when it is off).

@@ -8,6 +8,7 @@ use std::future::Future;
 
 use actix_web::HttpRequest;
 use tracing::field::Empty;
+use tracing::level_filters::LevelFilter;
 use tracing::{Instrument, Span};
 
 use crate::error::SessionError;
@@ -59,9 +60,13 @@ pub(crate) fn refresh_span() -> Span {
 
 /// Records who the session belongs to on the current span (a verify or refresh span).
 pub(crate) fn record_session(session: &SessionContainer) {
+    // This runs on every guarded request: when no subscriber wants INFO (the refresh span's
+    // level; the verify span is DEBUG), skip even finding the current span, and recording on a
+    // disabled span would still look each field up by name.
+    if LevelFilter::current() < LevelFilter::INFO {
+        return;
+    }
     let span = Span::current();
-    // Recording on a disabled span still looks each field up by name: skip it, as this
-    // runs on every guarded request.
     if span.is_disabled() {
         return;
     }
@@ -100,6 +105,10 @@ where
     F: Future<Output = Result<Option<SessionContainer>, SessionError>>,
 {
     let result = verify.instrument(span.clone()).await;
+    #[cfg(not(feature = "metrics"))]
+    if span.is_disabled() {
+        return result;
+    }
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
     let outcome = match &result {
         // Whoever verified already recorded the session (`record_session`).

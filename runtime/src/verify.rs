@@ -240,7 +240,7 @@ async fn verify_token(
             let key = cache.map(|_| TokenKey::of(raw));
             let entry = cache
                 .zip(key.as_ref())
-                .and_then(|(cache, key)| cache.get(key, now));
+                .and_then(|(cache, key)| cache.get(key, raw, now));
             (key, entry, Some(parsed))
         }
     };
@@ -531,7 +531,7 @@ impl<'r> Candidates<'r> {
             _ => return None,
         };
         let key = TokenKey::of(raw);
-        let entry = cache.get(&key, now)?;
+        let entry = cache.get(&key, raw, now)?;
         Some((raw, key, entry, transfer))
     }
 
