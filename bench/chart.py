@@ -35,7 +35,29 @@ def load(path):
         row["p99_ms"] = float(row["p99_ms"])
         row["non2xx"] = int(row.get("non2xx") or 0)
         row["socket_errors"] = int(row.get("socket_errors") or 0)
-    return rows
+    return merge_slices(rows)
+
+
+def merge_slices(rows):
+    """One row per (round, server, mode, path): load.sh measures each as equal-length slices
+    interleaved with the other paths, so req/s is their mean, p50 their median and p99 the
+    highest."""
+    slices = defaultdict(list)
+    for row in rows:
+        slices[(row["round"], row["server"], row["mode"], row["path"])].append(row)
+    merged = []
+    for (round_, server, mode, path), group in slices.items():
+        p50 = sorted(r["p50_ms"] for r in group)
+        merged.append({
+            "round": round_, "server": server, "mode": mode, "path": path,
+            "rps": sum(r["rps"] for r in group) / len(group),
+            "p50_ms": p50[len(p50) // 2],
+            "p99_ms": max(r["p99_ms"] for r in group),
+            "non2xx": sum(r["non2xx"] for r in group),
+            "socket_errors": sum(r["socket_errors"] for r in group),
+            "slices": len(group),
+        })
+    return merged
 
 
 def rank(order, value):

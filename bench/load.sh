@@ -22,10 +22,11 @@
 # run with non-2xx responses (a 401 flood would fake a high req/s) is flagged and makes the
 # script exit 1 once the table and chart are written.
 #
-# Usage: bash bench/load.sh                  (1 round of 10 s runs: about 4.5 minutes after the build)
+# Usage: bash bench/load.sh                  (1 round, 10 s per route: about 6.5 minutes after the build)
 #        ROUNDS=3 DURATION=10 bash bench/load.sh
-#        NODE=0 bash bench/load.sh           (without supertokens-node: about 3.5 minutes)
-# Environment: ROUNDS (1), DURATION seconds per run (10), CONNECTIONS (32), THREADS (1),
+#        NODE=0 bash bench/load.sh           (without supertokens-node: about 5 minutes)
+# Environment: ROUNDS (1), DURATION seconds per route and round (10), SLICES (5: the
+#              DURATION is measured as 5 interleaved runs of 2 s), CONNECTIONS (32), THREADS (1),
 #              WARMUP seconds per server start (2; 0: none), OUT (bench/results),
 #              SKIP_BUILD=1 to reuse target/release binaries,
 #              NODE (1; 0 skips supertokens-node), NODE_WORKERS (nproc: as many as the demo's
@@ -40,6 +41,8 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-1}
 DURATION=${DURATION:-10}
+SLICES=${SLICES:-5}
+SLICE_SECS=$(( DURATION / SLICES > 0 ? DURATION / SLICES : 1 ))
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-2}
@@ -226,7 +229,8 @@ FLAGGED=$WORK/flagged
 mkdir -p "$(dirname "$OUT")"
 printf 'round\tserver\tmode\tpath\trps\tp50_ms\tp99_ms\tnon2xx\tsocket_errors\n' >"$RESULTS"
 
-# run ROUND SERVER MODE PATH: one bounded wrk run against $ADDR; appends a row.
+# run ROUND SERVER MODE PATH: one bounded wrk run of $SLICE_SECS seconds against $ADDR;
+# appends a row.
 run() {
   local round=$1 server=$2 mode=$3 path=$4 header status
   header=$(request_header "$mode")
@@ -240,7 +244,7 @@ run() {
     exit 1
   fi
   # The same header on /health too, so both requests are the same size.
-  timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+  timeout $((SLICE_SECS + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SLICE_SECS}s" --latency \
     -H "$header" "http://$ADDR$path" >"$WORK/wrk.out"
   check_alive
   python3 - "$WORK/wrk.out" "$FLAGGED" "$round" "$server" "$mode" "$path" >>"$RESULTS" <<'PY'
@@ -269,6 +273,20 @@ PY
   tail -n1 "$RESULTS" | awk -F'\t' '{printf "  %-16s %-6s %-9s %8s req/s  p50 %7s ms  p99 %7s ms%s\n", $2, $3, $4, $5, $6, $7, ($8 > 0 ? "  !! " $8 " non-2xx" : "")}' >&2
 }
 
+# measure ROUND SERVER MODE PATH...: DURATION seconds per path, as SLICES runs interleaved
+# across the paths (health, user, optional, health, user, ...), so that a neighbour's burst on
+# a shared machine hits every path of a ratio alike instead of one whole run. bench/chart.py
+# merges the slices of a round: mean req/s, median p50, highest p99.
+measure() {
+  local round=$1 server=$2 mode=$3 _slice path
+  shift 3
+  for _slice in $(seq 1 "$SLICES"); do
+    for path in "$@"; do
+      run "$round" "$server" "$mode" "$path"
+    done
+  done
+}
+
 load() { echo "load average:$(uptime | sed 's/.*load average://')" >&2; }
 load
 
@@ -294,36 +312,29 @@ if [ -n "$NODE_MODE" ]; then
 fi
 
 for round in $(seq 1 "$ROUNDS"); do
-  echo "== round $round/$ROUNDS (wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s)" >&2
+  echo "== round $round/$ROUNDS (wrk -t$THREADS -c$CONNECTIONS, ${SLICES} x ${SLICE_SECS}s per route)" >&2
   load
   start_server cache-on VERIFIED_TOKEN_CACHE=on "$DEMO"
   warm_up
   for mode in header cookie; do
-    run "$round" cache-on "$mode" /health
-    run "$round" cache-on "$mode" /user
-    run "$round" cache-on "$mode" /optional
+    measure "$round" cache-on "$mode" /health /user /optional
   done
   start_server cache-off VERIFIED_TOKEN_CACHE=off "$DEMO"
   warm_up
   for mode in header cookie; do
-    run "$round" cache-off "$mode" /health
-    run "$round" cache-off "$mode" /user
-    run "$round" cache-off "$mode" /optional
+    measure "$round" cache-off "$mode" /health /user /optional
   done
   start_server baseline "$BASELINE"
   warm_up
   for mode in header cookie; do
-    run "$round" baseline "$mode" /health
-    run "$round" baseline "$mode" /user
+    measure "$round" baseline "$mode" /health /user
   done
   stop_server
   if [ -n "$NODE_MODE" ]; then
     start_node
     warm_up
     for mode in header cookie; do
-      run "$round" "$NODE_NAME" "$mode" /health
-      run "$round" "$NODE_NAME" "$mode" /user
-      run "$round" "$NODE_NAME" "$mode" /optional
+      measure "$round" "$NODE_NAME" "$mode" /health /user /optional
     done
     stop_server
   fi

@@ -3,6 +3,9 @@
 //! check (and the parse).
 //!
 //! What it never changes:
+//! * Only the very token that was verified hits: the key is the SHA-256 of its signature and
+//!   the entry's `header.payload` must match the presented one byte for byte (see
+//!   [`TokenKey`]).
 //! * Only tokens that took the fast path enter: verified signature, structure and expiry, the
 //!   right key type, no `parentRefreshTokenHash1` (those go to the core), and a `kid` (v3+).
 //!   Garbage and rejected tokens never do, so they cannot fill it.
