@@ -122,7 +122,7 @@ impl SessionConfig {
         };
         let presented = Presented {
             raw: access_token,
-            token: Token::Parsed(parsed),
+            token: Token::Parsed(parsed, None),
             transfer: Transfer::Header,
             anti_csrf_header: anti_csrf_token,
             do_anti_csrf,

@@ -129,7 +129,9 @@ pub(crate) struct Presented<'t> {
 /// Where verification starts (issue 7): a parsed token, or the verified-token cache's entry
 /// for it (found before parsing: see `Candidates::choose_cached`).
 pub(crate) enum Token<'t> {
-    Parsed(UnverifiedToken<'t>),
+    /// A parsed token; with its cache key when the cache was already asked for this very
+    /// text and had no entry (so it is neither hashed nor looked up again).
+    Parsed(UnverifiedToken<'t>, Option<TokenKey>),
     Cached(TokenKey, Arc<CachedToken>),
 }
 
@@ -158,14 +160,19 @@ async fn verify_request_inner(
     let candidates = Candidates::read(req, c.token_transfer_method)?;
     let now = now_ms();
     // Verified-token cache (issue 7): a cached token is not parsed again.
-    let cached = match &c.verified_tokens {
+    let looked_up = match &c.verified_tokens {
         Some(cache) if !options.check_database => candidates.choose_cached(cache, now),
         _ => None,
     };
-    let (raw, token, transfer) = match cached {
-        Some((raw, key, entry, transfer)) => (raw, Token::Cached(key, entry), transfer),
-        None => match candidates.choose()? {
-            Some((raw, parsed, transfer)) => (raw, Token::Parsed(parsed), transfer),
+    let (raw, token, transfer) = match looked_up {
+        Some((raw, key, Some(entry), transfer)) => (raw, Token::Cached(key, entry), transfer),
+        missed => match candidates.choose()? {
+            Some((raw, parsed, transfer)) => {
+                let missed = missed
+                    .filter(|(seen, ..)| *seen == raw)
+                    .map(|(_, key, ..)| key);
+                (raw, Token::Parsed(parsed, missed), transfer)
+            }
             None if options.required => {
                 return Err(SessionError::Unauthorised {
                     clear_tokens: false,
@@ -236,11 +243,16 @@ async fn verify_token(
     let cache = c.verified_tokens.as_deref().filter(|_| !check_database);
     let (key, entry, parsed) = match token {
         Token::Cached(key, entry) => (Some(key), Some(entry), None),
-        Token::Parsed(parsed) => {
-            let key = cache.map(|_| TokenKey::of(raw));
-            let entry = cache
-                .zip(key.as_ref())
-                .and_then(|(cache, key)| cache.get(key, raw, now));
+        Token::Parsed(parsed, missed) => {
+            let (key, entry) = match (cache, missed) {
+                (Some(_), Some(key)) => (Some(key), None),
+                (Some(cache), None) => {
+                    let key = TokenKey::of(raw);
+                    let entry = cache.get(&key, raw, now);
+                    (Some(key), entry)
+                }
+                (None, _) => (None, None),
+            };
             (key, entry, Some(parsed))
         }
     };
@@ -517,21 +529,21 @@ impl<'r> Candidates<'r> {
         Ok(Self { bearer, cookies })
     }
 
-    /// Issue 7: the candidate [`choose`](Self::choose) would pick, when the verified-token
-    /// cache holds it (it parsed before, and parsing depends on the text alone); `None` means
-    /// "ask `choose`".
+    /// Issue 7: the candidate [`choose`](Self::choose) would pick if the verified-token cache
+    /// holds it (it parsed before, and parsing depends on the text alone), with its key and
+    /// its live entry if any; `None` when there is no single candidate to look up.
     fn choose_cached(
         &self,
         cache: &VerifiedTokenCache,
         now: u64,
-    ) -> Option<(&str, TokenKey, Arc<CachedToken>, Transfer)> {
+    ) -> Option<(&str, TokenKey, Option<Arc<CachedToken>>, Transfer)> {
         let (raw, transfer) = match (self.bearer, self.cookies.as_slice()) {
             (Some(bearer), _) => (bearer, Transfer::Header),
             (None, [cookie]) => (cookie.as_ref(), Transfer::Cookie),
             _ => return None,
         };
         let key = TokenKey::of(raw);
-        let entry = cache.get(&key, raw, now)?;
+        let entry = cache.get(&key, raw, now);
         Some((raw, key, entry, transfer))
     }
 
