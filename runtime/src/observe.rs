@@ -105,28 +105,17 @@ where
     F: Future<Output = Result<Option<SessionContainer>, SessionError>>,
 {
     let result = verify.instrument(span.clone()).await;
-    #[cfg(not(feature = "metrics"))]
-    if span.is_disabled() {
-        return result;
-    }
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    let outcome = match &result {
-        // Whoever verified already recorded the session (`record_session`).
-        Ok(Some(_)) => {
-            span.record("outcome", "ok");
+    // Whoever verified already recorded the session (`record_session`).
+    let outcome = result.as_ref().map(|session| {
+        if session.is_some() {
             "ok"
-        }
-        Ok(None) => {
-            span.record("outcome", "no_session");
+        } else {
             "no_session"
         }
-        Err(error) => {
-            record_error(&span, error);
-            error.kind()
-        }
-    };
+    });
     #[cfg(feature = "metrics")]
-    metrics::counter!(VERIFICATIONS, "outcome" => outcome).increment(1);
+    count(VERIFICATIONS, outcome);
+    record_outcome(&span, outcome);
     result
 }
 
@@ -138,20 +127,32 @@ where
 {
     let span = refresh_span();
     let result = refresh.instrument(span.clone()).await;
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    let outcome = match &result {
-        Ok(_) => {
-            span.record("outcome", "ok");
-            "ok"
-        }
-        Err(error) => {
-            record_error(&span, error);
-            error.kind()
-        }
-    };
+    let outcome = result.as_ref().map(|_| "ok");
     #[cfg(feature = "metrics")]
-    metrics::counter!(REFRESHES, "outcome" => outcome).increment(1);
+    count(REFRESHES, outcome);
+    record_outcome(&span, outcome);
     result
+}
+
+/// Records an outcome (`ok`-like name, or the error) on `span`; nothing on a disabled span,
+/// where recording would still look each field up by name on every request.
+fn record_outcome(span: &Span, outcome: Result<&'static str, &SessionError>) {
+    if span.is_disabled() {
+        return;
+    }
+    match outcome {
+        Ok(name) => {
+            span.record("outcome", name);
+        }
+        Err(error) => record_error(span, error),
+    }
+}
+
+/// Counts an outcome in `counter`, labelled with its name or the error's kind.
+#[cfg(feature = "metrics")]
+fn count(counter: &'static str, outcome: Result<&'static str, &SessionError>) {
+    let name = outcome.unwrap_or_else(SessionError::kind);
+    metrics::counter!(counter, "outcome" => name).increment(1);
 }
 
 /// Counts a created session.
