@@ -291,22 +291,26 @@ load() { echo "load average:$(uptime | sed 's/.*load average://')" >&2; }
 load
 
 # ---- sessions: one login per transfer mode per kind of server, reused by every round ----------
+# login_both PREFIX NAME: logs in on the running server NAME in both modes and sets
+# ${PREFIX}_HEADER and ${PREFIX}_COOKIE to the access tokens; stops the script if one is missing.
+login_both() {
+  local header cookie
+  header=$(login header)
+  cookie=$(login cookie)
+  if [ -z "$header" ] || [ -z "$cookie" ]; then
+    echo "login on $2 ($ADDR) failed" >&2
+    exit 1
+  fi
+  printf -v "$1_HEADER" '%s' "$header"
+  printf -v "$1_COOKIE" '%s' "$cookie"
+}
+
 start_server login "$DEMO"
-TOKEN_HEADER=$(login header)
-TOKEN_COOKIE=$(login cookie)
-if [ -z "$TOKEN_HEADER" ] || [ -z "$TOKEN_COOKIE" ]; then
-  echo "login failed" >&2
-  exit 1
-fi
+login_both TOKEN demo
 stop_server
 if [ -n "$NODE_MODE" ]; then
   start_node
-  NODE_TOKEN_HEADER=$(login header)
-  NODE_TOKEN_COOKIE=$(login cookie)
-  if [ -z "$NODE_TOKEN_HEADER" ] || [ -z "$NODE_TOKEN_COOKIE" ]; then
-    echo "login on $NODE_NAME ($ADDR) failed" >&2
-    exit 1
-  fi
+  login_both NODE_TOKEN "$NODE_NAME"
   stop_server
   [ "$NODE_MODE" = start ] && echo "== $NODE_NAME: $NODE_WORKERS cluster workers, core session-guard-core at $CORE_URI" >&2
 fi
