@@ -15,10 +15,10 @@ from html import escape
 NODE = "supertokens-node"
 COLORS = {"cache-on": "#2b7bba", "cache-off": "#7fb3d5", "baseline": "#e08214", NODE: "#5aae61"}
 LEGEND = {
-    "cache-on": "session-guard demo, verified-token cache on",
-    "cache-off": "session-guard demo, cache off",
-    "baseline": "hand-written baseline (jsonwebtoken, no session-guard)",
-    NODE: "supertokens-node 24 + express, verifySession(), session-guard-core as core",
+    "cache-on": "sessionward demo, verified-token cache on",
+    "cache-off": "sessionward demo, cache off",
+    "baseline": "hand-written baseline (jsonwebtoken, no sessionward)",
+    NODE: "supertokens-node 24 + express, verifySession(), sessionward-core as core",
 }
 # Bars are grouped by transfer mode, then route, so the servers for one request sit together.
 SERVER_ORDER = ["cache-on", "cache-off", "baseline", NODE]
@@ -124,7 +124,7 @@ def draw(groups, ratio_rows, path):
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'font-family="sans-serif" font-size="12">',
         f'<rect width="{width}" height="{height}" fill="white"/>',
-        '<text x="12" y="22" font-size="16" font-weight="bold">session-guard HTTP load '
+        '<text x="12" y="22" font-size="16" font-weight="bold">sessionward HTTP load '
         "(wrk, 127.0.0.1, 2 cores shared with the load generator)</text>",
         '<text x="12" y="40" fill="#555">bars: mean req/s over rounds; whiskers: min-max; '
         "right: p50 / p99 latency (mean); grouped by transfer mode and route</text>",

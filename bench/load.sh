@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# HTTP load test of session-guard (issue 7), on 127.0.0.1 only, every run bounded.
+# HTTP load test of sessionward (issue 7), on 127.0.0.1 only, every run bounded.
 #
-# Builds the demo, the hand-written baseline and session-guard-core in release mode, logs in
+# Builds the demo, the hand-written baseline and sessionward-core in release mode, logs in
 # once per transfer mode on each kind of server, then for each round measures with wrk, in one
 # run of this script:
 #   demo, verified-token cache on:  GET /health (no guard), GET /user (guard, the session as
 #       JSON) and GET /optional (guard, a body as small as /health's), header and cookie mode
 #   demo, verified-token cache off: the same six
-#   baseline (jsonwebtoken per request, no session-guard): GET /health and GET /user
+#   baseline (jsonwebtoken per request, no sessionward): GET /health and GET /user
 #   supertokens-node 24.0.3 on express (bench/node/server.js: `verifySession()`, same routes
 #       and bodies as the demo, NODE_WORKERS cluster workers) whose SuperTokens Core is
-#       session-guard-core: the same six
-# and prints req/s, p50, p99 and the ratios the targets are about (session-guard's /user
+#       sessionward-core: the same six
+# and prints req/s, p50, p99 and the ratios the targets are about (sessionward's /user
 # against supertokens-node's among them); writes bench/results.tsv and the chart
 # bench/results.svg (bench/chart.py, no network).
 #
@@ -31,7 +31,7 @@
 #              SKIP_BUILD=1 to reuse target/release binaries,
 #              NODE (1; 0 skips supertokens-node), NODE_WORKERS (nproc: as many as the demo's
 #              actix-web workers), NODE_BASE=http://127.0.0.1:<port> to measure a backend that
-#              is already running instead of starting session-guard-core and bench/node (it
+#              is already running instead of starting sessionward-core and bench/node (it
 #              needs the same routes: POST /login, GET /health, /user, /optional).
 # Needs: wrk (installed from the Debian package if missing), curl, python3, cargo; for
 # supertokens-node, Node >= 20 with npm (`npm ci` in bench/node, from the npm registry, if its
@@ -52,7 +52,7 @@ NODE_BASE=${NODE_BASE:-}
 NODE_WORKERS=${NODE_WORKERS:-$(nproc)}
 NODE_NAME=supertokens-node
 
-# What runs of supertokens-node: "start" (session-guard-core + bench/node), "external"
+# What runs of supertokens-node: "start" (sessionward-core + bench/node), "external"
 # (NODE_BASE) or "" (none).
 if [ -n "$NODE_BASE" ]; then
   case "$NODE_BASE" in
@@ -93,14 +93,14 @@ fi
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   bins=(--bin demo --bin baseline)
-  [ "$NODE_MODE" = start ] && bins+=(--bin session-guard-core)
+  [ "$NODE_MODE" = start ] && bins+=(--bin sessionward-core)
   echo "== building ${bins[*]//--bin /} (release)" >&2
-  cargo build --release --locked -q -p session-guard-examples "${bins[@]}"
+  cargo build --release --locked -q -p sessionward-examples "${bins[@]}"
 fi
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 DEMO=$TARGET_DIR/release/demo
 BASELINE=$TARGET_DIR/release/baseline
-CORE=$TARGET_DIR/release/session-guard-core
+CORE=$TARGET_DIR/release/sessionward-core
 
 WORK=$(mktemp -d)
 SERVER_PID=""
@@ -171,7 +171,7 @@ start_node() {
   fi
   if [ -z "$CORE_PID" ]; then
     CORE_API_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-    spawn session-guard-core CORE_PID DATA_DIR="$WORK/core-data" API_KEY="$CORE_API_KEY" "$CORE"
+    spawn sessionward-core CORE_PID DATA_DIR="$WORK/core-data" API_KEY="$CORE_API_KEY" "$CORE"
     CORE_URI=http://$ADDR
   fi
   start_server "$NODE_NAME" NODE_ENV=production NODE_WORKERS="$NODE_WORKERS" \
@@ -312,7 +312,7 @@ if [ -n "$NODE_MODE" ]; then
   start_node
   login_both NODE_TOKEN "$NODE_NAME"
   stop_server
-  [ "$NODE_MODE" = start ] && echo "== $NODE_NAME: $NODE_WORKERS cluster workers, core session-guard-core at $CORE_URI" >&2
+  [ "$NODE_MODE" = start ] && echo "== $NODE_NAME: $NODE_WORKERS cluster workers, core sessionward-core at $CORE_URI" >&2
 fi
 
 for round in $(seq 1 "$ROUNDS"); do

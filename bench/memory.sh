@@ -18,7 +18,7 @@ LIMIT_SECS=${LIMIT_SECS:-900}
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== building demo (release)" >&2
-  cargo build --release --locked -q -p session-guard-examples --bin demo
+  cargo build --release --locked -q -p sessionward-examples --bin demo
 fi
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 

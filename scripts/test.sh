@@ -6,6 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked "$@"
-cargo test -p session-guard-examples --features lambda --test lambda --locked
+cargo test -p sessionward-examples --features lambda --test lambda --locked
 bash tests/interop/run.sh
 bash tests/e2e/run.sh

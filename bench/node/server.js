@@ -1,5 +1,5 @@
 // bench/load.sh's comparison server: an express app on supertokens-node 24.0.3's Session
-// recipe, with `verifySession()` guarding its routes and session-guard-core as its SuperTokens
+// recipe, with `verifySession()` guarding its routes and sessionward-core as its SuperTokens
 // Core (initialised as in tests/interop/server.js). Its routes answer like the demo's
 // (examples/src/demo.rs), so wrk loads the same requests against both:
 //   GET  /health    no guard, {"status":"ok"}
@@ -31,7 +31,7 @@ if (!Number.isInteger(workers) || workers < 1) {
     process.exit(2);
 }
 if (!process.env.CORE_URI) {
-    console.error("CORE_URI is required (the session-guard-core to use)");
+    console.error("CORE_URI is required (the sessionward-core to use)");
     process.exit(2);
 }
 
@@ -78,7 +78,7 @@ function worker() {
         framework: "express",
         supertokens: { connectionURI: process.env.CORE_URI, apiKey: process.env.CORE_API_KEY || undefined },
         appInfo: {
-            appName: "session-guard bench",
+            appName: "sessionward bench",
             apiDomain: "http://localhost:3001",
             websiteDomain: "http://localhost:3000",
             apiBasePath: "/auth",

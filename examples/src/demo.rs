@@ -15,8 +15,8 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, Responder, get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use session_guard::prelude::*;
-use session_guard::{AccessTokenPayload, AntiCsrf, SessionConfig};
+use sessionward::prelude::*;
+use sessionward::{AccessTokenPayload, AntiCsrf, SessionConfig};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -147,7 +147,7 @@ pub fn config_from_env(port: u16) -> std::io::Result<SessionConfig> {
         Ok("off") => builder = builder.disable_verified_token_cache(),
         Ok(_) => builder = builder.verified_token_cache(env_or("VERIFIED_TOKEN_CACHE", 0)?),
     }
-    // A SuperTokens Core (or session-guard-core) instead of the embedded core: `CORE_URI`
+    // A SuperTokens Core (or sessionward-core) instead of the embedded core: `CORE_URI`
     // (`;`-separated cores) and `CORE_API_KEY`; the token lifetimes are then the core's.
     if let Ok(uri) = std::env::var("CORE_URI") {
         let api_key = std::env::var("CORE_API_KEY").ok();
@@ -163,8 +163,8 @@ pub fn cors(website_domain: &str) -> actix_cors::Cors {
     actix_cors::Cors::default()
         .allowed_origin(website_domain.trim_end_matches('/'))
         .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
-        .allowed_headers(session_guard::cors::allowed_headers())
-        .expose_headers(session_guard::cors::exposed_headers())
+        .allowed_headers(sessionward::cors::allowed_headers())
+        .expose_headers(sessionward::cors::exposed_headers())
         .supports_credentials()
         .max_age(3600)
 }

@@ -21,7 +21,7 @@
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use session_guard::{SessionConfig, SessionError, VerifyOptions};
+use sessionward::{SessionConfig, SessionError, VerifyOptions};
 
 /// The access token of a request and whether it came in a cookie (protocol §3.2: the
 /// `Authorization: Bearer` header wins over the `sAccessToken` cookie).
@@ -85,7 +85,7 @@ fn error_response(error: &SessionError) -> Response<Body> {
 pub async fn verify(
     config: &SessionConfig,
     request: &Request,
-) -> Result<session_guard::SessionContainer, SessionError> {
+) -> Result<sessionward::SessionContainer, SessionError> {
     let Some((token, from_cookie)) = access_token(request) else {
         return Err(SessionError::Unauthorised {
             clear_tokens: false,

@@ -1,5 +1,5 @@
-//! Runnable servers that show session-guard; each binary in `src/bin` is one command away
-//! (`cargo run -p session-guard-examples --bin <name>`), and the tests serve the same routes.
+//! Runnable servers that show sessionward; each binary in `src/bin` is one command away
+//! (`cargo run -p sessionward-examples --bin <name>`), and the tests serve the same routes.
 //!
 //! | binary | shows |
 //! |---|---|
@@ -8,7 +8,7 @@
 //! | `optional_session` | routes that work with or without a session |
 //! | `tenants` | multi-tenancy: the tenant comes from the path |
 //! | `supertokens_core` | sessions in a SuperTokens Core, through `CoreClient` |
-//! | `session-guard-core` | the embedded core served over CDI, as a SuperTokens Core |
+//! | `sessionward-core` | the embedded core served over CDI, as a SuperTokens Core |
 //! | `ssr` | server-rendered HTML that redirects to a login page instead of answering 401 |
 //! | `lambda` (feature `lambda`) | an AWS Lambda handler that verifies sessions without actix |
 

@@ -1,4 +1,4 @@
-//! `session-guard-core` as a process: it prints its address first, serves CDI 5.4 behind its
+//! `sessionward-core` as a process: it prints its address first, serves CDI 5.4 behind its
 //! api key, and refuses to start with a key the core would not accept.
 
 use std::io::{BufRead, BufReader};
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 const API_KEY: &str = "process-test-api-key-0123456789";
 
-/// A running session-guard-core, killed on drop.
+/// A running sessionward-core, killed on drop.
 struct Core {
     child: Child,
     base: String,
@@ -21,7 +21,7 @@ impl Drop for Core {
 }
 
 fn command(data_dir: &std::path::Path, api_key: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_session-guard-core"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sessionward-core"));
     command
         .env("PORT", "0")
         .env("DATA_DIR", data_dir)
@@ -35,7 +35,7 @@ fn start(data_dir: &std::path::Path) -> Core {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start session-guard-core");
+        .expect("start sessionward-core");
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
@@ -83,7 +83,7 @@ fn refuses_a_short_api_key() {
     let dir = tempfile::tempdir().unwrap();
     let output = command(dir.path(), "short")
         .output()
-        .expect("run session-guard-core");
+        .expect("run sessionward-core");
     assert!(!output.status.success());
     assert!(output.stdout.is_empty(), "nothing is served");
     assert!(

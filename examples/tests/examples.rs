@@ -328,10 +328,10 @@ async fn ssr_example_redirects_instead_of_401_and_refreshes_in_the_browser() {
 
 #[tokio::test]
 async fn supertokens_core_example_keeps_sessions_in_the_core() {
-    // session-guard's own CDI server stands in for a SuperTokens Core.
+    // sessionward's own CDI server stands in for a SuperTokens Core.
     let key = "an-api-key-of-20-chars";
     let core = Example::start(
-        env!("CARGO_BIN_EXE_session-guard-core"),
+        env!("CARGO_BIN_EXE_sessionward-core"),
         &[("API_KEY", key)],
     );
     let example = Example::start(

@@ -1,13 +1,13 @@
 //! The Lambda example's handler, called directly with `lambda_http` requests (run with
-//! `cargo test -p session-guard-examples --features lambda --test lambda`).
+//! `cargo test -p sessionward-examples --features lambda --test lambda`).
 #![cfg(feature = "lambda")]
 
 use lambda_http::http::{Method, Request, StatusCode};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
-use session_guard::SessionConfig;
-use session_guard::testing::TestSession;
-use session_guard_examples::lambda;
+use sessionward::SessionConfig;
+use sessionward::testing::TestSession;
+use sessionward_examples::lambda;
 
 fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> lambda_http::Request {
     let mut builder = Request::builder().method(method).uri(path);

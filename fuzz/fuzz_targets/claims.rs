@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
-use session_guard::__fuzz::{parse_access_token, validate_claims};
+use sessionward::__fuzz::{parse_access_token, validate_claims};
 
 /// `{"alg":"RS256","typ":"JWT","version":"5","kid":"d-1700000000000"}`, base64url.
 const V5_HEADER: &str =

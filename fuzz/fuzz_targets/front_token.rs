@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
-use session_guard::__fuzz::front_token;
+use sessionward::__fuzz::front_token;
 
 fuzz_target!(|data: &[u8]| {
     let (user, rest) = match data.iter().position(|&b| b == 0) {

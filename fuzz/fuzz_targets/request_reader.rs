@@ -9,8 +9,8 @@
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::test::TestRequest;
 use libfuzzer_sys::fuzz_target;
-use session_guard::__fuzz::{bearer_token, cookie_values, verify_request};
-use session_guard_fuzz::{configs, run_ready};
+use sessionward::__fuzz::{bearer_token, cookie_values, verify_request};
+use sessionward_fuzz::{configs, run_ready};
 
 const SESSION_HEADERS: [&str; 5] = [
     "cookie",

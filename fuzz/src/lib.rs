@@ -6,11 +6,11 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use serde_json::{Map, Value};
-use session_guard::core::{
+use sessionward::core::{
     BoxFuture, CoreError, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
     RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
 };
-use session_guard::{AntiCsrf, KeySource, SessionConfig, StaticKeySource};
+use sessionward::{AntiCsrf, KeySource, SessionConfig, StaticKeySource};
 
 /// The protocol's Appendix A vectors (JWKS, then `name` / `token` lines).
 pub const APPENDIX_A: &str = include_str!("../../runtime/tests/fixtures/appendix_a.txt");

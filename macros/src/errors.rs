@@ -70,7 +70,7 @@ impl Errors {
 impl Drop for Errors {
     fn drop(&mut self) {
         if self.errors.is_some() && !std::thread::panicking() {
-            panic!("session-guard-macros bug: `Errors` dropped without `finish` or `fail`");
+            panic!("sessionward-macros bug: `Errors` dropped without `finish` or `fail`");
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::paths;
 use crate::validate::{self, Route};
 
 /// Set at compile time to print every expansion to stderr (like axum's `AXUM_MACROS_DEBUG`).
-pub(crate) const DEBUG_ENV: &str = "SESSION_GUARD_MACROS_DEBUG";
+pub(crate) const DEBUG_ENV: &str = "SESSIONWARD_MACROS_DEBUG";
 
 /// `#[verify_session]`: the expansion, or on any error the item unchanged plus the errors.
 pub(crate) fn verify_session(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -46,7 +46,7 @@ fn check(args: TokenStream, item: TokenStream) -> syn::Result<Route> {
 }
 
 /// The name of the inner function that holds the user's parameters and body.
-const INNER: &str = "__sg_handler";
+const INNER: &str = "__sw_handler";
 
 /// Emits the marker type, its options, and the rewritten handler.
 pub(crate) fn expand(route: &Route) -> TokenStream {
@@ -60,7 +60,7 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
         options,
     } = route;
     let name = &sig.ident;
-    let marker = format_ident!("__sg_route_{}", name, span = call_site);
+    let marker = format_ident!("__sw_route_{}", name, span = call_site);
 
     let route_guard = paths::route_guard(call_site);
     let route_options = paths::route_options(call_site);
@@ -107,7 +107,7 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
     };
 
     let session_binding = if route.session_ty().is_some() {
-        quote!(__sg_session)
+        quote!(__sw_session)
     } else {
         quote!(_)
     };
@@ -116,9 +116,9 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
         .iter()
         .map(|param| {
             if param.is_session {
-                Ident::new("__sg_session", call_site)
+                Ident::new("__sw_session", call_site)
             } else {
-                let ident = format_ident!("__sg_arg{}", arg_idents.len(), span = call_site);
+                let ident = format_ident!("__sw_arg{}", arg_idents.len(), span = call_site);
                 arg_idents.push(ident.clone());
                 ident
             }
@@ -140,7 +140,7 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
     let mut outer_params = TokenStream::new();
     sig.paren_token.surround(&mut outer_params, |tokens| {
         tokens.extend(quote! {
-            __sg_guard: #guarded<#session_ty, (#(#extractor_tys,)*), #marker>,
+            __sw_guard: #guarded<#session_ty, (#(#extractor_tys,)*), #marker>,
         });
     });
     let mut outer_body = Group::new(
@@ -152,8 +152,8 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
             // would flag a handler that was fine before the attribute.
             #[allow(clippy::unused_async)]
             #inner_sig #body
-            let (#session_binding, (#(#arg_idents,)*), __sg_response) = __sg_guard.into_parts();
-            __sg_response.wrap(#inner(#(#call_args),*).await)
+            let (#session_binding, (#(#arg_idents,)*), __sw_response) = __sw_guard.into_parts();
+            __sw_response.wrap(#inner(#(#call_args),*).await)
         },
     );
     outer_body.set_span(body.span());
@@ -168,8 +168,8 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
         #(#cfgs)*
         impl #route_guard for #marker {
             fn options() -> &'static #route_options {
-                static __SG_OPTIONS: #once_lock<#route_options> = #once_lock::new();
-                __SG_OPTIONS.get_or_init(|| {
+                static __SW_OPTIONS: #once_lock<#route_options> = #once_lock::new();
+                __SW_OPTIONS.get_or_init(|| {
                     #new_options
                         #anti_csrf
                         #check_database
@@ -241,13 +241,13 @@ mod tests {
             r#"
             #[doc(hidden)]
             #[allow(non_camel_case_types, dead_code)]
-            pub struct __sg_route_me;
+            pub struct __sw_route_me;
 
-            impl ::session_guard::__private::RouteGuard for __sg_route_me {
-                fn options() -> &'static ::session_guard::__private::RouteOptions {
-                    static __SG_OPTIONS: ::std::sync::OnceLock<::session_guard::__private::RouteOptions> = ::std::sync::OnceLock::new();
-                    __SG_OPTIONS.get_or_init(|| {
-                        ::session_guard::__private::RouteOptions::new(true)
+            impl ::sessionward::__private::RouteGuard for __sw_route_me {
+                fn options() -> &'static ::sessionward::__private::RouteOptions {
+                    static __SW_OPTIONS: ::std::sync::OnceLock<::sessionward::__private::RouteOptions> = ::std::sync::OnceLock::new();
+                    __SW_OPTIONS.get_or_init(|| {
+                        ::sessionward::__private::RouteOptions::new(true)
                     })
                 }
             }
@@ -255,14 +255,14 @@ mod tests {
             #[doc = r" Docs."]
             #[get("/me")]
             pub async fn me(
-                __sg_guard: ::session_guard::__private::Guarded<SessionContainer, (web::Json<Cmd>, Path<u32>,), __sg_route_me>,
-            ) -> ::session_guard::__private::WithSession<impl Responder> {
+                __sw_guard: ::sessionward::__private::Guarded<SessionContainer, (web::Json<Cmd>, Path<u32>,), __sw_route_me>,
+            ) -> ::sessionward::__private::WithSession<impl Responder> {
                 #[allow(clippy::unused_async)]
-                async fn __sg_handler(web::Json(body): web::Json<Cmd>, s: SessionContainer, p: Path<u32>) -> impl Responder {
+                async fn __sw_handler(web::Json(body): web::Json<Cmd>, s: SessionContainer, p: Path<u32>) -> impl Responder {
                     body
                 }
-                let (__sg_session, (__sg_arg0, __sg_arg1,), __sg_response) = __sg_guard.into_parts();
-                __sg_response.wrap(__sg_handler(__sg_arg0, __sg_session, __sg_arg1).await)
+                let (__sw_session, (__sw_arg0, __sw_arg1,), __sw_response) = __sw_guard.into_parts();
+                __sw_response.wrap(__sw_handler(__sw_arg0, __sw_session, __sw_arg1).await)
             }
             "#,
         );
@@ -289,17 +289,17 @@ mod tests {
             ),
         );
         let chain = tokens(
-            r#"::session_guard::__private::RouteOptions::new(false)
+            r#"::sessionward::__private::RouteOptions::new(false)
                 .anti_csrf_check(false)
                 .check_database(true)
-                .claim(::session_guard::__private::into_validator(EmailVerified::is_verified()))
-                .claim(::session_guard::__private::into_validator(Roles::includes("admin")))
-                .claim(::session_guard::__private::into_validator(EmailVerified))"#,
+                .claim(::sessionward::__private::into_validator(EmailVerified::is_verified()))
+                .claim(::sessionward::__private::into_validator(Roles::includes("admin")))
+                .claim(::sessionward::__private::into_validator(EmailVerified))"#,
         );
         assert!(output.contains(&chain), "{output}");
         assert!(
             output.contains(&tokens(
-                "Guarded<Option<SessionContainer>, (), __sg_route_f>"
+                "Guarded<Option<SessionContainer>, (), __sw_route_f>"
             )),
             "{output}"
         );
@@ -317,12 +317,12 @@ mod tests {
         );
         let expected_sig = tokens(
             "async fn guard_only(
-                __sg_guard: ::session_guard::__private::Guarded<(), (web::Path<u32>,), __sg_route_guard_only>,
-            ) -> ::session_guard::__private::WithSession<()> {
+                __sw_guard: ::sessionward::__private::Guarded<(), (web::Path<u32>,), __sw_route_guard_only>,
+            ) -> ::sessionward::__private::WithSession<()> {
                 #[allow(clippy::unused_async)]
-                async fn __sg_handler(path: web::Path<u32>) { let _ = path; }
-                let (_, (__sg_arg0,), __sg_response) = __sg_guard.into_parts();
-                __sg_response.wrap(__sg_handler(__sg_arg0).await)
+                async fn __sw_handler(path: web::Path<u32>) { let _ = path; }
+                let (_, (__sw_arg0,), __sw_response) = __sw_guard.into_parts();
+                __sw_response.wrap(__sw_handler(__sw_arg0).await)
             }",
         );
         assert!(output.trim_end().ends_with(&expected_sig), "{output}");
@@ -340,11 +340,11 @@ mod tests {
         );
         assert!(
             output.contains(&tokens(
-                "let (_, (), __sg_response) = __sg_guard.into_parts();"
+                "let (_, (), __sw_response) = __sw_guard.into_parts();"
             )),
             "{output}"
         );
-        assert!(output.contains(&tokens("__sg_handler().await")), "{output}");
+        assert!(output.contains(&tokens("__sw_handler().await")), "{output}");
     }
 
     #[test]
@@ -359,13 +359,13 @@ mod tests {
         );
         assert!(
             output.starts_with(&tokens(
-                "#[cfg(feature = \"x\")] #[doc(hidden)] #[allow(non_camel_case_types, dead_code)] struct __sg_route_f;"
+                "#[cfg(feature = \"x\")] #[doc(hidden)] #[allow(non_camel_case_types, dead_code)] struct __sw_route_f;"
             )),
             "{output}"
         );
         assert!(
             output.contains(&tokens(
-                "#[cfg(feature = \"x\")] impl ::session_guard::__private::RouteGuard for __sg_route_f"
+                "#[cfg(feature = \"x\")] impl ::sessionward::__private::RouteGuard for __sw_route_f"
             )),
             "{output}"
         );
@@ -386,7 +386,7 @@ mod tests {
             ),
         );
         assert!(
-            output.contains(&tokens("struct __sg_route_type;")),
+            output.contains(&tokens("struct __sw_route_type;")),
             "{output}"
         );
         assert!(output.contains(&tokens("async fn r#type")), "{output}");
@@ -405,7 +405,7 @@ mod tests {
         );
         assert!(
             output.contains(&tokens(
-                "#[allow(clippy::unused_async)] async fn __sg_handler() { #![allow(unused_variables)] let x = 1; }"
+                "#[allow(clippy::unused_async)] async fn __sw_handler() { #![allow(unused_variables)] let x = 1; }"
             )),
             "{output}"
         );
@@ -419,7 +419,7 @@ mod tests {
         let output = expand_str(quote!(requird = true), item.clone());
         assert!(output.starts_with(&normalize(item)), "{output}");
         assert_eq!(output.matches("compile_error").count(), 3, "{output}");
-        assert!(!output.contains("__sg_"), "{output}");
+        assert!(!output.contains("__sw_"), "{output}");
 
         let item = quote!(
             struct S;

@@ -95,7 +95,7 @@ fn plain_path(ty: &Type) -> Option<&TypePath> {
     }
 }
 
-/// `SessionContainer`, `session_guard::SessionContainer`, `::a::b::SessionContainer`, with no
+/// `SessionContainer`, `sessionward::SessionContainer`, `::a::b::SessionContainer`, with no
 /// generic arguments.
 pub(crate) fn is_session_container(ty: &Type) -> bool {
     plain_path(ty)
@@ -164,8 +164,8 @@ mod tests {
     fn session_types() {
         for tokens in [
             quote!(SessionContainer),
-            quote!(session_guard::SessionContainer),
-            quote!(::session_guard::prelude::SessionContainer),
+            quote!(sessionward::SessionContainer),
+            quote!(::sessionward::prelude::SessionContainer),
             quote!((SessionContainer)),
         ] {
             assert_eq!(
@@ -180,9 +180,9 @@ mod tests {
     fn optional_session_types() {
         for tokens in [
             quote!(Option<SessionContainer>),
-            quote!(Option<session_guard::SessionContainer>),
+            quote!(Option<sessionward::SessionContainer>),
             quote!(std::option::Option<SessionContainer>),
-            quote!(::core::option::Option<::session_guard::SessionContainer>),
+            quote!(::core::option::Option<::sessionward::SessionContainer>),
             quote!(Option<SessionContainer,>),
         ] {
             assert_eq!(

@@ -1,14 +1,14 @@
-//! The `#[verify_session]` attribute of [session-guard].
+//! The `#[verify_session]` attribute of [sessionward].
 //!
-//! Use it through the `session-guard` crate, which re-exports it as
-//! `session_guard::verify_session`: the expansion names items of that crate
-//! (`::session_guard::__private::…`), so this crate alone is of no use.
+//! Use it through the `sessionward` crate, which re-exports it as
+//! `sessionward::verify_session`: the expansion names items of that crate
+//! (`::sessionward::__private::…`), so this crate alone is of no use.
 //!
-//! Set the environment variable `SESSION_GUARD_MACROS_DEBUG` while compiling to print every
+//! Set the environment variable `SESSIONWARD_MACROS_DEBUG` while compiling to print every
 //! expansion to stderr (cargo does not track it: touch the file or `cargo clean -p` your crate to
 //! see it again).
 //!
-//! [session-guard]: https://docs.rs/session-guard
+//! [sessionward]: https://docs.rs/sessionward
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -43,7 +43,7 @@ mod validate;
 ///
 /// The session parameter is found by its type:
 ///
-/// - `SessionContainer` (with any path prefix, such as `session_guard::SessionContainer`): the
+/// - `SessionContainer` (with any path prefix, such as `sessionward::SessionContainer`): the
 ///   session is required. This needs `required = true`, the default.
 /// - `Option<SessionContainer>` (also `std::option::Option`/`core::option::Option`): `None` when
 ///   the request has no session. This needs `required = false`.
@@ -125,8 +125,8 @@ mod validate;
 ///
 /// ```ignore
 /// use actix_web::{get, post, web, HttpResponse, Responder};
-/// use session_guard::claims::{EmailVerified, Roles};
-/// use session_guard::{verify_session, SessionContainer};
+/// use sessionward::claims::{EmailVerified, Roles};
+/// use sessionward::{verify_session, SessionContainer};
 ///
 /// #[get("/me")]
 /// #[verify_session]
@@ -166,7 +166,7 @@ mod validate;
 /// # Expansion
 ///
 /// Besides the handler, which keeps its name, visibility, and attributes, the attribute emits a
-/// hidden unit struct `__sg_route_<name>` that carries the route's options. It has the handler's
+/// hidden unit struct `__sw_route_<name>` that carries the route's options. It has the handler's
 /// visibility, so the attribute works on free functions only (not in `impl` blocks), like
 /// actix-web's own route attributes.
 #[proc_macro_attribute]

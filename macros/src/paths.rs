@@ -1,6 +1,6 @@
 //! The one table of runtime paths that expansions name.
 //!
-//! Every path is absolute (`::session_guard::…`, `::std::…`) so a user's `use` items or local
+//! Every path is absolute (`::sessionward::…`, `::std::…`) so a user's `use` items or local
 //! names can't shadow it, and each is built at a caller-chosen span: most use
 //! [`Span::call_site`], while [`into_validator`] is re-spanned onto the user's claim entry so a
 //! type error there lands on the user's token.
@@ -22,15 +22,15 @@ macro_rules! paths {
 
 paths! {
     /// The trait the per-route marker type implements to hand out its options.
-    route_guard => { ::session_guard::__private::RouteGuard }
+    route_guard => { ::sessionward::__private::RouteGuard }
     /// The options of one route: `RouteOptions::new(required)` plus builder calls.
-    route_options => { ::session_guard::__private::RouteOptions }
+    route_options => { ::sessionward::__private::RouteOptions }
     /// The single extractor of the rewritten handler: verifies first, then extracts the rest.
-    guarded => { ::session_guard::__private::Guarded }
+    guarded => { ::sessionward::__private::Guarded }
     /// The return type of the rewritten handler: the user's response plus session mutations.
-    with_session => { ::session_guard::__private::WithSession }
+    with_session => { ::sessionward::__private::WithSession }
     /// Turns a claim entry (a claim type or a validator expression) into a validator.
-    into_validator => { ::session_guard::__private::into_validator }
+    into_validator => { ::sessionward::__private::into_validator }
     /// Lazily builds the route's options once.
     once_lock => { ::std::sync::OnceLock }
 }
@@ -54,7 +54,7 @@ mod tests {
         }
         assert_eq!(
             into_validator(Span::call_site()).to_string(),
-            ":: session_guard :: __private :: into_validator"
+            ":: sessionward :: __private :: into_validator"
         );
     }
 }

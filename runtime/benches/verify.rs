@@ -18,7 +18,7 @@
 //! inflate the figures (`SG_BENCH_CLOCK=wall` for wall time); `create_x64` / `refresh_x64` are
 //! always wall time (they run on several threads).
 //!
-//! `cargo bench -p session-guard --bench verify` (about 2 minutes); `bash bench/criterion.sh`
+//! `cargo bench -p sessionward --bench verify` (about 2 minutes); `bash bench/criterion.sh`
 //! adds the ratios.
 
 use std::future::Future;
@@ -39,10 +39,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value, json};
-use session_guard::__bench;
-use session_guard::claims::{EmailVerified, Roles, SessionClaim};
-use session_guard::core::{NewSession, RefreshOutcome, RefreshRequest};
-use session_guard::{SessionConfig, SessionContainer, VerifyOptions};
+use sessionward::__bench;
+use sessionward::claims::{EmailVerified, Roles, SessionClaim};
+use sessionward::core::{NewSession, RefreshOutcome, RefreshRequest};
+use sessionward::{SessionConfig, SessionContainer, VerifyOptions};
 
 /// Concurrent operations per create / refresh iteration.
 const BATCH: usize = 64;

@@ -93,9 +93,9 @@ pub enum ConfigError {
 /// carry different configs.
 ///
 /// ```no_run
-/// use session_guard::SessionConfig;
+/// use sessionward::SessionConfig;
 ///
-/// # fn main() -> Result<(), session_guard::ConfigError> {
+/// # fn main() -> Result<(), sessionward::ConfigError> {
 /// let config = SessionConfig::builder()
 ///     .data_dir("./session-data")
 ///     .api_domain("http://localhost:3001")
@@ -191,7 +191,7 @@ impl SessionConfig {
         req.app_data::<SessionConfig>().ok_or_else(|| {
             tracing::error!(
                 path = req.path(),
-                "session-guard: no SessionConfig registered; add `.app_data(config.clone())` to the App"
+                "sessionward: no SessionConfig registered; add `.app_data(config.clone())` to the App"
             );
             SessionError::MissingConfig
         })
@@ -289,9 +289,9 @@ impl SessionConfigBuilder {
     /// (timeouts, retries) build the client and pass it to [`core`](Self::core).
     ///
     /// ```no_run
-    /// use session_guard::SessionConfig;
+    /// use sessionward::SessionConfig;
     ///
-    /// # fn main() -> Result<(), session_guard::ConfigError> {
+    /// # fn main() -> Result<(), sessionward::ConfigError> {
     /// let config = SessionConfig::builder()
     ///     .supertokens_core("http://core-1:3567;http://core-2:3567", Some("an-api-key-of-20-chars"))?
     ///     .build()?;
@@ -473,8 +473,8 @@ impl SessionConfigBuilder {
     /// SuperTokens recipes add theirs).
     ///
     /// ```no_run
-    /// use session_guard::SessionConfig;
-    /// use session_guard::claims::{ClaimFetchError, EmailVerified};
+    /// use sessionward::SessionConfig;
+    /// use sessionward::claims::{ClaimFetchError, EmailVerified};
     ///
     /// let config = SessionConfig::builder()
     ///     .data_dir("./session-data")

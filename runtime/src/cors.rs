@@ -4,10 +4,10 @@
 //! // With actix-cors:
 //! // Cors::default()
 //! //     .allowed_origin("https://example.com")
-//! //     .allowed_headers(session_guard::cors::allowed_headers())
-//! //     .expose_headers(session_guard::cors::exposed_headers())
+//! //     .allowed_headers(sessionward::cors::allowed_headers())
+//! //     .expose_headers(sessionward::cors::exposed_headers())
 //! //     .supports_credentials()
-//! assert!(session_guard::cors::allowed_headers().contains(&"st-auth-mode"));
+//! assert!(sessionward::cors::allowed_headers().contains(&"st-auth-mode"));
 //! ```
 
 /// Request headers the frontend SDK sends: list them in `Access-Control-Allow-Headers`.

@@ -19,7 +19,7 @@ impl SessionConfig {
     ///
     /// ```no_run
     /// # use actix_web::App;
-    /// # fn app(config: session_guard::SessionConfig) {
+    /// # fn app(config: sessionward::SessionConfig) {
     /// App::new().app_data(config.clone()).service(config.endpoints());
     /// # }
     /// ```

@@ -62,7 +62,7 @@ pub(crate) fn reject(
     let response = match config {
         Some(config) => error_response(config, &error, req),
         None => {
-            tracing::error!(error = %error, "session-guard: request rejected without config");
+            tracing::error!(error = %error, "sessionward: request rejected without config");
             actix_web::ResponseError::error_response(&error)
         }
     };

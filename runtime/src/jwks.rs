@@ -101,7 +101,7 @@ impl KeySource for StaticKeySource {
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use session_guard::{JwksCache, StaticKeySource};
+/// use sessionward::{JwksCache, StaticKeySource};
 ///
 /// let source = StaticKeySource::new(jsonwebtoken::jwk::JwkSet { keys: vec![] });
 /// let cache = JwksCache::new(Arc::new(source)).with_max_age(Duration::from_secs(3600));

@@ -1,6 +1,6 @@
 //! SuperTokens-compatible sessions for actix-web.
 //!
-//! `session-guard` verifies SuperTokens access tokens in actix-web handlers, speaks the
+//! `sessionward` verifies SuperTokens access tokens in actix-web handlers, speaks the
 //! SuperTokens wire protocol (so the official frontend SDKs work unchanged), and issues sessions
 //! from an embedded core (keys under a data directory, no service to run) or from a SuperTokens
 //! Core.
@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder, get, post};
-//! use session_guard::prelude::*;
+//! use sessionward::prelude::*;
 //!
 //! #[post("/login")]
 //! async fn login(req: HttpRequest) -> Result<WithSession<HttpResponse>, SessionError> {
@@ -57,8 +57,8 @@
 //!
 //! ```no_run
 //! use actix_web::{HttpResponse, Responder, get, post, web};
-//! use session_guard::claims::ValidatorRef;
-//! use session_guard::prelude::*;
+//! use sessionward::claims::ValidatorRef;
+//! use sessionward::prelude::*;
 //!
 //! // No options: a session is required (401 without one).
 //! #[get("/me")]
@@ -150,20 +150,20 @@
 //! they ended. Spans and events carry user ids, session handles, tenant ids and error kinds,
 //! never a token.
 //!
-//! | span (target `session_guard::…`) | level | fields |
+//! | span (target `sessionward::…`) | level | fields |
 //! |---|---|---|
-//! | `session_guard.verify`, per verification | DEBUG | `http.method`, `http.path` (no query), `outcome` (`ok`, `no_session`, `error`), `error_kind` ([`SessionError::kind`]), `reason`, `user_id`, `session_handle`, `tenant_id` |
-//! | `session_guard.refresh`, per call of the refresh endpoint | INFO | `outcome`, `error_kind`, `reason`, `user_id`, `session_handle`, `tenant_id` |
+//! | `sessionward.verify`, per verification | DEBUG | `http.method`, `http.path` (no query), `outcome` (`ok`, `no_session`, `error`), `error_kind` ([`SessionError::kind`]), `reason`, `user_id`, `session_handle`, `tenant_id` |
+//! | `sessionward.refresh`, per call of the refresh endpoint | INFO | `outcome`, `error_kind`, `reason`, `user_id`, `session_handle`, `tenant_id` |
 //!
-//! `RUST_LOG=session_guard=debug` with `tracing-subscriber` shows them; with an OpenTelemetry
+//! `RUST_LOG=sessionward=debug` with `tracing-subscriber` shows them; with an OpenTelemetry
 //! layer they become trace spans. With the `metrics` feature, these counters go to the
 //! [`metrics`](https://docs.rs/metrics) recorder you install (Prometheus, StatsD, …):
 //!
 //! | counter | labels |
 //! |---|---|
-//! | `session_guard_verifications_total` | `outcome`: `ok`, `no_session` or an error kind (`unauthorised`, `try_refresh_token`, `invalid_claims`, …) |
-//! | `session_guard_refreshes_total` | `outcome`: `ok` or an error kind |
-//! | `session_guard_sessions_created_total` | none |
+//! | `sessionward_verifications_total` | `outcome`: `ok`, `no_session` or an error kind (`unauthorised`, `try_refresh_token`, `invalid_claims`, …) |
+//! | `sessionward_refreshes_total` | `outcome`: `ok` or an error kind |
+//! | `sessionward_sessions_created_total` | none |
 //!
 //! # Cargo features
 //!
@@ -225,9 +225,9 @@ pub use standalone::{MaybeSession, SsrSession, get_session};
 pub use verify::{OverrideClaims, VerifyOptions};
 
 #[doc(inline)]
-pub use session_guard_macros::verify_session;
+pub use sessionward_macros::verify_session;
 
-/// The names most handlers need: `use session_guard::prelude::*;`.
+/// The names most handlers need: `use sessionward::prelude::*;`.
 pub mod prelude {
     pub use crate::claims::{EmailVerified, Permissions, Roles};
     pub use crate::{

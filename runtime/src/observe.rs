@@ -16,19 +16,19 @@ use crate::session::SessionContainer;
 
 /// Counter of verifications, labelled `outcome` (`ok`, `no_session` or an error kind).
 #[cfg(feature = "metrics")]
-pub(crate) const VERIFICATIONS: &str = "session_guard_verifications_total";
+pub(crate) const VERIFICATIONS: &str = "sessionward_verifications_total";
 /// Counter of refresh calls, labelled `outcome` (`ok` or an error kind).
 #[cfg(feature = "metrics")]
-pub(crate) const REFRESHES: &str = "session_guard_refreshes_total";
+pub(crate) const REFRESHES: &str = "sessionward_refreshes_total";
 /// Counter of sessions created.
 #[cfg(feature = "metrics")]
-pub(crate) const SESSIONS_CREATED: &str = "session_guard_sessions_created_total";
+pub(crate) const SESSIONS_CREATED: &str = "sessionward_sessions_created_total";
 
 /// The span of one session verification (DEBUG: it runs on every guarded request), with the
 /// request's method and path (never its query string) when there is a request.
 pub(crate) fn verify_span(req: Option<&HttpRequest>) -> Span {
     let span = tracing::debug_span!(
-        "session_guard.verify",
+        "sessionward.verify",
         http.method = Empty,
         http.path = Empty,
         outcome = Empty,
@@ -48,7 +48,7 @@ pub(crate) fn verify_span(req: Option<&HttpRequest>) -> Span {
 /// The span of one call to the refresh endpoint (INFO: rare and worth seeing).
 pub(crate) fn refresh_span() -> Span {
     tracing::info_span!(
-        "session_guard.refresh",
+        "sessionward.refresh",
         outcome = Empty,
         error_kind = Empty,
         reason = Empty,

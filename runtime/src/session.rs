@@ -52,7 +52,7 @@ pub(crate) struct TokenState {
 /// it, without copying it.
 ///
 /// ```
-/// # fn demo(session: &session_guard::SessionContainer) {
+/// # fn demo(session: &sessionward::SessionContainer) {
 /// let payload = session.access_token_payload();
 /// let plan = payload.get("plan").and_then(|v| v.as_str());
 /// let body = serde_json::json!({ "user": session.user_id(), "payload": payload });
@@ -554,7 +554,7 @@ pub(crate) fn apply_pending(req: &HttpRequest, headers: &mut HeaderMap) {
 ///
 /// ```no_run
 /// use actix_web::{HttpRequest, HttpResponse, post};
-/// use session_guard::{SessionError, WithSession, create_new_session};
+/// use sessionward::{SessionError, WithSession, create_new_session};
 ///
 /// #[post("/login")]
 /// async fn login(req: HttpRequest) -> Result<WithSession<HttpResponse>, SessionError> {

@@ -29,7 +29,7 @@ use crate::verify::{
 ///
 /// ```no_run
 /// use actix_web::{HttpRequest, HttpResponse, get};
-/// use session_guard::{SessionError, VerifyOptions, WithSession, get_session};
+/// use sessionward::{SessionError, VerifyOptions, WithSession, get_session};
 ///
 /// #[get("/maybe")]
 /// async fn maybe(req: HttpRequest) -> Result<WithSession<HttpResponse>, SessionError> {
@@ -43,7 +43,7 @@ use crate::verify::{
 /// session, is a config status plus an option:
 ///
 /// ```no_run
-/// # use session_guard::{SessionConfig, VerifyOptions};
+/// # use sessionward::{SessionConfig, VerifyOptions};
 /// # use actix_web::http::StatusCode;
 /// let config = SessionConfig::builder()
 ///     .data_dir("./session-data")

@@ -2,9 +2,9 @@
 //!
 //! ```
 //! use actix_web::{App, HttpResponse, Responder, get, test};
-//! use session_guard::claims::Roles;
-//! use session_guard::prelude::*;
-//! use session_guard::testing::TestSession;
+//! use sessionward::claims::Roles;
+//! use sessionward::prelude::*;
+//! use sessionward::testing::TestSession;
 //!
 //! #[get("/admin")]
 //! #[verify_session(claims = [Roles::includes("admin")])]

@@ -138,7 +138,7 @@ pub(crate) enum Token<'t> {
 /// Verifies the session of `req`. `Ok(None)` only when no session is present and the route
 /// does not require one.
 ///
-/// Runs in a `session_guard.verify` span that records the outcome (see `observe`).
+/// Runs in a `sessionward.verify` span that records the outcome (see `observe`).
 pub(crate) async fn verify_request(
     req: &HttpRequest,
     config: &SessionConfig,

@@ -1,11 +1,11 @@
 // Browser end-to-end test: the official SuperTokens frontend SDK (supertokens-web-js, wrapping
 // supertokens-website) in Debian's Chromium, driven by playwright-core, against the
-// session-guard demo backend. Started by run.sh, which installs and builds what this needs.
+// sessionward demo backend. Started by run.sh, which installs and builds what this needs.
 //
 // Each scenario runs its own demo process (fresh data directory, 3-second access tokens) and
 // its own browser context; the page is served from a second origin on localhost.
 //
-// Environment: DEMO_BIN (the built demo binary, required), CORE_BIN (session-guard-core, the
+// Environment: DEMO_BIN (the built demo binary, required), CORE_BIN (sessionward-core, the
 // CDI server the "core" scenario uses as its SuperTokens Core), CHROMIUM (/usr/bin/chromium),
 // E2E_ARTIFACTS (screenshots and logs on failure; ./artifacts).
 
@@ -97,7 +97,7 @@ async function startProcess(name, binary, env) {
 
 /**
  * Starts the demo for `websiteDomain` with `antiCsrf`; with `core`, its sessions live in a
- * session-guard-core process (CDI over HTTP) instead of the embedded core.
+ * sessionward-core process (CDI over HTTP) instead of the embedded core.
  */
 async function startDemo(name, websiteDomain, antiCsrf, core) {
   const port = await freePort();
@@ -163,7 +163,7 @@ after(async () => {
  * `plainPost` is what a POST without the SDK's headers must get.
  */
 function scenario({ name, mode, antiCsrf, plainPost, core = false }) {
-  const backend = core ? "SuperTokens Core mode (session-guard-core)" : "embedded core";
+  const backend = core ? "SuperTokens Core mode (sessionward-core)" : "embedded core";
   describe(`${name}: tokenTransferMethod=${mode}, ANTI_CSRF=${antiCsrf}, ${backend}`, () => {
     let demo;
     let context;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Browser end-to-end test: the official SuperTokens frontend SDK (supertokens-web-js) in
-# Debian's Chromium, driven by playwright-core, against the session-guard demo backend, in both
+# Debian's Chromium, driven by playwright-core, against the sessionward demo backend, in both
 # token transfer methods, with the embedded core and in SuperTokens Core mode (the demo on
-# session-guard-core). Installs what it needs, builds the binaries, runs e2e.test.mjs.
+# sessionward-core). Installs what it needs, builds the binaries, runs e2e.test.mjs.
 #
 #   bash tests/e2e/run.sh
 #
@@ -41,11 +41,11 @@ if [ "$(cat node_modules/.e2e-lock-sha256 2>/dev/null || true)" != "$lock_sum" ]
   echo "$lock_sum" > node_modules/.e2e-lock-sha256
 fi
 
-say "building the demo and session-guard-core"
-(cd "$root" && timeout 1800 cargo build --locked -p session-guard-examples --bin demo --bin session-guard-core)
+say "building the demo and sessionward-core"
+(cd "$root" && timeout 1800 cargo build --locked -p sessionward-examples --bin demo --bin sessionward-core)
 target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps --locked |
   node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')"
-export DEMO_BIN="$target_dir/debug/demo" CORE_BIN="$target_dir/debug/session-guard-core"
+export DEMO_BIN="$target_dir/debug/demo" CORE_BIN="$target_dir/debug/sessionward-core"
 for bin in "$DEMO_BIN" "$CORE_BIN"; do
   [ -x "$bin" ] || { echo "e2e: no binary at $bin" >&2; exit 1; }
 done

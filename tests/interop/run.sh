@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Interop test: supertokens-node 24.0.3 (express) uses session-guard-core as its SuperTokens
-# Core over CDI 5.4, and sessions cross between supertokens-node and session-guard's demo in
+# Interop test: supertokens-node 24.0.3 (express) uses sessionward-core as its SuperTokens
+# Core over CDI 5.4, and sessions cross between supertokens-node and sessionward's demo in
 # CoreClient mode, both ways. Installs the pinned npm packages (npm ci, from the npm registry),
 # builds the two binaries, runs tests/interop/test.js; exits non-zero on failure.
 # Needs Node >= 20 with npm, and cargo. Everything it starts listens on 127.0.0.1.
@@ -21,12 +21,12 @@ echo "== interop: npm ci"
 (cd "$here" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 
 echo "== interop: cargo build"
-(cd "$root" && cargo build --locked -p session-guard-examples --bin session-guard-core --bin demo)
+(cd "$root" && cargo build --locked -p sessionward-examples --bin sessionward-core --bin demo)
 target="${CARGO_TARGET_DIR:-$root/target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
 
 echo "== interop: node --test"
 cd "$here"
-SG_CORE_BIN="$target/debug/session-guard-core" \
+SG_CORE_BIN="$target/debug/sessionward-core" \
 SG_DEMO_BIN="$target/debug/demo" \
   timeout 300 node --test --test-timeout=120000 test.js

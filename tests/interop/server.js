@@ -1,5 +1,5 @@
 // An express backend on supertokens-node 24.0.3's Session recipe, whose SuperTokens Core is
-// session-guard-core. Tokens travel in headers (`st-access-token`, `st-refresh-token`,
+// sessionward-core. Tokens travel in headers (`st-access-token`, `st-refresh-token`,
 // `Authorization: Bearer`), so the test needs no cookie jar.
 "use strict";
 
@@ -32,7 +32,7 @@ function start({ connectionURI, apiKey }) {
         framework: "express",
         supertokens: { connectionURI, apiKey },
         appInfo: {
-            appName: "session-guard interop",
+            appName: "sessionward interop",
             apiDomain: "http://localhost:3100",
             websiteDomain: "http://localhost:3000",
             apiBasePath: "/auth",

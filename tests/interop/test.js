@@ -1,8 +1,8 @@
-// Interop test: supertokens-node 24.0.3 (express, Session recipe) uses session-guard-core as
-// its SuperTokens Core over CDI 5.4, and sessions cross between it and session-guard's demo
+// Interop test: supertokens-node 24.0.3 (express, Session recipe) uses sessionward-core as
+// its SuperTokens Core over CDI 5.4, and sessions cross between it and sessionward's demo
 // in CoreClient mode (CORE_URI) on the same core, in both directions.
 //
-// Needs SG_CORE_BIN (the session-guard-core binary) and SG_DEMO_BIN (the demo binary); run
+// Needs SG_CORE_BIN (the sessionward-core binary) and SG_DEMO_BIN (the demo binary); run
 // through ./run.sh, which builds them. Everything listens on 127.0.0.1.
 "use strict";
 
@@ -23,9 +23,9 @@ const API_KEY = crypto.randomBytes(24).toString("hex");
 
 const children = [];
 let tmp;
-let core; // session-guard-core base URL
+let core; // sessionward-core base URL
 let node; // the supertokens-node express app: { url, close }
-let demo; // session-guard's demo in CoreClient mode: base URL
+let demo; // sessionward's demo in CoreClient mode: base URL
 
 /** Starts `bin`, resolving to the URL of its first stdout line `listening on <url>`. */
 function spawnServer(name, bin, env) {
@@ -116,7 +116,7 @@ async function demoRefresh(refreshToken) {
 
 before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sg-interop-"));
-    core = await spawnServer("session-guard-core", process.env.SG_CORE_BIN, {
+    core = await spawnServer("sessionward-core", process.env.SG_CORE_BIN, {
         PORT: "0",
         DATA_DIR: path.join(tmp, "core"),
         API_KEY,
@@ -308,64 +308,64 @@ test("supertokens-node: revokeSession and sign-out end the session", async () =>
     expectStatus(await nodeRefresh(signedOut.tokens.refresh), 401, "refresh after sign-out");
 });
 
-test("a session created by supertokens-node is accepted by session-guard (CoreClient mode)", async () => {
+test("a session created by supertokens-node is accepted by sessionward (CoreClient mode)", async () => {
     const { session, tokens } = await nodeCreate("erin", { payload: { custom: "from-node" } });
     const user = await call("GET", `${demo}/user`, { bearer: tokens.access });
-    expectStatus(user, 200, "session-guard verifies a node session");
+    expectStatus(user, 200, "sessionward verifies a node session");
     assert.equal(user.body.userId, "erin");
     assert.equal(user.body.sessionHandle, session.handle);
     assert.equal(user.body.accessTokenPayload.custom, "from-node");
 
-    // session-guard refreshes it through the core; both sides accept the result.
+    // sessionward refreshes it through the core; both sides accept the result.
     const refreshed = await demoRefresh(tokens.refresh);
-    expectStatus(refreshed, 200, "session-guard refreshes a node session");
+    expectStatus(refreshed, 200, "sessionward refreshes a node session");
     const next = tokensOf(refreshed);
     assert.ok(next.access && next.refresh);
     expectStatus(
         await call("GET", `${demo}/user`, { bearer: next.access }),
         200,
-        "session-guard verifies the refreshed token (core verify, promotion)",
+        "sessionward verifies the refreshed token (core verify, promotion)",
     );
     const back = await call("GET", `${node.url}/session`, { bearer: next.access });
-    expectStatus(back, 200, "node verifies the token session-guard refreshed");
+    expectStatus(back, 200, "node verifies the token sessionward refreshed");
     assert.equal(back.body.handle, session.handle);
 });
 
-test("a session created by session-guard (CoreClient mode) is accepted by supertokens-node", async () => {
+test("a session created by sessionward (CoreClient mode) is accepted by supertokens-node", async () => {
     const login = await call("POST", `${demo}/login`, {
         headers: { "st-auth-mode": "header" },
         body: { userId: "frank" },
     });
-    expectStatus(login, 200, "session-guard login through the core");
+    expectStatus(login, 200, "sessionward login through the core");
     const tokens = tokensOf(login);
     assert.ok(tokens.access && tokens.refresh && tokens.front);
 
     const verified = await call("GET", `${node.url}/session`, { bearer: tokens.access });
-    expectStatus(verified, 200, "node verifies a session-guard session");
+    expectStatus(verified, 200, "node verifies a sessionward session");
     assert.equal(verified.body.userId, "frank");
     expectStatus(
         await call("GET", `${node.url}/session-db`, { bearer: tokens.access }),
         200,
-        "node checkDatabase on a session-guard session",
+        "node checkDatabase on a sessionward session",
     );
 
     const refreshed = await nodeRefresh(tokens.refresh);
-    expectStatus(refreshed, 200, "node refreshes a session-guard session");
+    expectStatus(refreshed, 200, "node refreshes a sessionward session");
     const next = tokensOf(refreshed);
     expectStatus(
         await call("GET", `${demo}/user`, { bearer: next.access }),
         200,
-        "session-guard verifies the token node refreshed",
+        "sessionward verifies the token node refreshed",
     );
 
     const signout = await call("POST", `${demo}/auth/signout`, {
         headers: { rid: "session" },
         bearer: next.access,
     });
-    expectStatus(signout, 200, "session-guard sign-out");
+    expectStatus(signout, 200, "sessionward sign-out");
     expectStatus(
         await call("GET", `${node.url}/session-db`, { bearer: next.access }),
         401,
-        "node sees the session signed out by session-guard",
+        "node sees the session signed out by sessionward",
     );
 });

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 use serde_json::{Map, Value};
-use session_guard::core::{
+use sessionward::core::{
     BoxFuture, CoreError, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
     RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
 };
 
 const UNSUPPORTED: &str = "this test core only verifies";
-use session_guard::{KeySource, SessionConfig, StaticKeySource};
+use sessionward::{KeySource, SessionConfig, StaticKeySource};
 
 /// A server started on an ephemeral port of 127.0.0.1, stopped on drop.
 #[derive(Debug)]
@@ -77,7 +77,7 @@ pub fn client() -> reqwest::Client {
 
 /// A config on the embedded core in a fresh temporary directory.
 pub fn embedded_config(
-    customise: impl FnOnce(session_guard::SessionConfigBuilder) -> session_guard::SessionConfigBuilder,
+    customise: impl FnOnce(sessionward::SessionConfigBuilder) -> sessionward::SessionConfigBuilder,
 ) -> (tempfile::TempDir, SessionConfig) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = customise(SessionConfig::builder().data_dir(dir.path()))

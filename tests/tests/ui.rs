@@ -4,7 +4,7 @@
 //! rustc rewords its diagnostics between releases, so the snapshots only run on the toolchain
 //! they were generated with, recorded in `ui/RUSTC_VERSION`. To move to a new toolchain: change
 //! the version below and in `ui/RUSTC_VERSION`, run
-//! `TRYBUILD=overwrite cargo test -p session-guard-tests --test ui`, and review every `.stderr`.
+//! `TRYBUILD=overwrite cargo test -p sessionward-tests --test ui`, and review every `.stderr`.
 
 /// Declares the snapshot toolchain once: the `rustversion` gate and [`SNAPSHOT_RUSTC`] can't
 /// drift apart.

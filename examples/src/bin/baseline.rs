@@ -1,10 +1,10 @@
 //! The hand-written baseline of `bench/load.sh` (issue 7): the demo's `GET /health` and
 //! `GET /user`, where `/user` verifies the RS256 access token (bearer header or `sAccessToken`
-//! cookie) with `jsonwebtoken` on every request and does nothing else: no session-guard, no
+//! cookie) with `jsonwebtoken` on every request and does nothing else: no sessionward, no
 //! cache, no anti-CSRF, claims, front-token or refresh handling.
 //!
 //! ```text
-//! DATA_DIR=./demo-data PORT=0 cargo run --release -p session-guard-examples --bin baseline
+//! DATA_DIR=./demo-data PORT=0 cargo run --release -p sessionward-examples --bin baseline
 //! ```
 //!
 //! The public keys are read once at start from the demo's data directory (through the
@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder, get, web};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value, json};
-use session_guard::SessionConfig;
-use session_guard_examples::demo;
+use sessionward::SessionConfig;
+use sessionward_examples::demo;
 
 /// The verification keys by `kid`, and the validation every request uses.
 struct Verifier {

@@ -2,7 +2,7 @@
 //! database), stored in the access token, and checked per route.
 //!
 //! ```text
-//! cargo run -p session-guard-examples --bin claims
+//! cargo run -p sessionward-examples --bin claims
 //! ```
 //!
 //! - `POST /login` `{"userId": ".."}`: a session whose token carries the tier (`free` unless
@@ -20,9 +20,9 @@ use std::time::Duration;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
-use session_guard::claims::{ClaimFetchError, PrimitiveClaim};
-use session_guard::prelude::*;
-use session_guard_examples::support;
+use sessionward::claims::{ClaimFetchError, PrimitiveClaim};
+use sessionward::prelude::*;
+use sessionward_examples::support;
 
 /// Stands in for a billing database: user id → tier.
 static BILLING: LazyLock<Mutex<HashMap<String, String>>> = LazyLock::new(Default::default);

@@ -1,13 +1,13 @@
 //! The demo backend (embedded core, nothing else to start):
 //!
 //! ```text
-//! cargo run -p session-guard-examples --bin demo
+//! cargo run -p sessionward-examples --bin demo
 //! ```
 //!
-//! See [`session_guard_examples::demo`] for the routes and environment variables.
+//! See [`sessionward_examples::demo`] for the routes and environment variables.
 
 use actix_web::{App, HttpServer};
-use session_guard_examples::demo;
+use sessionward_examples::demo;
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {

@@ -1,8 +1,8 @@
 //! An AWS Lambda function (API Gateway or ALB events) that verifies SuperTokens sessions with
-//! `lambda_http`; see [`session_guard_examples::lambda`].
+//! `lambda_http`; see [`sessionward_examples::lambda`].
 //!
 //! ```text
-//! cargo build -p session-guard-examples --features lambda --bin lambda
+//! cargo build -p sessionward-examples --features lambda --bin lambda
 //! ```
 //!
 //! Deploy it as a `provided.al2023` custom runtime (e.g. with `cargo lambda`); it needs the
@@ -10,8 +10,8 @@
 //! production use the same keys as the service that creates sessions).
 
 use lambda_http::{Request, service_fn};
-use session_guard::SessionConfig;
-use session_guard_examples::{lambda, support};
+use sessionward::SessionConfig;
+use sessionward_examples::{lambda, support};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,8 +1,8 @@
 //! Routes that work with or without a session (the SDKs' `sessionRequired: false`), in the
-//! three ways session-guard offers.
+//! three ways sessionward offers.
 //!
 //! ```text
-//! cargo run -p session-guard-examples --bin optional_session
+//! cargo run -p sessionward-examples --bin optional_session
 //! ```
 //!
 //! - `GET /`: `#[verify_session(required = false)]`, the recommended way.
@@ -19,8 +19,8 @@
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
-use session_guard::prelude::*;
-use session_guard_examples::support;
+use sessionward::prelude::*;
+use sessionward_examples::support;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

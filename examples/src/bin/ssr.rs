@@ -2,7 +2,7 @@
 //! expired session goes through a small refresh page and comes back.
 //!
 //! ```text
-//! cargo run -p session-guard-examples --bin ssr
+//! cargo run -p sessionward-examples --bin ssr
 //! ```
 //!
 //! Then open `http://localhost:3005/`.
@@ -28,9 +28,9 @@ use actix_web::http::header;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
-use session_guard::prelude::*;
-use session_guard::{SsrSession, TokenTransferMethod};
-use session_guard_examples::{demo, support};
+use sessionward::prelude::*;
+use sessionward::{SsrSession, TokenTransferMethod};
+use sessionward_examples::{demo, support};
 
 /// A `303 See Other` to `location` (browsers follow it with a GET).
 fn redirect(location: &str) -> HttpResponse {

@@ -2,14 +2,14 @@
 //! over HTTP with [`CoreClient`]; access tokens still verify locally from the core's keys.
 //!
 //! ```text
-//! CORE_URI=http://localhost:3567 cargo run -p session-guard-examples --bin supertokens_core
+//! CORE_URI=http://localhost:3567 cargo run -p sessionward-examples --bin supertokens_core
 //! ```
 //!
-//! With no SuperTokens Core at hand, session-guard's own CDI server stands in for one:
+//! With no SuperTokens Core at hand, sessionward's own CDI server stands in for one:
 //!
 //! ```text
-//! PORT=3567 API_KEY=an-api-key-of-20-chars cargo run -p session-guard-examples --bin session-guard-core
-//! CORE_API_KEY=an-api-key-of-20-chars cargo run -p session-guard-examples --bin supertokens_core
+//! PORT=3567 API_KEY=an-api-key-of-20-chars cargo run -p sessionward-examples --bin sessionward-core
+//! CORE_API_KEY=an-api-key-of-20-chars cargo run -p sessionward-examples --bin supertokens_core
 //! ```
 //!
 //! - `POST /login` `{"userId": ".."}`: the core creates the session.
@@ -27,9 +27,9 @@ use std::time::Duration;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
-use session_guard::core::CoreClient;
-use session_guard::prelude::*;
-use session_guard_examples::{demo, support};
+use sessionward::core::CoreClient;
+use sessionward::prelude::*;
+use sessionward_examples::{demo, support};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -2,7 +2,7 @@
 //! session only opens routes of its own tenant.
 //!
 //! ```text
-//! cargo run -p session-guard-examples --bin tenants
+//! cargo run -p sessionward-examples --bin tenants
 //! ```
 //!
 //! - `POST /t/{tenant}/login` `{"userId": ".."}`: a session in `{tenant}`
@@ -18,9 +18,9 @@
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
-use session_guard::create_new_session_for_tenant;
-use session_guard::prelude::*;
-use session_guard_examples::support;
+use sessionward::create_new_session_for_tenant;
+use sessionward::prelude::*;
+use sessionward_examples::support;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

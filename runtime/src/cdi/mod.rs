@@ -1,9 +1,9 @@
 //! A [`SessionCore`] served over the SuperTokens Core Driver Interface (CDI 5.4), so that
-//! supertokens-node (or any backend SDK speaking CDI 5.4, or a session-guard
+//! supertokens-node (or any backend SDK speaking CDI 5.4, or a sessionward
 //! [`CoreClient`](crate::core::CoreClient)) can use it as its SuperTokens Core.
 //!
-//! [`configure`] mounts the session endpoints on an actix `App`; the `session-guard-core`
-//! binary of `session-guard-examples` serves the embedded core this way.
+//! [`configure`] mounts the session endpoints on an actix `App`; the `sessionward-core`
+//! binary of `sessionward-examples` serves the embedded core this way.
 //!
 //! | endpoint | auth |
 //! |---|---|
@@ -63,7 +63,7 @@ const JWKS_REUSE: Duration = Duration::from_secs(5);
 ///
 /// ```no_run
 /// use actix_web::{App, HttpServer};
-/// use session_guard::{SessionConfig, cdi};
+/// use sessionward::{SessionConfig, cdi};
 ///
 /// # #[actix_web::main]
 /// # async fn main() -> std::io::Result<()> {

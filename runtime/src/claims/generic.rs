@@ -14,7 +14,7 @@ use super::{ClaimFetchError, ClaimFetchInput, ClaimFetcher, ClaimValidator, Sess
 /// A claim holding one value of type `T` (a string, number, bool or any serde type).
 ///
 /// ```
-/// use session_guard::claims::{ClaimFetchError, PrimitiveClaim};
+/// use sessionward::claims::{ClaimFetchError, PrimitiveClaim};
 ///
 /// let tier = PrimitiveClaim::<String>::new("tier")
 ///     .with_fetch(|input| async move {

@@ -1,5 +1,5 @@
 // The page under test: the official frontend SDK (supertokens-web-js, which wraps
-// supertokens-website) initialised against the session-guard demo backend.
+// supertokens-website) initialised against the sessionward demo backend.
 //
 // Query string: `api` (the backend's origin) and `mode` (`cookie` or `header`, the SDK's
 // tokenTransferMethod). The test drives the page through `window.e2e`.
@@ -16,7 +16,7 @@ const plainFetch = window.fetch.bind(window);
 
 const events = [];
 SuperTokens.init({
-  appInfo: { appName: "session-guard e2e", apiDomain, apiBasePath: "/auth" },
+  appInfo: { appName: "sessionward e2e", apiDomain, apiBasePath: "/auth" },
   recipeList: [
     Session.init({
       tokenTransferMethod,

@@ -3,8 +3,8 @@
 
 use actix_web::{HttpResponse, Responder, get, web};
 use serde_json::{Value, json};
-use session_guard::prelude::*;
-use session_guard_tests::{client, embedded_config, login, serve};
+use sessionward::prelude::*;
+use sessionward_tests::{client, embedded_config, login, serve};
 
 #[get("/user")]
 #[verify_session]
@@ -18,8 +18,8 @@ async fn two_apps_with_different_configs_in_one_process() {
     let (_b_dir, b_config) = embedded_config(|b| {
         b.session_expired_status(actix_web::http::StatusCode::from_u16(440).unwrap())
     });
-    let a = serve(Some(a_config), session_guard_examples::demo::routes);
-    let b = serve(Some(b_config), session_guard_examples::demo::routes);
+    let a = serve(Some(a_config), sessionward_examples::demo::routes);
+    let b = serve(Some(b_config), sessionward_examples::demo::routes);
 
     let a_session = login(&a, "alice", "header").await;
     let b_session = login(&b, "bob", "header").await;
@@ -93,10 +93,10 @@ async fn keys_survive_a_restart_of_the_app() {
             .build()
             .unwrap()
     };
-    let first = serve(Some(build()), session_guard_examples::demo::routes);
+    let first = serve(Some(build()), sessionward_examples::demo::routes);
     let session = login(&first, "persistent", "header").await;
     drop(first);
-    let second = serve(Some(build()), session_guard_examples::demo::routes);
+    let second = serve(Some(build()), sessionward_examples::demo::routes);
     let response = client()
         .get(second.url("/user"))
         .bearer_auth(&session.access_token)

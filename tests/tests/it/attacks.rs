@@ -10,9 +10,9 @@ use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, KeyPair as _};
 use serde_json::{Value, json};
-use session_guard::{AntiCsrf, SessionConfig};
-use session_guard_examples::demo;
-use session_guard_tests::{LoggedIn, TestServer, client, login, serve};
+use sessionward::{AntiCsrf, SessionConfig};
+use sessionward_examples::demo;
+use sessionward_tests::{LoggedIn, TestServer, client, login, serve};
 
 use crate::support::{
     FaultyCore, Signer, SourceMode, assert_healthy, b64, faulty_embedded, now_s, payload, pem,
@@ -34,7 +34,7 @@ struct Target {
 
 impl Target {
     async fn start(
-        customise: fn(session_guard::SessionConfigBuilder) -> session_guard::SessionConfigBuilder,
+        customise: fn(sessionward::SessionConfigBuilder) -> sessionward::SessionConfigBuilder,
     ) -> Self {
         let (dir, core, config) = faulty_embedded(SourceMode::Normal, customise);
         let server = serve(Some(config.clone()), demo::routes);

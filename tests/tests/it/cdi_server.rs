@@ -3,8 +3,8 @@
 
 use actix_web::{HttpResponse, get, web};
 use serde_json::{Value, json};
-use session_guard::cdi;
-use session_guard_tests::{client, embedded_config};
+use sessionward::cdi;
+use sessionward_tests::{client, embedded_config};
 
 use crate::core_client::{API_KEY, Running, cdi_core, start};
 

@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Map, Value, json};
-use session_guard::SessionConfig;
-use session_guard::cdi;
-use session_guard::core::{
+use sessionward::SessionConfig;
+use sessionward::cdi;
+use sessionward::core::{
     CoreClient, CoreError, NewSession, RefreshOutcome, RefreshRequest, RegenerateOutcome,
     SessionCore, VerifyOutcome, VerifyRequest,
 };
-use session_guard_examples::demo;
-use session_guard_tests::{AppendixA, client, embedded_config, login, serve};
+use sessionward_examples::demo;
+use sessionward_tests::{AppendixA, client, embedded_config, login, serve};
 
 /// The api key of the in-process cores.
 pub(crate) const API_KEY: &str = "interop-api-key-0123456789";

@@ -2,9 +2,9 @@
 //! are exempt; a failed check is a 401 (never 403).
 
 use serde_json::Value;
-use session_guard::AntiCsrf;
-use session_guard_examples::demo;
-use session_guard_tests::{client, embedded_config, login, serve};
+use sessionward::AntiCsrf;
+use sessionward_examples::demo;
+use sessionward_tests::{client, embedded_config, login, serve};
 
 #[actix_web::test]
 async fn custom_header_mode_needs_rid_on_cookie_posts() {

@@ -3,10 +3,10 @@
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use session_guard_examples::demo;
-use session_guard_tests::{client, embedded_config, login, serve};
+use sessionward_examples::demo;
+use sessionward_tests::{client, embedded_config, login, serve};
 
-fn start() -> (tempfile::TempDir, session_guard_tests::TestServer) {
+fn start() -> (tempfile::TempDir, sessionward_tests::TestServer) {
     let (dir, config) = embedded_config(|b| b);
     (dir, serve(Some(config), demo::routes))
 }

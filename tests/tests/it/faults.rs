@@ -9,8 +9,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use session_guard_examples::demo;
-use session_guard_tests::{TestServer, client, embedded_config, login, serve};
+use sessionward_examples::demo;
+use sessionward_tests::{TestServer, client, embedded_config, login, serve};
 
 use crate::support::{
     Signer, SourceMode, assert_healthy, faulty_embedded, integrity_check, now_s, payload,
@@ -325,7 +325,7 @@ async fn full_disk_is_503_and_recovers() {
         return;
     };
     let data = disk.path().join("data");
-    let config = session_guard::SessionConfig::builder()
+    let config = sessionward::SessionConfig::builder()
         .data_dir(&data)
         .build()
         .expect("config");

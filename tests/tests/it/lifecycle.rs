@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, Responder, get, web};
 use serde_json::{Value, json};
-use session_guard::prelude::*;
-use session_guard_examples::demo;
-use session_guard_tests::{TestServer, client, embedded_config, login, serve, set_cookie_value};
+use sessionward::prelude::*;
+use sessionward_examples::demo;
+use sessionward_tests::{TestServer, client, embedded_config, login, serve, set_cookie_value};
 
 /// The access token, refresh token and anti-CSRF token a client currently holds.
 #[derive(Debug, Clone)]
@@ -408,7 +408,7 @@ async fn sessions_survive_a_restart() {
 #[actix_web::test]
 async fn refresh_anti_csrf_in_each_mode() {
     // Custom header: a cookie refresh without `rid` is refused and clears the session.
-    let (_dir, config) = embedded_config(|b| b.anti_csrf(session_guard::AntiCsrf::ViaCustomHeader));
+    let (_dir, config) = embedded_config(|b| b.anti_csrf(sessionward::AntiCsrf::ViaCustomHeader));
     let server = serve(Some(config), routes);
     let held = Held::login(&server, "csrf-refresh", "cookie").await;
     let response = client()
@@ -422,7 +422,7 @@ async fn refresh_anti_csrf_in_each_mode() {
     held.refresh(&server).await;
 
     // Token: the anti-CSRF token must come back on refresh.
-    let (_dir, config) = embedded_config(|b| b.anti_csrf(session_guard::AntiCsrf::ViaToken));
+    let (_dir, config) = embedded_config(|b| b.anti_csrf(sessionward::AntiCsrf::ViaToken));
     let server = serve(Some(config), routes);
     let held = Held::login(&server, "csrf-token-refresh", "cookie").await;
     let mut without = held.clone();

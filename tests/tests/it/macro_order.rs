@@ -5,8 +5,8 @@
 use actix_web::{HttpResponse, Responder, get, post, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use session_guard::prelude::*;
-use session_guard_tests::{client, embedded_config, login, serve};
+use sessionward::prelude::*;
+use sessionward_tests::{client, embedded_config, login, serve};
 
 #[derive(Deserialize)]
 struct Cmd {
@@ -23,7 +23,7 @@ async fn macro_above(session: SessionContainer, body: web::Json<Cmd>) -> impl Re
 #[verify_session]
 async fn macro_below(
     body: web::Json<Cmd>,
-    session: session_guard::SessionContainer,
+    session: sessionward::SessionContainer,
 ) -> impl Responder {
     HttpResponse::Ok().json(json!({"user": session.user_id(), "n": body.n}))
 }
@@ -89,7 +89,7 @@ async fn invalid_body_with_session_is_400() {
     let (_dir, config) = embedded_config(|b| b);
     let server = serve(Some(config), |cfg: &mut web::ServiceConfig| {
         routes(cfg);
-        session_guard_examples::demo::routes(cfg);
+        sessionward_examples::demo::routes(cfg);
     });
     let session = login(&server, "u", "header").await;
     let response = client()
@@ -108,7 +108,7 @@ async fn both_attribute_orders_and_resource_registration_work() {
     let (_dir, config) = embedded_config(|b| b);
     let server = serve(Some(config), |cfg: &mut web::ServiceConfig| {
         routes(cfg);
-        session_guard_examples::demo::routes(cfg);
+        sessionward_examples::demo::routes(cfg);
     });
     let session = login(&server, "order-user", "header").await;
     for path in ["/above", "/below"] {

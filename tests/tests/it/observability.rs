@@ -13,7 +13,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::{App, HttpRequest, HttpResponse, Responder, get, http::StatusCode, post, test};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use serde_json::json;
-use session_guard::prelude::*;
+use sessionward::prelude::*;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
@@ -202,7 +202,7 @@ async fn spans_and_counters_record_outcomes_and_never_tokens() {
     let counters = Counters::default();
     let _metrics = metrics::set_default_local_recorder(&counters);
 
-    let (_dir, config) = session_guard_tests::embedded_config(|b| b);
+    let (_dir, config) = sessionward_tests::embedded_config(|b| b);
     let app = test::init_service(
         App::new()
             .app_data(config.clone())
@@ -281,7 +281,7 @@ async fn spans_and_counters_record_outcomes_and_never_tokens() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     // Verification spans: one per guarded request, in order.
-    let verify = capture.spans("session_guard.verify");
+    let verify = capture.spans("sessionward.verify");
     let outcomes: Vec<(&str, &str)> = verify
         .iter()
         .map(|f| {
@@ -314,7 +314,7 @@ async fn spans_and_counters_record_outcomes_and_never_tokens() {
     assert!(!verify[3].contains_key("user_id"));
 
     // Refresh spans.
-    let refreshes = capture.spans("session_guard.refresh");
+    let refreshes = capture.spans("sessionward.refresh");
     assert_eq!(refreshes.len(), 2, "{refreshes:#?}");
     assert_eq!(refreshes[0]["outcome"], "ok");
     assert_eq!(refreshes[0]["user_id"], "alice");
@@ -339,24 +339,24 @@ async fn spans_and_counters_record_outcomes_and_never_tokens() {
         }
     }
 
-    // Counters (the tests crate enables session-guard's `metrics` feature).
+    // Counters (the tests crate enables sessionward's `metrics` feature).
     assert_eq!(
-        counters.get("session_guard_verifications_total{outcome=ok}"),
+        counters.get("sessionward_verifications_total{outcome=ok}"),
         1
     );
     for kind in ["unauthorised", "invalid_claims", "try_refresh_token"] {
         assert_eq!(
             counters.get(&format!(
-                "session_guard_verifications_total{{outcome={kind}}}"
+                "sessionward_verifications_total{{outcome={kind}}}"
             )),
             1,
             "{kind}"
         );
     }
-    assert_eq!(counters.get("session_guard_refreshes_total{outcome=ok}"), 1);
+    assert_eq!(counters.get("sessionward_refreshes_total{outcome=ok}"), 1);
     assert_eq!(
-        counters.get("session_guard_refreshes_total{outcome=unauthorised}"),
+        counters.get("sessionward_refreshes_total{outcome=unauthorised}"),
         1
     );
-    assert_eq!(counters.get("session_guard_sessions_created_total"), 1);
+    assert_eq!(counters.get("sessionward_sessions_created_total"), 1);
 }

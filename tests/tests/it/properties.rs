@@ -13,10 +13,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use session_guard::__fuzz;
-use session_guard::core::VerifyOutcome;
-use session_guard::{AntiCsrf, JwksCache, SessionConfig, StaticKeySource};
-use session_guard_tests::{AppendixA, FixedKeysCore};
+use sessionward::__fuzz;
+use sessionward::core::VerifyOutcome;
+use sessionward::{AntiCsrf, JwksCache, SessionConfig, StaticKeySource};
+use sessionward_tests::{AppendixA, FixedKeysCore};
 
 use crate::support::{Signer, b64, now_s};
 

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer};
 use serde_json::{Value, json};
-use session_guard::SessionConfig;
-use session_guard::core::NewSession;
-use session_guard_examples::demo;
-use session_guard_tests::{client, embedded_config, serve};
+use sessionward::SessionConfig;
+use sessionward::core::NewSession;
+use sessionward_examples::demo;
+use sessionward_tests::{client, embedded_config, serve};
 
 use crate::support::{integrity_check, now_ms, segment_json, stored_keys};
 
@@ -293,10 +293,10 @@ async fn sixty_four_concurrent_refreshes_and_promotions_of_one_session() {
     );
 }
 
-const CHILD_DIR: &str = "SESSION_GUARD_TEST_SIGKILL_CHILD_DIR";
+const CHILD_DIR: &str = "SESSIONWARD_TEST_SIGKILL_CHILD_DIR";
 
 /// The child process of [`sigkill_during_key_rotation_keeps_every_key`]: creates sessions on
-/// a fast-rotating embedded core at `$SESSION_GUARD_TEST_SIGKILL_CHILD_DIR`, printing each
+/// a fast-rotating embedded core at `$SESSIONWARD_TEST_SIGKILL_CHILD_DIR`, printing each
 /// access token, until killed (30 s at most). Does nothing without the variable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "child process of sigkill_during_key_rotation_keeps_every_key"]

@@ -1,5 +1,5 @@
 //! Secrets (issue 8): access tokens, refresh tokens, anti-CSRF tokens and signing keys never
-//! appear in logs (every session-guard event captured at TRACE), in error bodies, or in `Debug`
+//! appear in logs (every sessionward event captured at TRACE), in error bodies, or in `Debug`
 //! output; the embedded core's data directory and files are owner-only.
 
 use std::io::Write;
@@ -8,18 +8,18 @@ use std::sync::{Arc, Mutex, OnceLock};
 use actix_web::{HttpResponse, Responder, get, web};
 use base64::Engine as _;
 use serde_json::{Value, json};
-use session_guard::core::{IssuedToken, NewSession, RefreshOutcome, RefreshRequest, VerifyRequest};
-use session_guard::prelude::*;
-use session_guard::testing::TestSession;
-use session_guard::{AntiCsrf, SessionConfig};
-use session_guard_examples::demo;
-use session_guard_tests::{TestServer, client, embedded_config, login, serve};
+use sessionward::core::{IssuedToken, NewSession, RefreshOutcome, RefreshRequest, VerifyRequest};
+use sessionward::prelude::*;
+use sessionward::testing::TestSession;
+use sessionward::{AntiCsrf, SessionConfig};
+use sessionward_examples::demo;
+use sessionward_tests::{TestServer, client, embedded_config, login, serve};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::support::stored_keys;
 
-/// Everything session-guard logs, from every thread, at TRACE.
+/// Everything sessionward logs, from every thread, at TRACE.
 fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
@@ -28,8 +28,8 @@ fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
         let subscriber = tracing_subscriber::registry()
             .with(
                 Targets::new()
-                    .with_target("session_guard", LevelFilter::TRACE)
-                    .with_target("session_guard_examples", LevelFilter::TRACE),
+                    .with_target("sessionward", LevelFilter::TRACE)
+                    .with_target("sessionward_examples", LevelFilter::TRACE),
             )
             .with(
                 tracing_subscriber::fmt::layer()
@@ -172,8 +172,8 @@ async fn logs_and_error_bodies_never_contain_tokens_or_keys() {
                 .map(|v| v.to_str().unwrap().to_owned())
                 .collect();
             (
-                session_guard_tests::set_cookie_value(&cookies, "sAccessToken").unwrap(),
-                session_guard_tests::set_cookie_value(&cookies, "sRefreshToken").unwrap(),
+                sessionward_tests::set_cookie_value(&cookies, "sAccessToken").unwrap(),
+                sessionward_tests::set_cookie_value(&cookies, "sRefreshToken").unwrap(),
             )
         } else {
             (
@@ -236,7 +236,7 @@ async fn logs_and_error_bodies_never_contain_tokens_or_keys() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert!(
-        logs.contains("theft") && logs.contains("session_guard"),
+        logs.contains("theft") && logs.contains("sessionward"),
         "the scenario's events were not captured"
     );
     secrets.assert_absent(&logs, "the logs");

@@ -5,11 +5,11 @@
 use actix_web::{HttpRequest, HttpResponse, Responder, get, post, put, web};
 use base64::Engine as _;
 use serde_json::{Value, json};
-use session_guard::claims::{ClaimFetchError, EmailVerified, PrimitiveClaim, Roles, SessionClaim};
-use session_guard::prelude::*;
-use session_guard::testing::TestSession;
-use session_guard::{SsrSession, VerifyOptions};
-use session_guard_tests::{TestServer, client, embedded_config, serve};
+use sessionward::claims::{ClaimFetchError, EmailVerified, PrimitiveClaim, Roles, SessionClaim};
+use sessionward::prelude::*;
+use sessionward::testing::TestSession;
+use sessionward::{SsrSession, VerifyOptions};
+use sessionward_tests::{TestServer, client, embedded_config, serve};
 
 fn front_token_payload(response: &reqwest::Response) -> Value {
     let front = response.headers()["front-token"].to_str().unwrap();
@@ -173,8 +173,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn config_with_fetcher(
-    b: session_guard::SessionConfigBuilder,
-) -> session_guard::SessionConfigBuilder {
+    b: sessionward::SessionConfigBuilder,
+) -> sessionward::SessionConfigBuilder {
     b.fetch_claim(&EmailVerified, |input| async move {
         Ok::<_, ClaimFetchError>(Some(input.user_id.starts_with("verified")))
     })
@@ -623,9 +623,9 @@ async fn error_handlers_replace_the_defaults() {
 }
 
 fn without_email_check(
-    global: &[session_guard::claims::ValidatorRef],
+    global: &[sessionward::claims::ValidatorRef],
     _: &SessionContainer,
-) -> Vec<session_guard::claims::ValidatorRef> {
+) -> Vec<sessionward::claims::ValidatorRef> {
     global
         .iter()
         .filter(|v| v.id() != "st-ev")

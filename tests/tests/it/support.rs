@@ -16,12 +16,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Map, Value, json};
-use session_guard::core::{
+use sessionward::core::{
     BoxFuture, CoreError, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
     RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
 };
-use session_guard::{KeySource, KeySourceError, SessionConfig};
-use session_guard_tests::{TestServer, client};
+use sessionward::{KeySource, KeySourceError, SessionConfig};
+use sessionward_tests::{TestServer, client};
 
 /// Seconds since the epoch.
 pub(crate) fn now_s() -> u64 {
@@ -364,9 +364,9 @@ impl SessionCore for FaultyCore {
 /// `mode`; `customise` adds settings to the served config.
 pub(crate) fn faulty_embedded(
     mode: SourceMode,
-    customise: impl FnOnce(session_guard::SessionConfigBuilder) -> session_guard::SessionConfigBuilder,
+    customise: impl FnOnce(sessionward::SessionConfigBuilder) -> sessionward::SessionConfigBuilder,
 ) -> (tempfile::TempDir, Arc<FaultyCore>, SessionConfig) {
-    let (dir, embedded) = session_guard_tests::embedded_config(|b| b);
+    let (dir, embedded) = sessionward_tests::embedded_config(|b| b);
     let core = FaultyCore::new(Arc::clone(embedded.core()), mode);
     let config = customise(SessionConfig::builder().core(core.clone()))
         .build()

@@ -3,9 +3,9 @@
 
 use actix_web::{HttpResponse, Responder, get, post, web};
 use serde_json::{Value, json};
-use session_guard::core::VerifyOutcome;
-use session_guard::prelude::*;
-use session_guard_tests::{AppendixA, FixedKeysCore, TestServer, client, serve};
+use sessionward::core::VerifyOutcome;
+use sessionward::prelude::*;
+use sessionward_tests::{AppendixA, FixedKeysCore, TestServer, client, serve};
 
 #[get("/user")]
 #[verify_session]

@@ -1,6 +1,6 @@
 // Every mistake is reported in the same build, each on its own token.
 use actix_web::HttpResponse;
-use session_guard::{SessionContainer, verify_session};
+use sessionward::{SessionContainer, verify_session};
 
 #[verify_session(requird = true, check_database = "yes", claims = [42])]
 fn me(session: SessionContainer, again: SessionContainer) -> HttpResponse {

@@ -1,5 +1,5 @@
 use actix_web::HttpResponse;
-use session_guard::{SessionContainer, verify_session};
+use sessionward::{SessionContainer, verify_session};
 
 #[verify_session(anti_csrf = maybe)]
 async fn me(session: SessionContainer) -> HttpResponse {

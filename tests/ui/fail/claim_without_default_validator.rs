@@ -1,6 +1,6 @@
 use actix_web::HttpResponse;
-use session_guard::claims::Roles;
-use session_guard::{SessionContainer, verify_session};
+use sessionward::claims::Roles;
+use sessionward::{SessionContainer, verify_session};
 
 #[verify_session(claims = [Roles])]
 async fn admin(session: SessionContainer) -> HttpResponse {

@@ -1,7 +1,7 @@
 use actix_web::HttpResponse;
-use session_guard::{SessionContainer, verify_session};
+use sessionward::{SessionContainer, verify_session};
 
-#[verify_session(claims = session_guard::claims::EmailVerified)]
+#[verify_session(claims = sessionward::claims::EmailVerified)]
 async fn me(session: SessionContainer) -> HttpResponse {
     HttpResponse::Ok().body(session.user_id().to_owned())
 }

@@ -1,4 +1,4 @@
-use session_guard::verify_session;
+use sessionward::verify_session;
 
 #[verify_session]
 const fn answer() -> u32 {

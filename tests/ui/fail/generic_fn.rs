@@ -1,5 +1,5 @@
 use actix_web::{HttpResponse, web};
-use session_guard::{SessionContainer, verify_session};
+use sessionward::{SessionContainer, verify_session};
 
 #[verify_session]
 async fn show<T: std::fmt::Display + 'static>(

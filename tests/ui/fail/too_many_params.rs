@@ -1,5 +1,5 @@
 use actix_web::{HttpRequest, HttpResponse};
-use session_guard::{SessionContainer, verify_session};
+use sessionward::{SessionContainer, verify_session};
 
 type R = HttpRequest;
 

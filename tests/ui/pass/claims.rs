@@ -2,8 +2,8 @@
 #![deny(warnings)]
 
 use actix_web::{App, HttpResponse, web};
-use session_guard::claims::{EmailVerified, Roles};
-use session_guard::{SessionContainer, verify_session};
+use sessionward::claims::{EmailVerified, Roles};
+use sessionward::{SessionContainer, verify_session};
 
 #[verify_session(
     claims = [EmailVerified::is_verified(), Roles::includes("admin")],
@@ -12,7 +12,7 @@ use session_guard::{SessionContainer, verify_session};
 )]
 async fn expressions(
     body: web::Json<serde_json::Value>,
-    session: session_guard::SessionContainer,
+    session: sessionward::SessionContainer,
 ) -> HttpResponse {
     HttpResponse::Ok().body(format!("{} {}", body.0, session.user_id()))
 }
@@ -22,7 +22,7 @@ async fn bare_type(session: SessionContainer) -> HttpResponse {
     HttpResponse::Ok().body(session.user_id().to_owned())
 }
 
-#[verify_session(claims = [session_guard::claims::EmailVerified, Roles::includes_any(["a", "b"]),])]
+#[verify_session(claims = [sessionward::claims::EmailVerified, Roles::includes_any(["a", "b"]),])]
 async fn paths_and_trailing_comma(session: SessionContainer) -> HttpResponse {
     HttpResponse::Ok().body(session.user_id().to_owned())
 }

@@ -6,8 +6,8 @@
 #![warn(dead_code)]
 
 use actix_web::{HttpResponse, web};
-use session_guard::claims::EmailVerified;
-use session_guard::{SessionContainer, verify_session};
+use sessionward::claims::EmailVerified;
+use sessionward::{SessionContainer, verify_session};
 
 #[verify_session]
 #[expect(dead_code)]

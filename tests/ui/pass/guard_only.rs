@@ -2,8 +2,8 @@
 #![deny(warnings)]
 
 use actix_web::{App, HttpResponse, web};
-use session_guard::claims::EmailVerified;
-use session_guard::verify_session;
+use sessionward::claims::EmailVerified;
+use sessionward::verify_session;
 
 #[verify_session(claims = [EmailVerified])]
 async fn guard_only(path: web::Path<u32>) -> HttpResponse {

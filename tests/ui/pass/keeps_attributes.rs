@@ -4,7 +4,7 @@
 
 mod routes {
     use actix_web::{HttpResponse, get};
-    use session_guard::{SessionContainer, verify_session};
+    use sessionward::{SessionContainer, verify_session};
 
     /// Returns the current user.
     ///

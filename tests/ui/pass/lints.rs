@@ -14,7 +14,7 @@
 /// Handlers.
 pub mod handlers {
     use actix_web::{HttpResponse, get, web};
-    use session_guard::{SessionContainer, verify_session};
+    use sessionward::{SessionContainer, verify_session};
 
     /// A required session.
     #[verify_session]

@@ -2,7 +2,7 @@
 #![deny(warnings)]
 
 use actix_web::{App, HttpResponse, Responder, get, web};
-use session_guard::{SessionContainer, verify_session};
+use sessionward::{SessionContainer, verify_session};
 
 #[get("/")]
 #[verify_session(required = false)]

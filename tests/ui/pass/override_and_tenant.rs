@@ -2,16 +2,16 @@
 #![deny(warnings)]
 
 use actix_web::{App, HttpResponse, get};
-use session_guard::claims::{EmailVerified, ValidatorRef};
-use session_guard::{SessionContainer, verify_session};
+use sessionward::claims::{EmailVerified, ValidatorRef};
+use sessionward::{SessionContainer, verify_session};
 
 fn without_email_check(global: &[ValidatorRef], _session: &SessionContainer) -> Vec<ValidatorRef> {
     global.iter().filter(|v| v.id() != "st-ev").cloned().collect()
 }
 
 mod policy {
-    use session_guard::SessionContainer;
-    use session_guard::claims::ValidatorRef;
+    use sessionward::SessionContainer;
+    use sessionward::claims::ValidatorRef;
 
     pub fn none(_: &[ValidatorRef], _: &SessionContainer) -> Vec<ValidatorRef> {
         Vec::new()

@@ -2,28 +2,28 @@
 #![deny(warnings)]
 
 use actix_web::{App, HttpResponse, web};
-use session_guard::verify_session;
+use sessionward::verify_session;
 
 #[verify_session]
-async fn crate_path(session: session_guard::SessionContainer) -> HttpResponse {
+async fn crate_path(session: sessionward::SessionContainer) -> HttpResponse {
     HttpResponse::Ok().body(session.user_id().to_owned())
 }
 
 #[verify_session]
 async fn absolute_prelude_path(
-    session: ::session_guard::prelude::SessionContainer,
+    session: ::sessionward::prelude::SessionContainer,
 ) -> HttpResponse {
     HttpResponse::Ok().body(session.user_id().to_owned())
 }
 
 #[verify_session(required = false)]
-async fn std_option(session: std::option::Option<session_guard::SessionContainer>) -> HttpResponse {
+async fn std_option(session: std::option::Option<sessionward::SessionContainer>) -> HttpResponse {
     HttpResponse::Ok().body(session.map(|s| s.user_id().to_owned()).unwrap_or_default())
 }
 
 #[verify_session(required = false)]
 async fn core_option(
-    session: ::core::option::Option<::session_guard::SessionContainer>,
+    session: ::core::option::Option<::sessionward::SessionContainer>,
 ) -> HttpResponse {
     HttpResponse::Ok().body(format!("{}", session.is_some()))
 }

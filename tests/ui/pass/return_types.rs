@@ -2,7 +2,7 @@
 #![deny(warnings)]
 
 use actix_web::{App, HttpResponse, Responder, web};
-use session_guard::{SessionContainer, verify_session};
+use sessionward::{SessionContainer, verify_session};
 
 #[verify_session]
 async fn fallible(

@@ -3,7 +3,7 @@
 
 use actix_web::{App, HttpResponse, web};
 use serde::Deserialize;
-use session_guard::{SessionContainer, verify_session};
+use sessionward::{SessionContainer, verify_session};
 
 #[derive(Deserialize)]
 struct Cmd {

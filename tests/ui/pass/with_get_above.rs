@@ -2,8 +2,8 @@
 #![deny(warnings)]
 
 use actix_web::{App, HttpResponse, Responder, get, post, web};
-use session_guard::claims::Roles;
-use session_guard::{SessionContainer, verify_session};
+use sessionward::claims::Roles;
+use sessionward::{SessionContainer, verify_session};
 
 #[get("/me")]
 #[verify_session]

@@ -2,7 +2,7 @@
 #![deny(warnings)]
 
 use actix_web::{App, HttpResponse, routes};
-use session_guard::{SessionContainer, verify_session};
+use sessionward::{SessionContainer, verify_session};
 
 #[routes]
 #[get("/a")]

@@ -153,7 +153,7 @@ impl ServerSecret {
     pub(crate) fn child_refresh_token(&self, refresh_token: &str, epoch_ms: u64) -> String {
         // A refresh token is base64url (no NUL), so `token || epoch` is unambiguous.
         let tag = self.tag(
-            b"session-guard refresh child",
+            b"sessionward refresh child",
             &[refresh_token.as_bytes(), &epoch_ms.to_be_bytes()],
         );
         URL_SAFE_NO_PAD.encode(tag.as_ref())
@@ -162,7 +162,7 @@ impl ServerSecret {
     /// The anti-CSRF token issued with `refresh_token` (a UUID v4 string), deterministic so
     /// that concurrent refreshes answer alike.
     pub(crate) fn anti_csrf_token(&self, refresh_token: &str) -> String {
-        let tag = self.tag(b"session-guard anti-csrf", &[refresh_token.as_bytes()]);
+        let tag = self.tag(b"sessionward anti-csrf", &[refresh_token.as_bytes()]);
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&tag.as_ref()[..16]);
         uuid::Builder::from_random_bytes(bytes)

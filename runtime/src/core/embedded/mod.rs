@@ -339,7 +339,7 @@ impl Maintenance {
     fn spawn(shared: Arc<Shared>, first_due_ms: u64) -> io::Result<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = thread::Builder::new()
-            .name("session-guard-maintenance".into())
+            .name("sessionward-maintenance".into())
             .spawn(move || {
                 let mut due = first_due_ms;
                 loop {

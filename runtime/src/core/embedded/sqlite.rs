@@ -177,7 +177,7 @@ impl SqliteStore {
             MigrateError::Newer(found) => io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
-                    "{}: schema version {found} is newer than this version of session-guard \
+                    "{}: schema version {found} is newer than this version of sessionward \
                      understands ({SCHEMA_VERSION})",
                     path.display()
                 ),
@@ -188,7 +188,7 @@ impl SqliteStore {
         let (write_tx, write_rx) = mpsc::channel::<WriteJob>();
         threads.push(
             thread::Builder::new()
-                .name("session-guard-db-writer".into())
+                .name("sessionward-db-writer".into())
                 .spawn(move || writer_loop(&writer, &write_rx))?,
         );
         let (read_tx, read_rx) = mpsc::channel::<ReadJob>();
@@ -199,7 +199,7 @@ impl SqliteStore {
             let rx = Arc::clone(&read_rx);
             threads.push(
                 thread::Builder::new()
-                    .name(format!("session-guard-db-reader-{i}"))
+                    .name(format!("sessionward-db-reader-{i}"))
                     .spawn(move || reader_loop(&conn, &rx))?,
             );
         }

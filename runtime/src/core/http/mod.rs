@@ -36,7 +36,7 @@ const TENANT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// A [`SessionCore`] backed by SuperTokens Core (or a cluster of cores, or session-guard's own
+/// A [`SessionCore`] backed by SuperTokens Core (or a cluster of cores, or sessionward's own
 /// [`cdi`](crate::cdi) server) over the Core Driver Interface 5.4 (protocol §10).
 ///
 /// * **Cores.** The connection URI lists one or more cores separated by `;`, each
@@ -63,8 +63,8 @@ const TENANT: &AsciiSet = &NON_ALPHANUMERIC
 /// ```no_run
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use session_guard::SessionConfig;
-/// use session_guard::core::CoreClient;
+/// use sessionward::SessionConfig;
+/// use sessionward::core::CoreClient;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let core = CoreClient::builder("http://core-1:3567;http://core-2:3567")
@@ -198,7 +198,7 @@ impl CoreClientBuilder {
             // proxy from the environment.
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .user_agent(concat!("session-guard/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("sessionward/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| CoreClientError::Http(e.to_string()))?;
         Ok(CoreClient {
@@ -284,7 +284,7 @@ impl Inner {
             return Ok(Ok(()));
         }
         let message = format!(
-            "the SuperTokens core at {} supports CDI versions {versions:?}, but session-guard \
+            "the SuperTokens core at {} supports CDI versions {versions:?}, but sessionward \
              needs CDI {CDI_VERSION} (the version supertokens-node 24 uses): run a core whose \
              /apiversion lists {CDI_VERSION}",
             answer.host

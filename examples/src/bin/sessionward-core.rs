@@ -1,8 +1,8 @@
-//! `session-guard-core`: the embedded core served over CDI 5.4, so that supertokens-node (or
-//! session-guard's `CoreClient`) can use it as its SuperTokens Core.
+//! `sessionward-core`: the embedded core served over CDI 5.4, so that supertokens-node (or
+//! sessionward's `CoreClient`) can use it as its SuperTokens Core.
 //!
 //! ```text
-//! API_KEY=<20+ characters> cargo run -p session-guard-examples --bin session-guard-core
+//! API_KEY=<20+ characters> cargo run -p sessionward-examples --bin sessionward-core
 //! ```
 //!
 //! Environment: `PORT` (3567; `0` picks a free port), `DATA_DIR` (`./core-data`), `API_KEY`
@@ -11,14 +11,14 @@
 //! (3600), `REFRESH_TOKEN_VALIDITY_SECS` (8640000). It listens on 127.0.0.1 only and prints
 //! `listening on http://127.0.0.1:<port>` as its first line on stdout.
 //!
-//! Endpoints: see `session_guard::cdi`.
+//! Endpoints: see `sessionward::cdi`.
 
 use std::io;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer};
-use session_guard::{SessionConfig, cdi};
-use session_guard_examples::demo::env_or;
+use sessionward::{SessionConfig, cdi};
+use sessionward_examples::demo::env_or;
 
 #[actix_web::main]
 async fn main() -> io::Result<()> {
