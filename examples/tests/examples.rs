@@ -330,10 +330,7 @@ async fn ssr_example_redirects_instead_of_401_and_refreshes_in_the_browser() {
 async fn supertokens_core_example_keeps_sessions_in_the_core() {
     // sessionward's own CDI server stands in for a SuperTokens Core.
     let key = "an-api-key-of-20-chars";
-    let core = Example::start(
-        env!("CARGO_BIN_EXE_sessionward-core"),
-        &[("API_KEY", key)],
-    );
+    let core = Example::start(env!("CARGO_BIN_EXE_sessionward-core"), &[("API_KEY", key)]);
     let example = Example::start(
         env!("CARGO_BIN_EXE_supertokens_core"),
         &[("CORE_URI", core.base.as_str()), ("CORE_API_KEY", key)],

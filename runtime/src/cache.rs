@@ -34,7 +34,7 @@ use crate::core::{
     BoxFuture, CoreError, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
     RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
 };
-use crate::jwks::{JwksCache, KeySource, Rs256Key};
+use crate::keys::{JwksCache, KeySource, Rs256Key};
 use crate::token::{AccessTokenInfo, UnverifiedToken};
 
 /// Default capacity in weight units (tokens of up to 1 KiB).
@@ -555,12 +555,16 @@ mod tests {
         ] {
             let key = TokenKey::of(&forged);
             assert!(key == TokenKey::of(token), "same key by construction");
-            assert!(cache(&config).get(&key, &forged, crate::now_ms()).is_none());
+            assert!(
+                cache(&config)
+                    .get(&key, &forged, crate::util::now_ms())
+                    .is_none()
+            );
             assert!(verify(&config, &forged, &options).await.is_err());
         }
         assert!(
             cache(&config)
-                .get(&TokenKey::of(token), token, crate::now_ms())
+                .get(&TokenKey::of(token), token, crate::util::now_ms())
                 .is_some()
         );
     }
@@ -674,7 +678,7 @@ mod tests {
         let remaining_token = &c.access_token.token;
         assert!(
             cache(&config)
-                .get(&remaining, remaining_token, crate::now_ms())
+                .get(&remaining, remaining_token, crate::util::now_ms())
                 .is_some()
         );
     }
@@ -688,14 +692,22 @@ mod tests {
             .await
             .unwrap();
         let key = TokenKey::of(token);
-        assert!(cache(&config).get(&key, token, crate::now_ms()).is_some());
+        assert!(
+            cache(&config)
+                .get(&key, token, crate::util::now_ms())
+                .is_some()
+        );
         // Past the token's expiry: gone at once.
         assert!(cache(&config).get(&key, token, u64::MAX).is_none());
         verify(&config, token, &VerifyOptions::new(true))
             .await
             .unwrap();
         std::thread::sleep(Duration::from_millis(80));
-        assert!(cache(&config).get(&key, token, crate::now_ms()).is_none());
+        assert!(
+            cache(&config)
+                .get(&key, token, crate::util::now_ms())
+                .is_none()
+        );
         assert_eq!(cache(&config).len(), 0);
     }
 
@@ -707,7 +719,7 @@ mod tests {
         let options = VerifyOptions::new(true);
         verify(&config, token, &options).await.unwrap();
         let entry = cache(&config)
-            .get(&TokenKey::of(token), token, crate::now_ms())
+            .get(&TokenKey::of(token), token, crate::util::now_ms())
             .unwrap();
         assert!(
             cache(&config)
@@ -728,7 +740,7 @@ mod tests {
         assert_eq!(config.keys().fetch_count(), fetches + 1);
         verify(&config, token, &options).await.unwrap();
         let renewed = cache(&config)
-            .get(&TokenKey::of(token), token, crate::now_ms())
+            .get(&TokenKey::of(token), token, crate::util::now_ms())
             .unwrap();
         assert!(
             cache(&config)

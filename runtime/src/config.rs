@@ -17,7 +17,7 @@ use crate::claims::{
 use crate::core::SessionCore;
 use crate::core::embedded::{EmbeddedCore, EmbeddedCoreOptions};
 use crate::error::SessionError;
-use crate::jwks::JwksCache;
+use crate::keys::JwksCache;
 
 /// How session tokens travel between the browser and the backend (protocol §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

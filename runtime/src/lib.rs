@@ -200,7 +200,8 @@ pub mod cors;
 mod endpoints;
 mod error;
 mod guard;
-mod jwks;
+mod headers;
+mod keys;
 mod observe;
 mod session;
 mod standalone;
@@ -208,6 +209,7 @@ mod standalone;
 pub mod testing;
 mod token;
 mod transfer;
+mod util;
 mod verify;
 
 pub use config::{
@@ -216,7 +218,7 @@ pub use config::{
 };
 pub use error::{ClaimValidationError, SessionError};
 pub use guard::WithSession;
-pub use jwks::{JwksCache, KeySource, KeySourceError, StaticKeySource};
+pub use keys::{JwksCache, KeySource, KeySourceError, StaticKeySource};
 pub use session::{
     AccessTokenPayload, SessionContainer, SessionTokens, create_new_session,
     create_new_session_for_tenant,
@@ -410,39 +412,4 @@ pub mod __bench {
             .as_ref()
             .map_or(0, |c| c.len())
     }
-}
-
-/// Payload fields owned by the core; users cannot set them (protocol §1.5).
-pub(crate) const PROTECTED_PROPS: &[&str] = &[
-    "sub",
-    "iat",
-    "exp",
-    "sessionHandle",
-    "parentRefreshTokenHash1",
-    "refreshTokenHash1",
-    "antiCsrfToken",
-    "rsub",
-    "tId",
-    "stt",
-];
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// Lower-case hex SHA-256, as in `refreshTokenHash1`.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    digest
-        .as_ref()
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
 }

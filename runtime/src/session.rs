@@ -12,9 +12,10 @@ use crate::claims::{ClaimFetchInput, IntoValidator, SessionClaim};
 use crate::config::{AntiCsrf, SessionConfig};
 use crate::core::{CreatedSession, IssuedToken, NewSession, RegenerateOutcome, SessionInformation};
 use crate::error::SessionError;
+use crate::token::PROTECTED_PROPS;
 use crate::token::parse_access_token;
 use crate::transfer::{self, NewTokens, ResponseWriter, Transfer};
-use crate::{PROTECTED_PROPS, now_ms};
+use crate::util::now_ms;
 
 /// A verified session, handed to handlers by `#[verify_session]`.
 ///

@@ -13,10 +13,10 @@ use serde_json::{Map, Value};
 use crate::config::{AntiCsrf, SessionConfig};
 use crate::error::SessionError;
 use crate::guard::verify_with_config;
-use crate::now_ms;
 use crate::session::SessionContainer;
 use crate::token::{self, TokenError};
 use crate::transfer::{self, Transfer};
+use crate::util::now_ms;
 use crate::verify::{
     Presented, Token, VerifyOptions, validate_route_claims, verify_presented, verify_request,
 };

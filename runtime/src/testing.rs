@@ -38,7 +38,8 @@ use crate::claims::SessionClaim;
 use crate::config::SessionConfig;
 use crate::core::NewSession;
 use crate::error::SessionError;
-use crate::{PROTECTED_PROPS, now_ms};
+use crate::token::PROTECTED_PROPS;
+use crate::util::now_ms;
 
 /// Describes a session to create directly in the config's core.
 #[derive(Debug, Clone)]

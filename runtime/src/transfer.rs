@@ -7,11 +7,11 @@ use actix_web::HttpRequest;
 use actix_web::http::header::{self, AsHeaderName, HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::{ConfigInner, TokenTransferMethod};
+use crate::headers;
 
 pub(crate) const ACCESS_TOKEN_COOKIE: &str = "sAccessToken";
 pub(crate) const REFRESH_TOKEN_COOKIE: &str = "sRefreshToken";
@@ -25,10 +25,6 @@ pub(crate) const AUTH_MODE_HEADER: &str = "st-auth-mode";
 /// lookup).
 pub(crate) const ANTI_CSRF: HeaderName = HeaderName::from_static(ANTI_CSRF_HEADER);
 pub(crate) const RID: HeaderName = HeaderName::from_static("rid");
-
-/// The longest `Cookie` header value we scan for session cookies; larger ones are ignored
-/// (no valid session needs them, and scanning them is work an attacker chooses).
-const MAX_COOKIE_HEADER_LEN: usize = 64 * 1024;
 
 /// The transfer method a token actually arrived by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,74 +43,29 @@ impl Transfer {
     }
 }
 
-/// `encodeURIComponent`'s set: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` is escaped.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
-
 /// All values of cookie `name` across every `Cookie` header, URL-decoded, in order.
 pub(crate) fn cookie_values(req: &HttpRequest, name: &str) -> Vec<String> {
     let [values] = find_cookies(req, [name]);
     values.into_iter().map(Cow::into_owned).collect()
 }
 
-/// The values of each cookie in `names` across every `Cookie` header, URL-decoded, in order,
-/// found in one pass over the headers. A value without escapes borrows from the request.
-///
-/// Lenient like the Node SDK's parser: a pair without `=` or an unrelated malformed cookie is
-/// skipped rather than failing the whole header (actix's `HttpRequest::cookies` would fail).
+/// The values of each cookie in `names` across every `Cookie` header (see
+/// [`headers::find_cookies`]).
 pub(crate) fn find_cookies<'r, const N: usize>(
     req: &'r HttpRequest,
     names: [&str; N],
 ) -> [Vec<Cow<'r, str>>; N] {
-    let mut found = std::array::from_fn(|_| Vec::new());
-    for value in req.headers().get_all(header::COOKIE) {
-        let Some(raw) = header_text(value) else {
-            continue;
-        };
-        if raw.len() > MAX_COOKIE_HEADER_LEN {
-            continue;
-        }
-        for pair in raw.split(';') {
-            let Some((key, val)) = pair.split_once('=') else {
-                continue;
-            };
-            let key = key.trim();
-            if let Some(slot) = names.iter().position(|name| *name == key) {
-                let val = val.trim().trim_matches('"');
-                // Tokens have no escapes: a memchr instead of a byte-by-byte decode and a
-                // UTF-8 re-check (`val` is already a `str`).
-                found[slot].push(if val.contains('%') {
-                    percent_decode_str(val).decode_utf8_lossy()
-                } else {
-                    Cow::Borrowed(val)
-                });
-            }
-        }
-    }
-    found
+    headers::find_cookies(
+        req.headers()
+            .get_all(header::COOKIE)
+            .map(HeaderValue::as_bytes),
+        names,
+    )
 }
 
-/// A header value as text: `Some` exactly when `HeaderValue::to_str` would succeed (visible
-/// ASCII and tab). Written as a branch-free fold the compiler vectorises, because it runs
-/// over a ~1 KB token on every request.
+/// A header value as text (see [`headers::header_text`]).
 pub(crate) fn header_text(value: &HeaderValue) -> Option<&str> {
-    let bytes = value.as_bytes();
-    let visible = bytes.iter().fold(true, |ok, &b| {
-        ok & (matches!(b, b' '..=b'~') | (b == b'\t'))
-    });
-    if visible {
-        std::str::from_utf8(bytes).ok()
-    } else {
-        None
-    }
+    headers::header_text(value.as_bytes())
 }
 
 /// The `Authorization: Bearer` value, if the request has exactly one `Authorization` header
@@ -128,10 +79,7 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, ()> {
     if values.next().is_some() {
         return Err(());
     }
-    Ok(header_text(first)
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|v| !v.is_empty()))
+    Ok(header_text(first).and_then(headers::bearer_credentials))
 }
 
 /// A request header as UTF-8, if present (first value).
@@ -225,7 +173,7 @@ impl ResponseWriter<'_> {
 
     fn set_cookie(&mut self, name: &str, value: &str, path: &str, expires_ms: u64) {
         let c = self.config;
-        let mut cookie = format!("{name}={}", utf8_percent_encode(value, URI_COMPONENT));
+        let mut cookie = format!("{name}={}", headers::encode_cookie_value(value));
         if let Some(domain) = &c.cookie_domain {
             cookie.push_str("; Domain=");
             cookie.push_str(domain);
@@ -332,21 +280,6 @@ mod tests {
     }
 
     #[test]
-    fn cookies_are_found_in_one_pass_and_borrowed_unless_escaped() {
-        let req = TestRequest::default()
-            .insert_header((header::COOKIE, "a=1; sIdRefreshToken=x; junk; b=%41%42"))
-            .append_header((header::COOKIE, "a=\"2\""))
-            .to_http_request();
-        let [a, b, legacy, missing] = find_cookies(&req, ["a", "b", "sIdRefreshToken", "c"]);
-        assert_eq!(a, ["1", "2"]);
-        assert!(a.iter().all(|v| matches!(v, Cow::Borrowed(_))));
-        assert_eq!(b, ["AB"]);
-        assert!(matches!(b[0], Cow::Owned(_)));
-        assert_eq!(legacy, ["x"]);
-        assert!(missing.is_empty());
-    }
-
-    #[test]
     fn front_token_matches_appendix_a_shape() {
         let payload = json!({"sub": "user-1"});
         let token = front_token("user-1", 4_102_444_800_000, payload.as_object().unwrap());
@@ -368,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn bearer_needs_exact_prefix_and_one_header() {
+    fn bearer_needs_the_scheme_and_one_header() {
         let req = TestRequest::default()
             .insert_header((header::AUTHORIZATION, "Bearer  abc "))
             .to_http_request();
@@ -376,17 +309,11 @@ mod tests {
         let req = TestRequest::default()
             .insert_header((header::AUTHORIZATION, "bearer abc"))
             .to_http_request();
-        assert_eq!(bearer_token(&req), Ok(None));
+        assert_eq!(bearer_token(&req), Ok(Some("abc")));
         let req = TestRequest::default()
             .append_header((header::AUTHORIZATION, "Bearer a"))
             .append_header((header::AUTHORIZATION, "Bearer b"))
             .to_http_request();
         assert_eq!(bearer_token(&req), Err(()));
-    }
-
-    #[test]
-    fn values_are_encoded_like_encode_uri_component() {
-        let encoded = utf8_percent_encode("a+b/c=d.e_f", URI_COMPONENT).to_string();
-        assert_eq!(encoded, "a%2Bb%2Fc%3Dd.e_f");
     }
 }

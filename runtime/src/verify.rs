@@ -14,10 +14,10 @@ use crate::claims::ValidatorRef;
 use crate::config::{AntiCsrf, SessionConfig, TokenTransferMethod};
 use crate::core::{VerifyOutcome, VerifyRequest};
 use crate::error::{ClaimValidationError, Clearing, SessionError};
-use crate::now_ms;
 use crate::session::{SessionContainer, SessionParts, TokenState, remember};
 use crate::token::{self, TokenError, UnverifiedToken};
 use crate::transfer::{self, ResponseWriter, Transfer};
+use crate::util::now_ms;
 
 /// Chooses a route's claim validators from the global ones and the session (the SDKs'
 /// `overrideGlobalClaimValidators`).

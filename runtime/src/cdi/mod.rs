@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use actix_web::{HttpRequest, HttpResponse, guard, web};
 
 use crate::core::SessionCore;
-use crate::jwks::KeySource;
+use crate::keys::KeySource;
 
 mod handlers;
 mod input;

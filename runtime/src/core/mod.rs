@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::jwks::KeySource;
+use crate::keys::KeySource;
 
 pub(crate) mod embedded;
 mod http;

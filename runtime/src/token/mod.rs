@@ -3,7 +3,7 @@
 //!
 //! [`parse_access_token`] never touches keys: it decides whether a string is a SuperTokens
 //! access token at all. [`verify_access_token`] then checks the RS256 signature against the
-//! [`JwksCache`](crate::jwks::JwksCache), re-checks the structure and the expiry (no leeway)
+//! [`JwksCache`](crate::keys::JwksCache), re-checks the structure and the expiry (no leeway)
 //! and extracts an [`AccessTokenInfo`].
 
 mod parse;
@@ -43,6 +43,15 @@ pub(crate) enum TokenError {
     KeysUnavailable,
 }
 
+impl From<crate::keys::KeyError> for TokenError {
+    fn from(error: crate::keys::KeyError) -> Self {
+        match error {
+            crate::keys::KeyError::UnknownKey => TokenError::UnknownKey,
+            crate::keys::KeyError::Unavailable => TokenError::KeysUnavailable,
+        }
+    }
+}
+
 impl TokenError {
     /// Whether the token is not a SuperTokens access token at all (parse or structure failure),
     /// as opposed to a genuine token that failed verification.
@@ -54,3 +63,17 @@ impl TokenError {
         matches!(self, Self::Malformed(_))
     }
 }
+
+/// Payload fields owned by the core; users cannot set them (protocol §1.5).
+pub(crate) const PROTECTED_PROPS: &[&str] = &[
+    "sub",
+    "iat",
+    "exp",
+    "sessionHandle",
+    "parentRefreshTokenHash1",
+    "refreshTokenHash1",
+    "antiCsrfToken",
+    "rsub",
+    "tId",
+    "stt",
+];

@@ -14,7 +14,7 @@ use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::jwks::{JwksCache, StaticKeySource};
+use crate::keys::{JwksCache, StaticKeySource};
 
 const FIXTURE: &str = include_str!("../../tests/fixtures/appendix_a.txt");
 /// Before 2100-01-01 (the vectors' `exp`), after `v5_expired`.

@@ -9,7 +9,7 @@ use serde_json::{Map, Number, Value};
 
 use super::TokenError;
 use super::parse::{UnverifiedToken, check_structure, decode_lenient};
-use crate::jwks::{JwksCache, Rs256Key};
+use crate::keys::{JwksCache, Rs256Key};
 
 /// Tenant of tokens older than v4 (§1.4).
 const DEFAULT_TENANT: &str = "public";

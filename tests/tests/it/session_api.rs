@@ -172,9 +172,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(page);
 }
 
-fn config_with_fetcher(
-    b: sessionward::SessionConfigBuilder,
-) -> sessionward::SessionConfigBuilder {
+fn config_with_fetcher(b: sessionward::SessionConfigBuilder) -> sessionward::SessionConfigBuilder {
     b.fetch_claim(&EmailVerified, |input| async move {
         Ok::<_, ClaimFetchError>(Some(input.user_id.starts_with("verified")))
     })

@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 use super::store::{SessionStore, StoredKey};
 use crate::core::{BoxFuture, CoreError};
-use crate::jwks::{KeySource, KeySourceError};
+use crate::keys::{KeySource, KeySourceError};
 
 /// The key file the first version of the embedded core wrote (imported once, then renamed).
 pub(crate) const LEGACY_KEY_FILE: &str = "signing-keys.json";

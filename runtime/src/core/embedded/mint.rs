@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::keys::SigningKey;
 use crate::core::{CoreError, IssuedToken};
-use crate::sha256_hex;
+use crate::util::sha256_hex;
 
 /// Random bytes in a refresh token (base64url: 43 characters, cookie-safe).
 const REFRESH_TOKEN_BYTES: usize = 32;

@@ -36,7 +36,7 @@ use super::{
     BoxFuture, CoreError, CoreSession, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
     RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
 };
-use crate::jwks::{JwksCache, KeySource};
+use crate::keys::{JwksCache, KeySource};
 
 mod keys;
 mod mint;
@@ -123,7 +123,7 @@ impl Clock {
     /// The current time, ms.
     pub(crate) fn now(&self) -> u64 {
         match &self.0 {
-            None => crate::now_ms(),
+            None => crate::util::now_ms(),
             Some(ms) => ms.load(Ordering::SeqCst),
         }
     }
@@ -488,7 +488,7 @@ impl SessionCore for EmbeddedCore {
 fn reject_protected(payload: &Map<String, Value>) -> Result<(), CoreError> {
     match payload
         .keys()
-        .find(|k| crate::PROTECTED_PROPS.contains(&k.as_str()))
+        .find(|k| crate::token::PROTECTED_PROPS.contains(&k.as_str()))
     {
         Some(key) => Err(CoreError::BadRequest(format!(
             "the access token payload may not contain the protected field `{key}`"

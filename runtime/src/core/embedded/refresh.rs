@@ -119,7 +119,7 @@ impl Shared {
                 expected_epoch_ms: session.child_epoch_ms,
                 epoch_ms: epoch,
                 child: RefreshTokenRecord {
-                    hash2: crate::sha256_hex(child_hash1.as_bytes()),
+                    hash2: crate::util::sha256_hex(child_hash1.as_bytes()),
                     session_handle: session.handle.clone(),
                     parent_hash2: Some(session.refresh_hash2.clone()),
                     anti_csrf_token: anti_csrf_token.clone(),

@@ -9,8 +9,9 @@ use crate::core::{
     CoreError, CoreSession, CreatedSession, IssuedToken, NewSession, RegenerateOutcome,
     SessionInformation, VerifyOutcome, VerifyRequest,
 };
+use crate::token::PROTECTED_PROPS;
 use crate::token::{AccessTokenInfo, parse_access_token, verify_access_token};
-use crate::{PROTECTED_PROPS, sha256_hex};
+use crate::util::sha256_hex;
 
 /// How many times verify re-reads a session whose promotion raced with another request.
 const MAX_VERIFY_ATTEMPTS: usize = 8;

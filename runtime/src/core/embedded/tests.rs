@@ -13,7 +13,7 @@ use super::mint::{AccessClaims, hash1, hash2, mint_access_token};
 use super::sqlite::{DB_FILE, SCHEMA_VERSION};
 use super::*;
 use crate::core::{IssuedToken, SessionCore};
-use crate::sha256_hex;
+use crate::util::sha256_hex;
 
 /// 2027-01-15, an arbitrary fixed start for the manual clock.
 const START_MS: u64 = 1_800_000_000_000;
@@ -189,7 +189,7 @@ async fn created_session_verifies_locally_and_in_the_core() {
     );
 
     // An external verifier with the core's key source accepts it.
-    let cache = crate::jwks::JwksCache::new(f.core.key_source());
+    let cache = crate::keys::JwksCache::new(f.core.key_source());
     let token = crate::token::parse_access_token(&created.access_token.token).unwrap();
     let info = crate::token::verify_access_token(token, &cache, START_MS)
         .await
@@ -862,7 +862,7 @@ async fn rotation_publishes_the_new_key_before_use_and_keeps_the_old_one() {
     assert_eq!(kid(&new.access_token), second_kid);
     assert!(verified(&f.core, &old.access_token, true).await.is_none());
     assert!(verified(&f.core, &new.access_token, true).await.is_none());
-    let cache = crate::jwks::JwksCache::new(f.core.key_source());
+    let cache = crate::keys::JwksCache::new(f.core.key_source());
     for token in [&old.access_token, &new.access_token] {
         let parsed = crate::token::parse_access_token(&token.token).unwrap();
         crate::token::verify_access_token(parsed, &cache, f.clock.now())
@@ -1220,7 +1220,11 @@ async fn throughput_probe() {
         ));
     }
     let refresh = started.elapsed();
-    let key = core.shared.keys.signer(true, crate::now_ms()).unwrap();
+    let key = core
+        .shared
+        .keys
+        .signer(true, crate::util::now_ms())
+        .unwrap();
     let started = std::time::Instant::now();
     for _ in 0..200 {
         key.sign(b"x").unwrap();

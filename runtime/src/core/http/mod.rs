@@ -18,7 +18,7 @@ use super::{
     RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
 };
 use crate::cdi::wire::{CDI_VERSION, Session, Token, status};
-use crate::jwks::{KeySource, KeySourceError};
+use crate::keys::{KeySource, KeySourceError};
 use transport::{Answer, Call, Host, Transport};
 
 mod transport;

@@ -15,8 +15,6 @@ use jsonwebtoken::jwk::{
     AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
 };
 
-use crate::token::TokenError;
-
 /// Default [`JwksCache`] max age (Node's `jwksRefreshIntervalSec` default, 4 h).
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(4 * 60 * 60);
 /// The longest cooldown a flood of unknown kids can push the cache to. Below the core's 60 s
@@ -28,6 +26,15 @@ const DEFAULT_COOLDOWN: Duration = Duration::from_millis(500);
 /// RSA modulus sizes the RS256 verifier accepts, in bits.
 const RSA_MIN_BITS: usize = 2048;
 const RSA_MAX_BITS: usize = 8192;
+
+/// Why no key could be had for a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyError {
+    /// The key set is known, and no usable key has the token's `kid`.
+    UnknownKey,
+    /// No key is cached for the token and the last fetch failed.
+    Unavailable,
+}
 
 /// Where signing keys come from (embedded core, a SuperTokens core over HTTP, a fixed set in tests).
 ///
@@ -228,9 +235,9 @@ impl JwksCache {
     ///
     /// # Errors
     ///
-    /// [`TokenError::UnknownKey`] if no usable key has this `kid`; [`TokenError::KeysUnavailable`]
+    /// [`KeyError::UnknownKey`] if no usable key has this `kid`; [`KeyError::Unavailable`]
     /// if it is not cached and the last fetch attempt failed.
-    pub(crate) async fn key_for(&self, kid: &str) -> Result<Arc<Rs256Key>, TokenError> {
+    pub(crate) async fn key_for(&self, kid: &str) -> Result<Arc<Rs256Key>, KeyError> {
         let seen = {
             let state = self.read();
             if state.is_fresh(self.max_age)
@@ -250,8 +257,8 @@ impl JwksCache {
     ///
     /// # Errors
     ///
-    /// [`TokenError::KeysUnavailable`] if no key is cached and the fetch failed.
-    pub(crate) async fn all_keys(&self) -> Result<Vec<Arc<Rs256Key>>, TokenError> {
+    /// [`KeyError::Unavailable`] if no key is cached and the fetch failed.
+    pub(crate) async fn all_keys(&self) -> Result<Vec<Arc<Rs256Key>>, KeyError> {
         let seen = {
             let state = self.read();
             if state.is_fresh(self.max_age)
@@ -265,7 +272,7 @@ impl JwksCache {
         let state = self.read();
         match &state.keys {
             Some(keys) => Ok(Self::collect(keys)),
-            None => Err(TokenError::KeysUnavailable),
+            None => Err(KeyError::Unavailable),
         }
     }
 
@@ -285,11 +292,11 @@ impl JwksCache {
         keys.keys.iter().map(|(_, key)| Arc::clone(key)).collect()
     }
 
-    fn missing(state: &State) -> TokenError {
+    fn missing(state: &State) -> KeyError {
         if state.keys.is_none() || state.last_attempt_failed {
-            TokenError::KeysUnavailable
+            KeyError::Unavailable
         } else {
-            TokenError::UnknownKey
+            KeyError::UnknownKey
         }
     }
 
@@ -570,7 +577,7 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
-            assert_eq!(result.unwrap_err(), TokenError::UnknownKey);
+            assert_eq!(result.unwrap_err(), KeyError::UnknownKey);
         }
         assert!(
             cache.fetch_count() <= 2,
@@ -592,7 +599,7 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(
                 cache.key_for(STATIC_KID).await.unwrap_err(),
-                TokenError::UnknownKey
+                KeyError::UnknownKey
             );
         }
         assert_eq!(cache.fetch_count(), 1);
@@ -672,7 +679,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert_eq!(
             cache.key_for("d-1").await.unwrap_err(),
-            TokenError::KeysUnavailable
+            KeyError::Unavailable
         );
 
         // Recovery.
@@ -680,7 +687,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert_eq!(
             cache.key_for("d-1").await.unwrap_err(),
-            TokenError::UnknownKey
+            KeyError::UnknownKey
         );
         cache.key_for(STATIC_KID).await.unwrap();
     }
@@ -692,12 +699,9 @@ mod tests {
         let cache = JwksCache::new(source.clone()).with_cooldown(Duration::from_secs(3600));
         assert_eq!(
             cache.key_for(DYNAMIC_KID).await.unwrap_err(),
-            TokenError::KeysUnavailable
+            KeyError::Unavailable
         );
-        assert_eq!(
-            cache.all_keys().await.unwrap_err(),
-            TokenError::KeysUnavailable
-        );
+        assert_eq!(cache.all_keys().await.unwrap_err(), KeyError::Unavailable);
         // Within the cooldown the failing source is not called again.
         assert_eq!(cache.fetch_count(), 1);
     }
@@ -710,7 +714,7 @@ mod tests {
         source.set_keys(appendix_jwks());
         assert_eq!(
             cache.key_for(STATIC_KID).await.unwrap_err(),
-            TokenError::UnknownKey
+            KeyError::UnknownKey
         );
         cache.invalidate();
         cache.key_for(STATIC_KID).await.unwrap();
@@ -719,7 +723,7 @@ mod tests {
         cache.key_for(DYNAMIC_KID).await.unwrap();
         assert_eq!(
             cache.key_for("d-1").await.unwrap_err(),
-            TokenError::UnknownKey
+            KeyError::UnknownKey
         );
         assert_eq!(cache.fetch_count(), 2);
     }
@@ -788,7 +792,7 @@ mod tests {
         ] {
             assert_eq!(
                 cache.key_for(kid).await.unwrap_err(),
-                TokenError::UnknownKey,
+                KeyError::UnknownKey,
                 "{kid}"
             );
         }
