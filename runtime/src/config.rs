@@ -1,4 +1,5 @@
-//! [`SessionConfig`]: everything a verifying route needs, registered with `App::app_data`.
+//! [`SessionConfig`]: everything session handling needs (the core, the signing keys, cookie and
+//! anti-CSRF settings, statuses, claims and error handlers), and its builder.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -8,15 +9,13 @@ use std::time::Duration;
 use std::collections::HashMap;
 use std::future::Future;
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
-
 use crate::claims::{
     ClaimFetchError, ClaimFetchInput, ClaimFetcher, IntoValidator, SessionClaim, ValidatorRef,
 };
 use crate::core::SessionCore;
+#[cfg(feature = "embedded")]
 use crate::core::embedded::{EmbeddedCore, EmbeddedCoreOptions};
-use crate::error::SessionError;
+use crate::error::{ErrorResponse, HandlerSlot, RequestInfo, SessionError};
 use crate::keys::JwksCache;
 
 /// How session tokens travel between the browser and the backend (protocol §3).
@@ -81,16 +80,30 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// An option has a value that cannot work.
-    #[error("invalid session config: {0}")]
-    Invalid(String),
+    /// `api_domain` or `website_domain` is not an http(s) origin.
+    #[error("not an http(s) origin: {0}")]
+    InvalidOrigin(String),
+    /// A configured status is not an HTTP status code (100–999).
+    #[error("{0} is not an HTTP status code")]
+    InvalidStatus(u16),
+    /// `session_expired_status` and `invalid_claim_status` are equal, so the frontend could not
+    /// tell "refresh" from "forbidden".
+    #[error("session_expired_status and invalid_claim_status must differ")]
+    SameStatuses,
+    /// `SameSite=None` cookies without `Secure` outside localhost: browsers drop them.
+    #[error("SameSite=None cookies must be Secure: use an https api_domain or cookie_secure(true)")]
+    InsecureSameSiteNone,
+    /// The SuperTokens Core connection URI or api key cannot be used.
+    #[error("SuperTokens Core client: {0}")]
+    CoreClient(String),
 }
 
-/// The session settings of one actix `App`.
+/// The session settings of one app.
 ///
-/// Build it once with [`SessionConfig::builder`] and register a clone with
-/// `App::app_data(config.clone())`. Cloning is cheap (an `Arc`). Two apps in one process can
-/// carry different configs.
+/// Build it once with [`SessionConfig::builder`] and hand a clone to the framework adapter
+/// (with actix-web: `.wrap(SessionMiddleware::new(config.clone()))` or
+/// `.app_data(config.clone())`). Cloning is cheap (an `Arc`). Two apps in one process can carry
+/// different configs.
 ///
 /// ```no_run
 /// use sessionward::SessionConfig;
@@ -119,22 +132,22 @@ pub(crate) struct ConfigInner {
     pub(crate) access_token_path: String,
     pub(crate) refresh_token_path: String,
     pub(crate) anti_csrf: AntiCsrf,
-    pub(crate) session_expired_status: StatusCode,
-    pub(crate) invalid_claim_status: StatusCode,
+    pub(crate) session_expired_status: u16,
+    pub(crate) invalid_claim_status: u16,
     pub(crate) use_dynamic_signing_key: bool,
     pub(crate) token_transfer_method: TokenTransferMethod,
     pub(crate) global_validators: Vec<ValidatorRef>,
     pub(crate) claim_fetchers: HashMap<String, ClaimFetcher>,
     pub(crate) error_handlers: ErrorHandlers,
-    /// Verified-token cache (issue 7, `cache.rs`); `None` when disabled.
+    /// The verified-token cache; `None` when disabled.
     pub(crate) verified_tokens: Option<Arc<crate::cache::VerifiedTokenCache>>,
 }
 
 /// A custom response for one kind of session error (the SDKs' `errorHandlers`).
 ///
-/// It gets the request and the error and returns the response; token clearing that the error
-/// calls for is added to whatever it returns.
-pub type ErrorHandler = Arc<dyn Fn(&HttpRequest, &SessionError) -> HttpResponse + Send + Sync>;
+/// It gets the request's method, path and query and the error, and returns the response; the
+/// token clearing that the error calls for is added to whatever it returns.
+pub type ErrorHandler = Arc<dyn Fn(&RequestInfo<'_>, &SessionError) -> ErrorResponse + Send + Sync>;
 
 /// The configured error handlers; `None` keeps the protocol's JSON default.
 #[derive(Clone, Default)]
@@ -147,12 +160,11 @@ pub(crate) struct ErrorHandlers {
 
 impl ErrorHandlers {
     pub(crate) fn for_error(&self, error: &SessionError) -> Option<&ErrorHandler> {
-        match error {
-            SessionError::Unauthorised { .. } => self.unauthorised.as_ref(),
-            SessionError::TryRefreshToken { .. } => self.try_refresh_token.as_ref(),
-            SessionError::InvalidClaims(_) => self.invalid_claim.as_ref(),
-            SessionError::TokenTheftDetected { .. } => self.token_theft_detected.as_ref(),
-            _ => None,
+        match error.handler_slot()? {
+            HandlerSlot::Unauthorised => self.unauthorised.as_ref(),
+            HandlerSlot::TryRefreshToken => self.try_refresh_token.as_ref(),
+            HandlerSlot::InvalidClaim => self.invalid_claim.as_ref(),
+            HandlerSlot::TokenTheftDetected => self.token_theft_detected.as_ref(),
         }
     }
 }
@@ -180,21 +192,6 @@ impl SessionConfig {
     /// Starts a builder with the defaults documented on each method.
     pub fn builder() -> SessionConfigBuilder {
         SessionConfigBuilder::default()
-    }
-
-    /// The config registered on the app serving `req`.
-    ///
-    /// # Errors
-    /// [`SessionError::MissingConfig`] (a 500 whose log line names the fix) when the app has no
-    /// `.app_data(SessionConfig)`.
-    pub fn from_request(req: &HttpRequest) -> Result<&SessionConfig, SessionError> {
-        req.app_data::<SessionConfig>().ok_or_else(|| {
-            tracing::error!(
-                path = req.path(),
-                "sessionward: no SessionConfig registered; add `.app_data(config.clone())` to the App"
-            );
-            SessionError::MissingConfig
-        })
     }
 
     /// The session core (embedded or remote) behind this config.
@@ -225,8 +222,10 @@ impl SessionConfig {
 /// Builds a [`SessionConfig`]; see each method for its default.
 #[derive(Default)]
 pub struct SessionConfigBuilder {
+    #[cfg(feature = "embedded")]
     data_dir: Option<PathBuf>,
     core: Option<Arc<dyn SessionCore>>,
+    #[cfg(feature = "embedded")]
     embedded: EmbeddedCoreOptions,
     api_domain: Option<String>,
     website_domain: Option<String>,
@@ -236,12 +235,12 @@ pub struct SessionConfigBuilder {
     cookie_same_site: Option<SameSite>,
     access_token_path: Option<String>,
     anti_csrf: Option<AntiCsrf>,
-    session_expired_status: Option<StatusCode>,
-    invalid_claim_status: Option<StatusCode>,
+    session_expired_status: Option<u16>,
+    invalid_claim_status: Option<u16>,
     use_dynamic_signing_key: Option<bool>,
     token_transfer_method: Option<TokenTransferMethod>,
     jwks_refresh_interval: Option<Duration>,
-    // Verified-token cache (issue 7): capacity (0 = off) and TTL; `None` = default.
+    // Verified-token cache: capacity (0 = off) and TTL; `None` = default.
     verified_token_cache: Option<usize>,
     verified_token_cache_ttl: Option<Duration>,
     global_validators: Vec<ValidatorRef>,
@@ -263,13 +262,14 @@ impl fmt::Debug for ErrorHandlers {
 impl fmt::Debug for SessionConfigBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionConfigBuilder")
-            .field("data_dir", &self.data_dir)
             .field("api_domain", &self.api_domain)
             .finish_non_exhaustive()
     }
 }
 
 impl SessionConfigBuilder {
+    #[cfg(feature = "embedded")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
     /// Use the embedded core: sessions and signing keys live in `<dir>/sessions.sqlite3`
     /// (mode 0600; an older `signing-keys.json` is imported once). The directory is created if
     /// missing; several processes on one machine may share it.
@@ -284,6 +284,8 @@ impl SessionConfigBuilder {
         self
     }
 
+    #[cfg(feature = "core-client")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "core-client")))]
     /// Use a SuperTokens Core, or a cluster of cores separated by `;`, over HTTP (CDI 5.4),
     /// with the default [`CoreClient`](crate::core::CoreClient) options. For other options
     /// (timeouts, retries) build the client and pass it to [`core`](Self::core).
@@ -299,29 +301,35 @@ impl SessionConfigBuilder {
     /// ```
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] when the connection URI or the api key cannot be used.
+    /// [`ConfigError::CoreClient`] when the connection URI or the api key cannot be used.
     pub fn supertokens_core(
         self,
         connection_uri: &str,
         api_key: Option<&str>,
     ) -> Result<Self, ConfigError> {
         let client = crate::core::CoreClient::new(connection_uri, api_key)
-            .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+            .map_err(|error| ConfigError::CoreClient(error.to_string()))?;
         Ok(self.core(Arc::new(client)))
     }
 
+    #[cfg(feature = "embedded")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
     /// Access-token lifetime of the embedded core. Default: 3600 s.
     pub fn access_token_validity(mut self, validity: Duration) -> Self {
         self.embedded.access_token_validity = validity;
         self
     }
 
+    #[cfg(feature = "embedded")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
     /// Refresh-token lifetime of the embedded core. Default: 100 days.
     pub fn refresh_token_validity(mut self, validity: Duration) -> Self {
         self.embedded.refresh_token_validity = validity;
         self
     }
 
+    #[cfg(feature = "embedded")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
     /// Refresh grace window of the embedded core: refreshes of one refresh token within this
     /// time all get the same new token (tabs, retries). Zero: every refresh rotates, as the
     /// SuperTokens core does. Default: 30 s.
@@ -330,18 +338,24 @@ impl SessionConfigBuilder {
         self
     }
 
+    #[cfg(feature = "embedded")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
     /// How often the embedded core's dynamic signing key rotates. Default: 168 h.
     pub fn signing_key_rotation(mut self, interval: Duration) -> Self {
         self.embedded.signing_key_rotation = interval;
         self
     }
 
+    #[cfg(feature = "embedded")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
     /// How long the embedded core waits for another process's database lock. Default: 5 s.
     pub fn database_busy_timeout(mut self, timeout: Duration) -> Self {
         self.embedded.busy_timeout = timeout;
         self
     }
 
+    #[cfg(feature = "embedded")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
     /// How long a new dynamic signing key of the embedded core is published before it signs
     /// (verifiers see it first), and how long a retired key outlives its last token.
     /// Default: 60 s (the core's overlap).
@@ -401,16 +415,17 @@ impl SessionConfigBuilder {
         self
     }
 
-    /// Status for a missing or expired session. Default: 401. The older SuperTokens contract
-    /// used 440.
-    pub fn session_expired_status(mut self, status: StatusCode) -> Self {
-        self.session_expired_status = Some(status);
+    /// Status for a missing or expired session: a number or any framework's `StatusCode`.
+    /// Default: 401. The older SuperTokens contract used 440.
+    pub fn session_expired_status(mut self, status: impl Into<u16>) -> Self {
+        self.session_expired_status = Some(status.into());
         self
     }
 
-    /// Status for a failed claim validator. Default: 403. Must differ from the expired status.
-    pub fn invalid_claim_status(mut self, status: StatusCode) -> Self {
-        self.invalid_claim_status = Some(status);
+    /// Status for a failed claim validator: a number or any framework's `StatusCode`.
+    /// Default: 403. Must differ from the expired status.
+    pub fn invalid_claim_status(mut self, status: impl Into<u16>) -> Self {
+        self.invalid_claim_status = Some(status.into());
         self
     }
 
@@ -498,9 +513,22 @@ impl SessionConfigBuilder {
 
     /// Answers "unauthorised" (no session, revoked session) with `handler`, e.g. a redirect
     /// to the login page for HTML routes.
+    ///
+    /// ```no_run
+    /// use sessionward::{ErrorResponse, SessionConfig};
+    ///
+    /// let config = SessionConfig::builder()
+    ///     .data_dir("./session-data")
+    ///     .on_unauthorised(|request, _error| {
+    ///         let back = request.path_and_query();
+    ///         ErrorResponse::redirect(format!("/login?next={}", urlencode(&back)))
+    ///     })
+    ///     .build();
+    /// # fn urlencode(s: &str) -> String { s.replace('/', "%2F") }
+    /// ```
     pub fn on_unauthorised(
         mut self,
-        handler: impl Fn(&HttpRequest, &SessionError) -> HttpResponse + Send + Sync + 'static,
+        handler: impl Fn(&RequestInfo<'_>, &SessionError) -> ErrorResponse + Send + Sync + 'static,
     ) -> Self {
         self.error_handlers.unauthorised = Some(Arc::new(handler));
         self
@@ -509,7 +537,7 @@ impl SessionConfigBuilder {
     /// Answers "try refresh token" (expired or invalid token) with `handler`.
     pub fn on_try_refresh_token(
         mut self,
-        handler: impl Fn(&HttpRequest, &SessionError) -> HttpResponse + Send + Sync + 'static,
+        handler: impl Fn(&RequestInfo<'_>, &SessionError) -> ErrorResponse + Send + Sync + 'static,
     ) -> Self {
         self.error_handlers.try_refresh_token = Some(Arc::new(handler));
         self
@@ -518,7 +546,7 @@ impl SessionConfigBuilder {
     /// Answers a failed claim validation with `handler`.
     pub fn on_invalid_claim(
         mut self,
-        handler: impl Fn(&HttpRequest, &SessionError) -> HttpResponse + Send + Sync + 'static,
+        handler: impl Fn(&RequestInfo<'_>, &SessionError) -> ErrorResponse + Send + Sync + 'static,
     ) -> Self {
         self.error_handlers.invalid_claim = Some(Arc::new(handler));
         self
@@ -527,7 +555,7 @@ impl SessionConfigBuilder {
     /// Answers detected refresh-token theft with `handler` (the session is already revoked).
     pub fn on_token_theft_detected(
         mut self,
-        handler: impl Fn(&HttpRequest, &SessionError) -> HttpResponse + Send + Sync + 'static,
+        handler: impl Fn(&RequestInfo<'_>, &SessionError) -> ErrorResponse + Send + Sync + 'static,
     ) -> Self {
         self.error_handlers.token_theft_detected = Some(Arc::new(handler));
         self
@@ -537,7 +565,7 @@ impl SessionConfigBuilder {
     ///
     /// # Errors
     /// [`ConfigError::NoCore`] without a data directory or core, [`ConfigError::Embedded`] when
-    /// the data directory cannot be used, [`ConfigError::Invalid`] for contradictory options.
+    /// the data directory cannot be used, and the other variants for options that cannot work.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let api_domain = normalise_origin(
             self.api_domain
@@ -550,14 +578,10 @@ impl SessionConfigBuilder {
                 .unwrap_or("http://localhost:3000"),
         )?;
         let api_base_path = normalise_path(self.api_base_path.as_deref().unwrap_or("/auth"));
-        let session_expired_status = self
-            .session_expired_status
-            .unwrap_or(StatusCode::UNAUTHORIZED);
-        let invalid_claim_status = self.invalid_claim_status.unwrap_or(StatusCode::FORBIDDEN);
+        let session_expired_status = http_status(self.session_expired_status.unwrap_or(401))?;
+        let invalid_claim_status = http_status(self.invalid_claim_status.unwrap_or(403))?;
         if session_expired_status == invalid_claim_status {
-            return Err(ConfigError::Invalid(
-                "session_expired_status and invalid_claim_status must differ".into(),
-            ));
+            return Err(ConfigError::SameStatuses);
         }
         let cookie_secure = self
             .cookie_secure
@@ -569,10 +593,7 @@ impl SessionConfigBuilder {
             && !cookie_secure
             && !(is_local(&api_domain) && is_local(&website_domain))
         {
-            return Err(ConfigError::Invalid(
-                "SameSite=None cookies must be Secure: use an https api_domain or cookie_secure(true)"
-                    .into(),
-            ));
+            return Err(ConfigError::InsecureSameSiteNone);
         }
         let anti_csrf = self
             .anti_csrf
@@ -581,15 +602,20 @@ impl SessionConfigBuilder {
             } else {
                 AntiCsrf::None
             });
-        let core: Arc<dyn SessionCore> = match (self.core, self.data_dir) {
-            (Some(core), _) => core,
-            (None, Some(dir)) => Arc::new(
-                EmbeddedCore::open(&dir, self.embedded)
-                    .map_err(|source| ConfigError::Embedded { path: dir, source })?,
-            ),
-            (None, None) => return Err(ConfigError::NoCore),
+        let core: Arc<dyn SessionCore> = match self.core {
+            Some(core) => core,
+            #[cfg(feature = "embedded")]
+            None => match self.data_dir {
+                Some(dir) => Arc::new(
+                    EmbeddedCore::open(&dir, self.embedded)
+                        .map_err(|source| ConfigError::Embedded { path: dir, source })?,
+                ),
+                None => return Err(ConfigError::NoCore),
+            },
+            #[cfg(not(feature = "embedded"))]
+            None => return Err(ConfigError::NoCore),
         };
-        // Verified-token cache (issue 7): revocations through the core evict cached tokens.
+        // Revocations through the core evict the sessions' cached tokens.
         let verified_tokens = crate::cache::VerifiedTokenCache::new(
             self.verified_token_cache
                 .unwrap_or(crate::cache::DEFAULT_CAPACITY),
@@ -600,7 +626,7 @@ impl SessionConfigBuilder {
         let core = crate::cache::evicting_core(core, verified_tokens.as_ref());
         let keys = JwksCache::new(core.key_source()).with_max_age(
             self.jwks_refresh_interval
-                .unwrap_or(Duration::from_secs(4 * 3600)),
+                .unwrap_or(crate::keys::DEFAULT_MAX_AGE),
         );
         Ok(SessionConfig {
             inner: Arc::new(ConfigInner {
@@ -640,11 +666,17 @@ fn normalise_origin(origin: &str) -> Result<String, ConfigError> {
     if !(lower.starts_with("http://") || lower.starts_with("https://"))
         || host_of(&lower).is_empty()
     {
-        return Err(ConfigError::Invalid(format!(
-            "not an http(s) origin: {origin}"
-        )));
+        return Err(ConfigError::InvalidOrigin(origin));
     }
     Ok(lower)
+}
+
+fn http_status(status: u16) -> Result<u16, ConfigError> {
+    if (100..=999).contains(&status) {
+        Ok(status)
+    } else {
+        Err(ConfigError::InvalidStatus(status))
+    }
 }
 
 fn normalise_path(path: &str) -> String {
@@ -745,7 +777,10 @@ mod tests {
             normalise_origin("localhost:3001").unwrap(),
             "http://localhost:3001"
         );
-        assert!(normalise_origin("ftp://x").is_err());
+        assert!(matches!(
+            normalise_origin("ftp://x"),
+            Err(ConfigError::InvalidOrigin(_))
+        ));
     }
 
     #[test]
@@ -759,9 +794,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = SessionConfig::builder()
             .data_dir(dir.path())
-            .session_expired_status(StatusCode::FORBIDDEN)
+            .session_expired_status(403u16)
             .build()
             .unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid(_)));
+        assert!(matches!(err, ConfigError::SameStatuses));
+        let err = SessionConfig::builder()
+            .data_dir(dir.path())
+            .invalid_claim_status(42u16)
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidStatus(42)));
     }
 }

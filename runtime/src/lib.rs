@@ -1,9 +1,8 @@
-//! SuperTokens-compatible sessions for actix-web.
+//! SuperTokens-compatible sessions for Rust web servers (actix-web today).
 //!
-//! `sessionward` verifies SuperTokens access tokens in actix-web handlers, speaks the
-//! SuperTokens wire protocol (so the official frontend SDKs work unchanged), and issues sessions
-//! from an embedded core (keys under a data directory, no service to run) or from a SuperTokens
-//! Core.
+//! `sessionward` verifies SuperTokens access tokens in handlers, speaks the SuperTokens wire
+//! protocol (so the official frontend SDKs work unchanged), and issues sessions from an embedded
+//! core (keys under a data directory, no service to run) or from a SuperTokens Core.
 //!
 //! # Quick start
 //!
@@ -12,9 +11,10 @@
 //! use sessionward::prelude::*;
 //!
 //! #[post("/login")]
-//! async fn login(req: HttpRequest) -> Result<WithSession<HttpResponse>, SessionError> {
+//! async fn login(req: HttpRequest) -> Result<HttpResponse, SessionError> {
+//!     // check credentials first; the middleware sends the new session's tokens
 //!     let session = create_new_session(&req, "user-1", serde_json::json!({})).await?;
-//!     Ok(WithSession::new(HttpResponse::Ok().body(session.user_id().to_owned())))
+//!     Ok(HttpResponse::Ok().body(session.user_id().to_owned()))
 //! }
 //!
 //! #[get("/me")]
@@ -37,7 +37,8 @@
 //!         .map_err(std::io::Error::other)?;
 //!     HttpServer::new(move || {
 //!         App::new()
-//!             .app_data(config.clone())
+//!             // the config for every route, and session changes on every response
+//!             .wrap(SessionMiddleware::new(config.clone()))
 //!             // POST /auth/session/refresh and POST /auth/signout, for the frontend SDK
 //!             .service(config.endpoints())
 //!             .service(login)
@@ -139,10 +140,25 @@
 //! ```
 //!
 //! Without the macro: [`get_session`] with [`VerifyOptions`] (the same options), the
-//! [`SessionContainer`] and [`MaybeSession`] extractors,
-//! [`SessionConfig::get_session_without_request_response`] for code without a request
-//! (websockets, jobs, AWS Lambda), and [`SessionConfig::ssr_session`] for server-rendered
-//! pages.
+//! [`SessionContainer`] and [`MaybeSession`] extractors, [`SessionMiddleware::require`] for a
+//! whole scope, [`SessionConfig::get_session_without_request_response`] for code without a
+//! request (websockets, jobs, AWS Lambda), and [`SessionConfig::ssr_session`] for
+//! server-rendered pages. Under [`SessionMiddleware`], an error returned from a handler with
+//! `?` gets the same answer as on a macro route (configured statuses, error handlers, token
+//! clearing); [`SessionConfig::error_response`] gives that answer to your own code.
+//!
+//! # Architecture
+//!
+//! The crate is layered; each module imports only modules below it:
+//!
+//! | layer | modules | imports |
+//! |---|---|---|
+//! | adapters | `actix` (extractors, macro guard, middleware, endpoints), `cdi` (the CDI server) | everything below |
+//! | protocol | [`protocol`]: request view, token reading, verification, create, refresh, sign-out, response changes, error answers | config and below |
+//! | config | [`SessionConfig`] and its builder | the cache, cores, keys, claims, errors |
+//! | cache | the verified-token cache | cores, tokens, keys |
+//! | cores | [`core`]: the [`SessionCore`](core::SessionCore) trait, the embedded core, the SuperTokens Core client, the CDI wire types | tokens, keys, claims, errors |
+//! | bottom | `token`, `keys`, [`claims`], `error`, `observe`, `headers`, `util`, [`cors`] | nothing of the crate |
 //!
 //! # Observability
 //!
@@ -167,9 +183,13 @@
 //!
 //! # Cargo features
 //!
-//! - `metrics`: the counters above, through the `metrics` crate. Off by default.
+//! - `actix` (default): the actix-web adapter.
+//! - `embedded` (default): the embedded core on SQLite (`rusqlite`, bundled).
+//! - `core-client`: [`core::CoreClient`], a SuperTokens Core over HTTP (`reqwest`, rustls).
+//! - `cdi-server`: [`cdi`], any core served over the Core Driver Interface (needs `actix`).
+//! - `metrics`: the counters above, through the `metrics` crate.
 //! - `test-utils`: the `testing` module, sessions for your own handler tests without an HTTP
-//!   login. Off by default.
+//!   login.
 //!
 //! # Examples
 //!
@@ -190,226 +210,78 @@
 //! The statuses are configurable (the older SuperTokens contract used 440 for expiry).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix;
 mod cache;
+#[cfg(feature = "cdi-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cdi-server")))]
 pub mod cdi;
 pub mod claims;
 mod config;
 pub mod core;
 pub mod cors;
-mod endpoints;
 mod error;
-mod guard;
 mod headers;
 mod keys;
 mod observe;
-mod session;
-mod standalone;
+pub mod protocol;
 #[cfg(feature = "test-utils")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-utils")))]
 pub mod testing;
 mod token;
-mod transfer;
 mod util;
-mod verify;
 
+#[cfg(feature = "__internals")]
+mod internals;
+#[cfg(feature = "__internals")]
+#[doc(hidden)]
+pub use internals::{bench as __bench, fuzz as __fuzz};
+
+#[cfg(feature = "actix")]
+pub use actix::{
+    MaybeSession, SessionMiddleware, WithSession, create_new_session,
+    create_new_session_for_tenant, get_session,
+};
 pub use config::{
     AntiCsrf, ConfigError, ErrorHandler, SameSite, SessionConfig, SessionConfigBuilder,
     TokenTransferMethod,
 };
-pub use error::{ClaimValidationError, SessionError};
-pub use guard::WithSession;
+pub use error::{ClaimValidationError, CoreError, ErrorResponse, RequestInfo, SessionError};
 pub use keys::{JwksCache, KeySource, KeySourceError, StaticKeySource};
-pub use session::{
-    AccessTokenPayload, SessionContainer, SessionTokens, create_new_session,
-    create_new_session_for_tenant,
+pub use protocol::{
+    AccessTokenPayload, OverrideClaims, SessionContainer, SessionTokens, SsrSession, VerifyOptions,
 };
-pub use standalone::{MaybeSession, SsrSession, get_session};
-pub use verify::{OverrideClaims, VerifyOptions};
 
+#[cfg(feature = "actix")]
 #[doc(inline)]
 pub use sessionward_macros::verify_session;
 
 /// The names most handlers need: `use sessionward::prelude::*;`.
 pub mod prelude {
     pub use crate::claims::{EmailVerified, Permissions, Roles};
+    #[cfg(feature = "actix")]
     pub use crate::{
-        MaybeSession, SessionConfig, SessionContainer, SessionError, VerifyOptions, WithSession,
-        create_new_session, get_session, verify_session,
+        MaybeSession, SessionMiddleware, WithSession, create_new_session, get_session,
+        verify_session,
     };
+    pub use crate::{SessionConfig, SessionContainer, SessionError, VerifyOptions};
 }
 
 /// Items that `#[verify_session]` expansions name. Not public API: no stability promise.
+#[cfg(feature = "actix")]
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::guard::{Guarded, ResponseSlot, RouteGuard, SessionParam, WithSession};
-    pub use crate::verify::VerifyOptions as RouteOptions;
+    pub use crate::actix::WithSession;
+    pub use crate::actix::guard::{Guarded, ResponseSlot, RouteGuard, SessionParam};
+    pub use crate::protocol::VerifyOptions as RouteOptions;
 
     /// Converts a `claims = [..]` entry (validator or claim type) into a validator.
     pub fn into_validator<V: crate::claims::IntoValidator>(
         value: V,
     ) -> crate::claims::ValidatorRef {
         value.into_validator()
-    }
-}
-
-/// Thin wrappers over internals for property tests and fuzz targets (`tests/`, `fuzz/`).
-/// Not public API: no stability promise.
-#[doc(hidden)]
-pub mod __fuzz {
-    use serde_json::{Map, Value};
-
-    /// What [`parse_access_token`] saw in a token (signature not checked).
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct ParsedAccessToken {
-        /// 2 (v1/v2), 3, 4 or 5.
-        pub version: u8,
-        /// The header `kid` (`None` for v2).
-        pub kid: Option<String>,
-        /// The decoded payload.
-        pub payload: Map<String, Value>,
-    }
-
-    /// Version detection and structure check (protocol §1.3, §1.4); the error is the reason.
-    pub fn parse_access_token(raw: &str) -> Result<ParsedAccessToken, String> {
-        crate::token::parse_access_token(raw)
-            .map(|t| ParsedAccessToken {
-                version: t.version,
-                kid: t.kid,
-                payload: t.payload,
-            })
-            .map_err(|e| e.to_string())
-    }
-
-    /// Full local verification with `keys` at `now_ms`; the verified payload (for v2 its
-    /// `userData`), or the reason.
-    pub async fn verify_access_token(
-        raw: &str,
-        keys: &crate::JwksCache,
-        now_ms: u64,
-    ) -> Result<Map<String, Value>, String> {
-        let parsed = crate::token::parse_access_token(raw).map_err(|e| e.to_string())?;
-        crate::token::verify_access_token(parsed, keys, now_ms)
-            .await
-            .map(|info| std::sync::Arc::unwrap_or_clone(info.payload))
-            .map_err(|e| e.to_string())
-    }
-
-    /// The request reader and verification of protocol §3.2 and §6.2, as a route with
-    /// `required` uses them (the app must carry a [`SessionConfig`](crate::SessionConfig)).
-    pub async fn verify_request(
-        req: &actix_web::HttpRequest,
-        required: bool,
-    ) -> Result<Option<crate::SessionContainer>, crate::SessionError> {
-        let config = crate::SessionConfig::from_request(req)?;
-        crate::verify::verify_request(req, config, &crate::VerifyOptions::new(required)).await
-    }
-
-    /// Every value of cookie `name`, URL-decoded, in request order.
-    pub fn cookie_values(req: &actix_web::HttpRequest, name: &str) -> Vec<String> {
-        crate::transfer::cookie_values(req, name)
-    }
-
-    /// The `Authorization: Bearer` value; `Err(())` for several `Authorization` headers.
-    #[allow(clippy::result_unit_err, reason = "mirrors the internal reader")]
-    pub fn bearer_token(req: &actix_web::HttpRequest) -> Result<Option<String>, ()> {
-        crate::transfer::bearer_token(req).map(|t| t.map(str::to_owned))
-    }
-
-    /// The front-token for a user, access-token expiry and payload (protocol §4).
-    pub fn front_token(user_id: &str, expiry_ms: u64, payload: &Map<String, Value>) -> String {
-        crate::transfer::front_token(user_id, expiry_ms, payload)
-    }
-
-    /// Runs every built-in claim validator (and their refetch checks and typed value reads)
-    /// on `payload` at `now_ms`; returns the failures as `(id, reason)`.
-    pub fn validate_claims(payload: &Map<String, Value>, now_ms: u64) -> Vec<(String, Value)> {
-        use crate::claims::{
-            ClaimValidator, EmailVerified, Permissions, Roles, SessionClaim as _,
-            SessionClaimValidator as _,
-        };
-        let _ = (
-            EmailVerified.value_from_payload(payload),
-            EmailVerified.last_fetched_ms(payload),
-            Roles.value_from_payload(payload),
-            Permissions.value_from_payload(payload),
-        );
-        let validators = [
-            EmailVerified::is_verified(),
-            EmailVerified::is_verified().with_max_age(0),
-            Roles::includes("admin"),
-            Roles::excludes("banned"),
-            Roles::includes_all(["a", "b"]),
-            Roles::includes_any(["a", "b"]).with_max_age(u64::MAX),
-            Permissions::excludes_all(["x"]),
-            ClaimValidator::has_value("custom", serde_json::json!({"k": [1, 2.5, null]})),
-            ClaimValidator::includes("custom", 1.5).with_max_age(60),
-        ];
-        validators
-            .iter()
-            .filter_map(|v| {
-                let _ = v.should_refetch(payload, now_ms);
-                v.validate(payload, now_ms)
-                    .err()
-                    .map(|reason| (v.id().to_owned(), reason))
-            })
-            .collect()
-    }
-}
-
-/// Internals that `benches/verify.rs` measures (issue 7). Not public API: no stability promise.
-#[doc(hidden)]
-pub mod __bench {
-    use actix_web::HttpRequest;
-
-    use crate::{SessionConfig, SessionContainer, SessionError, VerifyOptions};
-
-    /// What `#[verify_session]` runs for a request (protocol §6.2), claims included.
-    ///
-    /// # Errors
-    /// As [`get_session`](crate::get_session).
-    pub async fn verify_request(
-        req: &HttpRequest,
-        config: &SessionConfig,
-        options: &VerifyOptions,
-    ) -> Result<Option<SessionContainer>, SessionError> {
-        crate::verify::verify_request(req, config, options).await
-    }
-
-    /// Finds and parses the access token of a request as verification does; `Some(true)` for
-    /// a header token, `Some(false)` for a cookie.
-    pub fn read_token(req: &HttpRequest, config: &SessionConfig) -> Option<bool> {
-        crate::verify::read_token(req, config.inner().token_transfer_method)
-    }
-
-    /// The front-token of a session (what responses with new tokens carry).
-    pub fn front_token(session: &SessionContainer) -> String {
-        let state = session.state();
-        crate::transfer::front_token(session.user_id(), state.expiry_ms, &state.payload)
-    }
-
-    /// Empties the verified-token cache.
-    pub fn clear_verified_tokens(config: &SessionConfig) {
-        if let Some(cache) = &config.inner().verified_tokens {
-            cache.clear();
-        }
-    }
-
-    /// Whether the verified-token cache holds a live entry for `token`.
-    pub fn is_cached(config: &SessionConfig, token: &str) -> bool {
-        let key = crate::cache::TokenKey::of(token);
-        config
-            .inner()
-            .verified_tokens
-            .as_ref()
-            .is_some_and(|c| c.get(&key, token, 0).is_some())
-    }
-
-    /// Number of tokens in the verified-token cache (0 when it is off).
-    pub fn verified_tokens_len(config: &SessionConfig) -> usize {
-        config
-            .inner()
-            .verified_tokens
-            .as_ref()
-            .map_or(0, |c| c.len())
     }
 }

@@ -6,13 +6,11 @@
 
 use std::future::Future;
 
-use actix_web::HttpRequest;
 use tracing::field::Empty;
 use tracing::level_filters::LevelFilter;
 use tracing::{Instrument, Span};
 
 use crate::error::SessionError;
-use crate::session::SessionContainer;
 
 /// Counter of verifications, labelled `outcome` (`ok`, `no_session` or an error kind).
 #[cfg(feature = "metrics")]
@@ -26,7 +24,7 @@ pub(crate) const SESSIONS_CREATED: &str = "sessionward_sessions_created_total";
 
 /// The span of one session verification (DEBUG: it runs on every guarded request), with the
 /// request's method and path (never its query string) when there is a request.
-pub(crate) fn verify_span(req: Option<&HttpRequest>) -> Span {
+pub(crate) fn verify_span(request: Option<(&str, &str)>) -> Span {
     let span = tracing::debug_span!(
         "sessionward.verify",
         http.method = Empty,
@@ -38,9 +36,9 @@ pub(crate) fn verify_span(req: Option<&HttpRequest>) -> Span {
         session_handle = Empty,
         tenant_id = Empty,
     );
-    if let Some(req) = req.filter(|_| !span.is_disabled()) {
-        span.record("http.method", req.method().as_str());
-        span.record("http.path", req.path());
+    if let Some((method, path)) = request.filter(|_| !span.is_disabled()) {
+        span.record("http.method", method);
+        span.record("http.path", path);
     }
     span
 }
@@ -58,8 +56,8 @@ pub(crate) fn refresh_span() -> Span {
     )
 }
 
-/// Records who the session belongs to on the current span (a verify or refresh span).
-pub(crate) fn record_session(session: &SessionContainer) {
+/// Records who a session belongs to on the current span (a verify or refresh span).
+pub(crate) fn record_session(user_id: &str, session_handle: &str, tenant_id: &str) {
     // This runs on every guarded request: when no subscriber wants INFO (the refresh span's
     // level; the verify span is DEBUG), skip even finding the current span, and recording on a
     // disabled span would still look each field up by name.
@@ -70,9 +68,9 @@ pub(crate) fn record_session(session: &SessionContainer) {
     if span.is_disabled() {
         return;
     }
-    span.record("user_id", session.user_id());
-    span.record("session_handle", session.handle());
-    span.record("tenant_id", session.tenant_id());
+    span.record("user_id", user_id);
+    span.record("session_handle", session_handle);
+    span.record("tenant_id", tenant_id);
 }
 
 /// Records an error's kind and reason (never a token: reasons are fixed strings) on `span`.
@@ -97,12 +95,9 @@ fn record_error(span: &Span, error: &SessionError) {
 
 /// Runs a verification inside `span` and records its outcome on the span and in the
 /// verification counter.
-pub(crate) async fn verification<F>(
-    span: Span,
-    verify: F,
-) -> Result<Option<SessionContainer>, SessionError>
+pub(crate) async fn verification<F, S>(span: Span, verify: F) -> Result<Option<S>, SessionError>
 where
-    F: Future<Output = Result<Option<SessionContainer>, SessionError>>,
+    F: Future<Output = Result<Option<S>, SessionError>>,
 {
     let result = verify.instrument(span.clone()).await;
     // Whoever verified already recorded the session (`record_session`).

@@ -31,6 +31,7 @@
 
 use std::fmt;
 
+#[cfg(feature = "actix")]
 use actix_web::test::TestRequest;
 use serde_json::{Map, Value};
 
@@ -137,6 +138,7 @@ impl TestSession {
     }
 }
 
+#[cfg(feature = "actix")]
 impl TestTokens {
     /// Adds `Authorization: Bearer <access token>` to a test request.
     pub fn authorize(&self, request: TestRequest) -> TestRequest {

@@ -29,7 +29,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder, get, post
 use serde::Deserialize;
 use serde_json::json;
 use sessionward::prelude::*;
-use sessionward::{SsrSession, TokenTransferMethod};
+use sessionward::{ErrorResponse, SsrSession, TokenTransferMethod};
 use sessionward_examples::{demo, support};
 
 /// A `303 See Other` to `location` (browsers follow it with a GET).
@@ -189,8 +189,11 @@ async fn main() -> std::io::Result<()> {
             3600,
         )?))
         // HTML routes: a redirect instead of a JSON 401.
-        .on_unauthorised(|_, _| redirect("/login"))
-        .on_try_refresh_token(|req, _| redirect(&format!("/refresh?back={}", here(req))))
+        .on_unauthorised(|_, _| ErrorResponse::new(303).with_header("location", "/login"))
+        .on_try_refresh_token(|req, _| {
+            let back = percent_encode(&req.path_and_query());
+            ErrorResponse::new(303).with_header("location", format!("/refresh?back={back}"))
+        })
         .build()
         .map_err(std::io::Error::other)?;
     let server = HttpServer::new(move || {

@@ -170,8 +170,13 @@ pub trait SessionClaim {
 
     /// The JSON stored under [`key`](Self::key) for `value` fetched at `now_ms`.
     fn to_payload_value(&self, value: &Self::Value, now_ms: u64) -> Value {
-        json!({ "v": value, "t": now_ms })
+        encode_value(to_json(value), now_ms)
     }
+}
+
+/// The one encoding of a claim value in the payload: `{"v": value, "t": fetched_at_ms}`.
+pub(crate) fn encode_value(value: Value, fetched_at_ms: u64) -> Value {
+    json!({ "v": value, "t": fetched_at_ms })
 }
 
 /// What a [`ClaimValidator`] compares.

@@ -13,9 +13,13 @@ use serde_json::{Map, Value};
 
 use crate::keys::KeySource;
 
+#[cfg(feature = "embedded")]
 pub(crate) mod embedded;
+#[cfg(feature = "core-client")]
 mod http;
 
+#[cfg(feature = "core-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "core-client")))]
 pub use http::{CoreClient, CoreClientBuilder, CoreClientError};
 
 /// A boxed, `Send` future, as returned by [`SessionCore`] methods.
@@ -148,31 +152,7 @@ pub enum VerifyOutcome {
     TryRefreshToken,
 }
 
-/// Why a core call failed (as opposed to a logical "no" such as unauthorised).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CoreError {
-    /// The core cannot be reached or timed out: answer 503, never sign anyone out.
-    #[error("core unavailable: {0}")]
-    Unavailable(String),
-    /// The core rejected the request as malformed.
-    #[error("core rejected the request: {0}")]
-    BadRequest(String),
-    /// Anything else on the core's side.
-    #[error("core failure: {0}")]
-    Internal(String),
-}
-
-impl From<CoreError> for crate::SessionError {
-    fn from(error: CoreError) -> Self {
-        match error {
-            CoreError::Unavailable(reason) => crate::SessionError::CoreUnavailable(reason),
-            CoreError::BadRequest(reason) | CoreError::Internal(reason) => {
-                crate::SessionError::Internal(reason)
-            }
-        }
-    }
-}
+pub use crate::error::CoreError;
 
 /// What [`SessionCore::refresh_session`] is asked (CDI refresh).
 #[derive(Clone)]

@@ -16,7 +16,7 @@ use jsonwebtoken::jwk::{
 };
 
 /// Default [`JwksCache`] max age (Node's `jwksRefreshIntervalSec` default, 4 h).
-const DEFAULT_MAX_AGE: Duration = Duration::from_secs(4 * 60 * 60);
+pub(crate) const DEFAULT_MAX_AGE: Duration = Duration::from_secs(4 * 60 * 60);
 /// The longest cooldown a flood of unknown kids can push the cache to. Below the core's 60 s
 /// publish-before-use overlap, so even during a flood a new key is fetched before it signs.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -469,7 +469,7 @@ mod tests {
 
     use super::*;
 
-    const FIXTURE: &str = include_str!("../tests/fixtures/appendix_a.txt");
+    const FIXTURE: &str = include_str!("../../tests/fixtures/appendix_a.txt");
     const DYNAMIC_KID: &str = "d-1700000000000";
     const STATIC_KID: &str = "s-7a1e2f10-0000-4000-8000-000000000001";
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sessionward::claims::{ClaimFetchError, EmailVerified, PrimitiveClaim, Roles, SessionClaim};
 use sessionward::prelude::*;
 use sessionward::testing::TestSession;
-use sessionward::{SsrSession, VerifyOptions};
+use sessionward::{ErrorResponse, SsrSession, VerifyOptions};
 use sessionward_tests::{TestServer, client, embedded_config, serve};
 
 fn front_token_payload(response: &reqwest::Response) -> Value {
@@ -572,7 +572,7 @@ async fn request_less_verification() {
         .get_session_without_request_response(
             &token,
             None,
-            &VerifyOptions::new(true).claim(std::sync::Arc::new(Roles::includes("admin"))),
+            &VerifyOptions::new(true).claim(Roles::includes("admin")),
         )
         .await
         .unwrap_err();
@@ -582,18 +582,14 @@ async fn request_less_verification() {
 #[actix_web::test]
 async fn error_handlers_replace_the_defaults() {
     let (_dir, config) = embedded_config(|b| {
-        b.on_unauthorised(|req, _| {
-            HttpResponse::Found()
-                .insert_header(("location", format!("/login?next={}", req.path())))
-                .finish()
-        })
-        .on_invalid_claim(|_, error| match error {
-            SessionError::InvalidClaims(errors) => {
-                HttpResponse::Forbidden().body(format!("missing: {}", errors[0].id))
-            }
-            _ => HttpResponse::Forbidden().finish(),
-        })
-        .on_try_refresh_token(|_, _| HttpResponse::Unauthorized().body("refresh please"))
+        b.on_unauthorised(|req, _| ErrorResponse::redirect(format!("/login?next={}", req.path())))
+            .on_invalid_claim(|_, error| match error {
+                SessionError::InvalidClaims(errors) => {
+                    ErrorResponse::text(403, format!("missing: {}", errors[0].id))
+                }
+                _ => ErrorResponse::new(403),
+            })
+            .on_try_refresh_token(|_, _| ErrorResponse::text(401, "refresh please"))
     });
     let server = serve(Some(config.clone()), routes);
     let no_redirects = reqwest::Client::builder()

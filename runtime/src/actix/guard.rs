@@ -1,6 +1,6 @@
-//! What `#[verify_session]` expands to: a guard extractor that verifies the session before it
-//! extracts the handler's own arguments, and a responder that applies session changes to
-//! whatever the handler returns.
+//! What `#[verify_session]` expands to on actix-web: a guard extractor that verifies the
+//! session before it extracts the handler's own arguments, and a responder that applies
+//! session changes to whatever the handler returns.
 
 use std::fmt;
 use std::future::Future;
@@ -8,13 +8,14 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::error::InternalError;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder};
 
 use crate::config::SessionConfig;
 use crate::error::SessionError;
-use crate::session::{SessionContainer, apply_pending};
-use crate::verify::{VerifyOptions, error_response, verify_request};
+use crate::protocol::{SessionContainer, VerifyOptions};
+
+use super::extract::verify_with_config;
+use super::response::{apply_pending, reject};
 
 /// A route's verification options, provided by a marker type the macro generates.
 pub trait RouteGuard: 'static {
@@ -51,33 +52,6 @@ impl SessionParam for () {
     fn from_verified(_: Option<SessionContainer>) -> Result<Self, SessionError> {
         Ok(())
     }
-}
-
-/// Turns a session error into an actix error whose response follows the app's config.
-pub(crate) fn reject(
-    req: &HttpRequest,
-    config: Option<&SessionConfig>,
-    error: SessionError,
-) -> actix_web::Error {
-    let response = match config {
-        Some(config) => error_response(config, &error, req),
-        None => {
-            tracing::error!(error = %error, "sessionward: request rejected without config");
-            actix_web::ResponseError::error_response(&error)
-        }
-    };
-    InternalError::from_response(error, response).into()
-}
-
-/// Verifies the session with `options`, answering with the app's configured error responses.
-pub(crate) async fn verify_with_config(
-    req: &HttpRequest,
-    options: &VerifyOptions,
-) -> Result<Option<SessionContainer>, actix_web::Error> {
-    let config = SessionConfig::from_request(req).map_err(|e| reject(req, None, e))?;
-    verify_request(req, config, options)
-        .await
-        .map_err(|e| reject(req, Some(config), e))
 }
 
 /// The single argument of a `#[verify_session]` handler: the session (`S`) and the handler's
@@ -120,7 +94,7 @@ where
         Box::pin(async move {
             let session = verify_with_config(&req, R::options()).await?;
             let session = S::from_verified(session)
-                .map_err(|e| reject(&req, SessionConfig::from_request(&req).ok(), e))?;
+                .map_err(|e| reject(&req, SessionConfig::from_request(&req).ok().as_ref(), e))?;
             // Only now do the handler's own extractors (body, path, query…) run.
             let args = A::from_request(&req, &mut payload)
                 .await
@@ -148,8 +122,9 @@ impl ResponseSlot {
 /// A responder that adds the request's session changes (new tokens and front-token, or
 /// cleared tokens) to the response of `T`, also when `T` is an error.
 ///
-/// `#[verify_session]` handlers return it automatically; wrap the response yourself in
-/// handlers that call [`create_new_session`](crate::create_new_session) without the macro.
+/// `#[verify_session]` handlers return it automatically. Elsewhere
+/// [`SessionMiddleware`](super::SessionMiddleware) does the same for every response, so
+/// wrapping is only needed in apps without the middleware.
 pub struct WithSession<T>(T);
 
 impl<T> WithSession<T> {
@@ -177,25 +152,5 @@ impl<T: Responder> Responder for WithSession<T> {
         let mut response = self.0.respond_to(req);
         apply_pending(req, response.headers_mut());
         response
-    }
-}
-
-impl FromRequest for SessionContainer {
-    type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    /// Verifies with the default options (required session, no route claims). Prefer
-    /// `#[verify_session]`: actix runs sibling extractors concurrently, so a body extractor
-    /// may answer 400 before this one answers 401. Session changes reach the response only
-    /// through [`WithSession`].
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            static DEFAULT: std::sync::OnceLock<VerifyOptions> = std::sync::OnceLock::new();
-            let options = DEFAULT.get_or_init(|| VerifyOptions::new(true));
-            let session = verify_with_config(&req, options).await?;
-            SessionContainer::from_verified(session)
-                .map_err(|e| reject(&req, SessionConfig::from_request(&req).ok(), e))
-        })
     }
 }

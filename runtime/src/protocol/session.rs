@@ -4,20 +4,24 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use actix_web::http::header::HeaderMap;
-use actix_web::{HttpMessage, HttpRequest};
 use serde_json::{Map, Value};
 
-use crate::claims::{ClaimFetchInput, IntoValidator, SessionClaim};
-use crate::config::{AntiCsrf, SessionConfig};
-use crate::core::{CreatedSession, IssuedToken, NewSession, RegenerateOutcome, SessionInformation};
+use crate::claims::{ClaimFetchInput, IntoValidator, SessionClaim, encode_value};
+use crate::config::SessionConfig;
+use crate::core::{CreatedSession, IssuedToken, RegenerateOutcome, SessionInformation};
 use crate::error::SessionError;
-use crate::token::PROTECTED_PROPS;
-use crate::token::parse_access_token;
-use crate::transfer::{self, NewTokens, ResponseWriter, Transfer};
+use crate::token::{PROTECTED_PROPS, parse_access_token};
 use crate::util::now_ms;
 
-/// A verified session, handed to handlers by `#[verify_session]`.
+use super::read::Transfer;
+use super::response::{NewTokens, ResponseChanges, front_token};
+
+/// A verified (or newly created) session, handed to handlers by `#[verify_session]`, the
+/// extractors and `get_session`.
+///
+/// It records what the response still owes the client (new tokens after a refresh or a payload
+/// change, cleared tokens after a revocation); the framework adapter writes that to the
+/// response.
 ///
 /// Cheap to clone (an `Arc`). `Debug` shows ids, never tokens.
 #[derive(Clone)]
@@ -337,10 +341,7 @@ impl SessionContainer {
             .map_err(|e| SessionError::Internal(e.to_string()))?;
         if let Some(value) = value {
             let mut update = Map::new();
-            update.insert(
-                key.to_owned(),
-                serde_json::json!({ "v": value, "t": now_ms() }),
-            );
+            update.insert(key.to_owned(), encode_value(value, now_ms()));
             self.merge_into_access_token_payload(Value::Object(update))
                 .await?;
         }
@@ -369,7 +370,7 @@ impl SessionContainer {
             .into_iter()
             .map(IntoValidator::into_validator)
             .collect();
-        crate::verify::refetch_and_validate(self, &validators, now_ms()).await
+        super::claims_check::refetch_and_validate(self, &validators, now_ms()).await
     }
 
     async fn information(&self) -> Result<SessionInformation, SessionError> {
@@ -443,11 +444,7 @@ impl SessionContainer {
             access_token: state.access_token.clone(),
             access_and_front_token_updated: state.updated,
             refresh_token: state.refresh_token.as_ref().map(|t| t.token.clone()),
-            front_token: transfer::front_token(
-                &self.inner.user_id,
-                state.expiry_ms,
-                &state.payload,
-            ),
+            front_token: front_token(&self.inner.user_id, state.expiry_ms, &state.payload),
             anti_csrf_token: state.anti_csrf_token.clone(),
         }
     }
@@ -471,20 +468,19 @@ impl SessionContainer {
         Ok(())
     }
 
-    /// Writes what this session owes the response: new tokens and a front-token when they
-    /// changed, cleared tokens where asked.
-    pub(crate) fn write_response_headers(&self, headers: &mut HeaderMap) {
+    /// What this session owes the response: new tokens and a front-token when they changed,
+    /// cleared tokens where asked. Empty (and allocation-free) when nothing changed.
+    pub(crate) fn response_changes(&self) -> ResponseChanges {
         let state = self.state();
-        let mut writer = ResponseWriter {
-            headers,
-            config: self.inner.config.inner(),
-        };
+        let mut changes = ResponseChanges::default();
+        let config = self.inner.config.inner();
         for method in &state.clear {
-            writer.clear(*method);
+            changes.clear(config, *method);
         }
         if state.updated {
-            let front = transfer::front_token(&self.inner.user_id, state.expiry_ms, &state.payload);
-            writer.attach(
+            let front = front_token(&self.inner.user_id, state.expiry_ms, &state.payload);
+            changes.attach(
+                config,
                 &NewTokens {
                     access_token: &state.access_token,
                     front_token: &front,
@@ -498,6 +494,7 @@ impl SessionContainer {
                 now_ms(),
             );
         }
+        changes
     }
 }
 
@@ -525,124 +522,4 @@ impl fmt::Debug for SessionTokens {
             )
             .finish_non_exhaustive()
     }
-}
-
-/// The session of the current request, kept in its extensions so that the response can carry
-/// the session's token changes whichever way the handler answers.
-#[derive(Clone)]
-pub(crate) struct RequestSession(pub(crate) SessionContainer);
-
-/// Remembers `session` as the one whose changes this request's response carries.
-pub(crate) fn remember(req: &HttpRequest, session: &SessionContainer) {
-    req.extensions_mut().insert(RequestSession(session.clone()));
-}
-
-/// Applies the pending token changes of the request's session to a response's headers.
-pub(crate) fn apply_pending(req: &HttpRequest, headers: &mut HeaderMap) {
-    let session = req.extensions().get::<RequestSession>().cloned();
-    if let Some(RequestSession(session)) = session {
-        session.write_response_headers(headers);
-    }
-}
-
-/// Creates a new session for `user_id` in the `public` tenant and attaches its tokens to the
-/// response of `req` (cookies or headers, as the frontend asked with `st-auth-mode`).
-///
-/// The tokens reach the client when the handler's response goes through
-/// [`WithSession`](crate::WithSession) (every `#[verify_session]` handler does this
-/// automatically). `payload` must be a JSON object (or `null`); protected fields such as `sub`
-/// are dropped.
-///
-/// ```no_run
-/// use actix_web::{HttpRequest, HttpResponse, post};
-/// use sessionward::{SessionError, WithSession, create_new_session};
-///
-/// #[post("/login")]
-/// async fn login(req: HttpRequest) -> Result<WithSession<HttpResponse>, SessionError> {
-///     // ... check the user's credentials first ...
-///     let session = create_new_session(&req, "user-1", serde_json::json!({"plan": "pro"})).await?;
-///     Ok(WithSession::new(HttpResponse::Ok().json(serde_json::json!({"userId": session.user_id()}))))
-/// }
-/// ```
-///
-/// # Errors
-/// [`SessionError::MissingConfig`] without a registered config, [`SessionError::Internal`]
-/// when `payload` is not an object, [`SessionError::CoreUnavailable`] when the core is down.
-pub async fn create_new_session(
-    req: &HttpRequest,
-    user_id: &str,
-    payload: Value,
-) -> Result<SessionContainer, SessionError> {
-    create_new_session_for_tenant(req, "public", user_id, payload).await
-}
-
-/// [`create_new_session`] in a given tenant.
-///
-/// # Errors
-/// As [`create_new_session`].
-pub async fn create_new_session_for_tenant(
-    req: &HttpRequest,
-    tenant_id: &str,
-    user_id: &str,
-    payload: Value,
-) -> Result<SessionContainer, SessionError> {
-    let config = SessionConfig::from_request(req)?.clone();
-    let c = config.inner();
-    let method = transfer::creation_transfer(req, c);
-    let mut custom = match payload {
-        Value::Object(map) => map,
-        Value::Null => Map::new(),
-        _ => {
-            return Err(SessionError::Internal(
-                "the access token payload must be a JSON object".into(),
-            ));
-        }
-    };
-    for key in PROTECTED_PROPS {
-        custom.remove(*key);
-    }
-    custom
-        .entry("iss")
-        .or_insert_with(|| Value::String(format!("{}{}", c.api_domain, c.api_base_path)));
-    // Claims with a fetcher registered in the config go into the first access token, as the
-    // SuperTokens recipes add theirs (`SessionConfigBuilder::fetch_claim`).
-    let fetched_at = now_ms();
-    for (key, fetcher) in &c.claim_fetchers {
-        let input = ClaimFetchInput {
-            user_id: user_id.to_owned(),
-            recipe_user_id: user_id.to_owned(),
-            tenant_id: tenant_id.to_owned(),
-            payload: custom.clone(),
-        };
-        let value = fetcher.fetch(input).await.map_err(|e| {
-            tracing::error!(claim = %key, error = %e, "claim fetch at session creation failed");
-            SessionError::Internal(format!("fetching claim `{key}` failed"))
-        })?;
-        if let Some(value) = value {
-            custom.insert(
-                key.clone(),
-                serde_json::json!({ "v": value, "t": fetched_at }),
-            );
-        }
-    }
-    let created = c
-        .core
-        .create_session(NewSession {
-            tenant_id: tenant_id.to_owned(),
-            recipe_user_id: user_id.to_owned(),
-            access_token_payload: custom,
-            session_data: Value::Object(Map::new()),
-            enable_anti_csrf: c.anti_csrf == AntiCsrf::ViaToken && method == Transfer::Cookie,
-            use_dynamic_signing_key: c.use_dynamic_signing_key,
-        })
-        .await?;
-    // A new session replaces one carried by the other method (protocol §3.5 "create").
-    let other_has_token = match method.other() {
-        Transfer::Cookie => !transfer::cookie_values(req, transfer::ACCESS_TOKEN_COOKIE).is_empty(),
-        Transfer::Header => matches!(transfer::bearer_token(req), Ok(Some(_))),
-    };
-    let session = SessionContainer::from_created(&config, created, method, other_has_token)?;
-    remember(req, &session);
-    crate::observe::session_created();
-    Ok(session)
 }

@@ -1,0 +1,48 @@
+//! The answer to a session error under a config (protocol §6.3): a configured error handler or
+//! the protocol's JSON with the configured status, plus the token changes the error calls for.
+
+use crate::config::SessionConfig;
+use crate::error::{Clearing, ErrorResponse, RequestInfo, SessionError};
+
+use super::response::ResponseChanges;
+use super::session::SessionContainer;
+
+/// What to send for a session error: the response and the header changes to apply to it.
+#[derive(Debug)]
+pub(crate) struct ErrorAnswer {
+    pub(crate) response: ErrorResponse,
+    pub(crate) changes: ResponseChanges,
+}
+
+/// The answer to `error` for the request described by `request`. `session` is the session whose
+/// token checked out before the error (a claim failure keeps what verification changed).
+pub(crate) fn error_answer(
+    config: &SessionConfig,
+    error: &SessionError,
+    request: &RequestInfo<'_>,
+    session: Option<&SessionContainer>,
+) -> ErrorAnswer {
+    let c = config.inner();
+    let response = match c.error_handlers.for_error(error) {
+        Some(handler) => handler(request, error),
+        None => error
+            .default_response(error.status_with(c.session_expired_status, c.invalid_claim_status)),
+    };
+    let mut changes = ResponseChanges::default();
+    if error.clearing() == Clearing::All {
+        changes.clear_all(c);
+    } else if let (SessionError::InvalidClaims(_), Some(session)) = (error, session) {
+        // Claim values fetched during verification are kept: send the updated token along
+        // with the 403 (protocol Appendix B item 4).
+        changes = session.response_changes();
+    }
+    if error.is_server_fault() {
+        match std::error::Error::source(error) {
+            Some(cause) => tracing::error!(error = %error, %cause, "session handling failed"),
+            None => tracing::error!(error = %error, "session handling failed"),
+        }
+    } else {
+        tracing::debug!(kind = error.kind(), "session rejected");
+    }
+    ErrorAnswer { response, changes }
+}

@@ -1,0 +1,113 @@
+//! The route's checks after the token: the tenant from the path, and the claim validators with
+//! refetching of stale values (protocol §7.4).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::claims::{ValidatorRef, encode_value};
+use crate::config::SessionConfig;
+use crate::error::{ClaimValidationError, SessionError};
+use crate::util::now_ms;
+
+use super::options::VerifyOptions;
+use super::session::SessionContainer;
+
+/// The session's tenant must equal the route's tenant (missing counts as empty); otherwise a
+/// 403 with the validator id `st-tenant`.
+pub(crate) fn check_tenant(
+    session: &SessionContainer,
+    route_tenant: Option<&str>,
+) -> Result<(), SessionError> {
+    let expected = route_tenant.unwrap_or("");
+    if session.tenant_id() == expected {
+        return Ok(());
+    }
+    Err(SessionError::InvalidClaims(vec![ClaimValidationError {
+        id: "st-tenant".into(),
+        reason: json!({
+            "message": "wrong tenant",
+            "expectedValue": expected,
+            "actualValue": session.tenant_id(),
+        }),
+    }]))
+}
+
+/// The route's validators (global or overridden, plus its own), checked with refetch.
+pub(crate) async fn validate_route_claims(
+    config: &SessionConfig,
+    session: &SessionContainer,
+    options: &VerifyOptions,
+) -> Result<(), SessionError> {
+    let c = config.inner();
+    let global: &[ValidatorRef] = if options.skip_global_claims {
+        &[]
+    } else {
+        &c.global_validators
+    };
+    let mut validators = match options.override_claims {
+        Some(choose) => choose(global, session),
+        None => global.to_vec(),
+    };
+    validators.extend(options.claims.iter().cloned());
+    if validators.is_empty() {
+        return Ok(());
+    }
+    refetch_and_validate(session, &validators, now_ms()).await
+}
+
+/// Protocol §7.4: fetch claim values that are missing or stale, store them in the session
+/// (a new access token for the client), then run every validator.
+pub(crate) async fn refetch_and_validate(
+    session: &SessionContainer,
+    validators: &[ValidatorRef],
+    now: u64,
+) -> Result<(), SessionError> {
+    let mut payload = session.state().payload.clone();
+    let mut update = Map::new();
+    for validator in validators {
+        let Some(key) = validator.claim_key() else {
+            continue;
+        };
+        if !validator.should_refetch(&payload, now) {
+            continue;
+        }
+        let fetcher = validator
+            .fetcher()
+            .or_else(|| session.config().claim_fetcher(key));
+        let Some(fetcher) = fetcher else { continue };
+        let mut input = session.fetch_input();
+        input.payload = Map::clone(&payload);
+        let value = fetcher.fetch(input).await.map_err(|e| {
+            tracing::error!(claim = key, error = %e, "claim fetch failed");
+            SessionError::Internal(format!("fetching claim `{key}` failed"))
+        })?;
+        if let Some(value) = value {
+            let entry = encode_value(value, now);
+            Arc::make_mut(&mut payload).insert(key.to_owned(), entry.clone());
+            update.insert(key.to_owned(), entry);
+        }
+    }
+    if !update.is_empty() {
+        session
+            .merge_into_access_token_payload(Value::Object(update))
+            .await?;
+        payload = session.state().payload.clone();
+    }
+    let failures: Vec<ClaimValidationError> = validators
+        .iter()
+        .filter_map(|v| {
+            v.validate(&payload, now)
+                .err()
+                .map(|reason| ClaimValidationError {
+                    id: v.id().to_owned(),
+                    reason,
+                })
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(SessionError::InvalidClaims(failures))
+    }
+}

@@ -1,0 +1,38 @@
+//! The SuperTokens session protocol, free of any web framework: reading tokens, the
+//! verification pipeline, creating, refreshing and signing out sessions, anti-CSRF, the
+//! front-token, and the answers to errors.
+//!
+//! It reads a request through [`RequestView`], which each adapter implements over its
+//! framework's request without copying it, and describes what a response must change (headers
+//! and cookies to set or clear) as a value the adapter applies. The adapters (`actix`, and the
+//! CDI server) hold no protocol logic of their own.
+
+mod answer;
+mod claims_check;
+mod create;
+mod options;
+mod read;
+mod refresh;
+mod request;
+mod response;
+mod session;
+mod verify;
+mod without_request;
+
+pub(crate) use answer::{ErrorAnswer, error_answer};
+pub(crate) use create::create_session;
+pub use options::{OverrideClaims, VerifyOptions};
+#[cfg(any(test, feature = "__internals"))]
+pub(crate) use read::{bearer_token, cookie_values};
+pub(crate) use refresh::{legacy_cookie_clearing, refresh, sign_out};
+pub use request::{HeaderKey, RequestView};
+#[cfg(any(test, feature = "__internals"))]
+pub(crate) use response::front_token;
+pub(crate) use response::{
+    EXPOSE_HEADERS, HeaderChange, ResponseChanges, SET_COOKIE, exposed_with,
+};
+pub use session::{AccessTokenPayload, SessionContainer, SessionTokens};
+#[cfg(feature = "__internals")]
+pub(crate) use verify::read_token;
+pub(crate) use verify::verify_request;
+pub use without_request::SsrSession;

@@ -1,0 +1,120 @@
+//! How one route verifies sessions: [`VerifyOptions`], the options of `#[verify_session(..)]`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::claims::{IntoValidator, ValidatorRef};
+
+use super::session::SessionContainer;
+
+/// Chooses a route's claim validators from the global ones and the session (the SDKs'
+/// `overrideGlobalClaimValidators`).
+pub type OverrideClaims = fn(&[ValidatorRef], &SessionContainer) -> Vec<ValidatorRef>;
+
+/// How one route verifies sessions: the options of `#[verify_session(..)]`.
+///
+/// Built by the macro's expansion; also usable without the macro (`get_session`, the
+/// middleware's `require`).
+///
+/// ```
+/// use sessionward::VerifyOptions;
+/// use sessionward::claims::{EmailVerified, Roles};
+///
+/// let options = VerifyOptions::new(true)
+///     .claim(EmailVerified)
+///     .claim(Roles::includes("admin"))
+///     .anti_csrf_check(true);
+/// # let _ = options;
+/// ```
+#[derive(Clone)]
+pub struct VerifyOptions {
+    pub(crate) required: bool,
+    pub(crate) anti_csrf_check: Option<bool>,
+    pub(crate) check_database: bool,
+    pub(crate) claims: Vec<ValidatorRef>,
+    pub(crate) skip_global_claims: bool,
+    pub(crate) override_claims: Option<OverrideClaims>,
+    pub(crate) tenant_param: Option<Cow<'static, str>>,
+}
+
+impl fmt::Debug for VerifyOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyOptions")
+            .field("required", &self.required)
+            .field("anti_csrf_check", &self.anti_csrf_check)
+            .field("check_database", &self.check_database)
+            .field("claims", &self.claims)
+            .field("skip_global_claims", &self.skip_global_claims)
+            .field("override_claims", &self.override_claims.is_some())
+            .field("tenant_param", &self.tenant_param)
+            .finish()
+    }
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self::new(true)
+    }
+}
+
+impl VerifyOptions {
+    /// Options with `required` set and every other option at its default.
+    pub fn new(required: bool) -> Self {
+        Self {
+            required,
+            anti_csrf_check: None,
+            check_database: false,
+            claims: Vec::new(),
+            skip_global_claims: false,
+            override_claims: None,
+            tenant_param: None,
+        }
+    }
+
+    /// Forces the anti-CSRF check on or off (default: on for every method but GET).
+    #[must_use]
+    pub fn anti_csrf_check(mut self, check: bool) -> Self {
+        self.anti_csrf_check = Some(check);
+        self
+    }
+
+    /// Asks the core whether the session still exists on every request (default: false).
+    #[must_use]
+    pub fn check_database(mut self, check: bool) -> Self {
+        self.check_database = check;
+        self
+    }
+
+    /// Adds a claim validator checked after the global ones: a validator
+    /// (`Roles::includes("admin")`) or a claim that stands for its default one
+    /// (`EmailVerified`).
+    #[must_use]
+    pub fn claim(mut self, validator: impl IntoValidator) -> Self {
+        self.claims.push(validator.into_validator());
+        self
+    }
+
+    /// Checks only this route's claims, not the config's global ones (sign-out uses it).
+    #[must_use]
+    pub fn without_global_claims(mut self) -> Self {
+        self.skip_global_claims = true;
+        self
+    }
+
+    /// Replaces the global validators with what `choose` returns for the session; the
+    /// route's own `claims` are still added.
+    #[must_use]
+    pub fn override_claims(mut self, choose: OverrideClaims) -> Self {
+        self.override_claims = Some(choose);
+        self
+    }
+
+    /// Requires the session's tenant to equal the route's path parameter `name` (e.g.
+    /// `/t/{tenant}/..`); a session of another tenant gets 403 with the validator id
+    /// `st-tenant`.
+    #[must_use]
+    pub fn tenant_param(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.tenant_param = Some(name.into());
+        self
+    }
+}
