@@ -8,7 +8,11 @@
 //! `VERIFIED_TOKEN_CACHE` (`on` = 10 000 tokens, `off` or a capacity; default: the library's,
 //! on with 10 000; used by `bench/load.sh`).
 //! `CORE_URI` (a SuperTokens Core, `;`-separated cores, instead of the embedded core) and
-//! `CORE_API_KEY`.
+//! `CORE_API_KEY`. `SESSION_EXPIRED_STATUS` (401; 440 for the older SuperTokens contract).
+//!
+//! The app is wrapped in [`SessionMiddleware`](sessionward::SessionMiddleware) ([`middleware`]):
+//! it sends the tokens of a session created in `/login`, whatever that handler returns, and
+//! answers errors from `get_session` in `/legacy` with the configured statuses.
 
 use std::time::Duration;
 
@@ -16,7 +20,7 @@ use actix_web::{HttpRequest, HttpResponse, Responder, get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sessionward::prelude::*;
-use sessionward::{AccessTokenPayload, AntiCsrf, SessionConfig};
+use sessionward::{AccessTokenPayload, AntiCsrf, SessionConfig, SessionMiddleware};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,23 +34,27 @@ async fn health() -> impl Responder {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Creates a session for any user id (a real app checks credentials first).
+/// Creates a session for any user id (a real app checks credentials first). A plain
+/// response: the middleware adds the new session's tokens.
 #[post("/login")]
-async fn login(
-    req: HttpRequest,
-    body: web::Json<Login>,
-) -> Result<WithSession<HttpResponse>, SessionError> {
+async fn login(req: HttpRequest, body: web::Json<Login>) -> Result<HttpResponse, SessionError> {
     let user_id = body.user_id.trim();
     if user_id.is_empty() || user_id.len() > 256 {
-        return Ok(WithSession::new(
-            HttpResponse::BadRequest()
-                .json(json!({"message": "userId must be 1 to 256 characters"})),
-        ));
+        return Ok(HttpResponse::BadRequest()
+            .json(json!({"message": "userId must be 1 to 256 characters"})));
     }
     let session = create_new_session(&req, user_id, json!({})).await?;
-    Ok(WithSession::new(
-        HttpResponse::Ok().json(json!({"userId": session.user_id()})),
-    ))
+    Ok(HttpResponse::Ok().json(json!({"userId": session.user_id()})))
+}
+
+/// Requires a session, written as the older SuperTokens docs write `getSession`: a plain
+/// handler that verifies first and returns errors with `?`. With `SESSION_EXPIRED_STATUS=440`
+/// an expired token gets 440 `{"message":"try refresh token"}` here as on the macro routes.
+#[get("/legacy")]
+async fn legacy(req: HttpRequest) -> Result<HttpResponse, SessionError> {
+    let session = get_session(&req, &VerifyOptions::new(true)).await?;
+    let user_id = session.as_ref().map(SessionContainer::user_id);
+    Ok(HttpResponse::Ok().json(json!({ "userId": user_id })))
 }
 
 /// What the protected routes answer: serialised straight from the session, no copy.
@@ -137,7 +145,7 @@ pub fn config_from_env(port: u16) -> std::io::Result<SessionConfig> {
             }
         });
     }
-    // Issue 7 (bench/load.sh): the verified-token cache on, off, or with a capacity.
+    // bench/load.sh: the verified-token cache on, off, or with a capacity.
     match std::env::var("VERIFIED_TOKEN_CACHE")
         .as_deref()
         .map(str::trim)
@@ -147,6 +155,7 @@ pub fn config_from_env(port: u16) -> std::io::Result<SessionConfig> {
         Ok("off") => builder = builder.disable_verified_token_cache(),
         Ok(_) => builder = builder.verified_token_cache(env_or("VERIFIED_TOKEN_CACHE", 0)?),
     }
+    builder = builder.session_expired_status(env_or("SESSION_EXPIRED_STATUS", 401u16)?);
     // A SuperTokens Core (or sessionward-core) instead of the embedded core: `CORE_URI`
     // (`;`-separated cores) and `CORE_API_KEY`; the token lifetimes are then the core's.
     if let Ok(uri) = std::env::var("CORE_URI") {
@@ -169,10 +178,17 @@ pub fn cors(website_domain: &str) -> actix_cors::Cors {
         .max_age(3600)
 }
 
-/// Registers the demo's routes, refresh and sign-out included.
+/// The session middleware of the demo app: session changes on every response, and the
+/// configured answers for session errors.
+pub fn middleware(config: &SessionConfig) -> SessionMiddleware {
+    SessionMiddleware::new(config.clone())
+}
+
+/// Registers the demo's routes (refresh and sign-out come from `config.endpoints()`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health)
         .service(login)
+        .service(legacy)
         .service(user)
         .service(user_post)
         .service(optional)

@@ -15,7 +15,7 @@ use sessionward::core::{
 };
 
 const UNSUPPORTED: &str = "this test core only verifies";
-use sessionward::{KeySource, SessionConfig, StaticKeySource};
+use sessionward::{KeySource, SessionConfig, SessionMiddleware, StaticKeySource};
 
 /// A server started on an ephemeral port of 127.0.0.1, stopped on drop.
 #[derive(Debug)]
@@ -39,26 +39,34 @@ impl Drop for TestServer {
     }
 }
 
-/// Starts an app with `config` (if any, with its refresh and sign-out endpoints) and the
-/// routes `routes` adds. Call inside an actix
+/// Starts an app with `config` (if any: wrapped in its `SessionMiddleware`, with its refresh
+/// and sign-out endpoints) and the routes `routes` adds. Call inside an actix
 /// runtime (`#[actix_web::test]`).
 pub fn serve<F>(config: Option<SessionConfig>, routes: F) -> TestServer
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
-    let server = HttpServer::new(move || {
-        let app = App::new().configure(routes.clone());
-        match &config {
-            Some(config) => app.app_data(config.clone()).service(config.endpoints()),
-            None => app,
-        }
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", 0))
-    .expect("bind 127.0.0.1:0");
-    let addr: SocketAddr = server.addrs()[0];
-    let server = server.run();
+    // Bound on 127.0.0.1 with one worker; the address is read before the server runs.
+    macro_rules! start {
+        ($app:expr) => {{
+            let server = HttpServer::new($app)
+                .workers(1)
+                .disable_signals()
+                .bind(("127.0.0.1", 0))
+                .expect("bind 127.0.0.1:0");
+            let addr: SocketAddr = server.addrs()[0];
+            (server.run(), addr)
+        }};
+    }
+    let (server, addr) = match config {
+        Some(config) => start!(move || {
+            App::new()
+                .wrap(SessionMiddleware::new(config.clone()))
+                .service(config.endpoints())
+                .configure(routes.clone())
+        }),
+        None => start!(move || App::new().configure(routes.clone())),
+    };
     let handle = server.handle();
     actix_web::rt::spawn(server);
     TestServer {

@@ -21,8 +21,8 @@ async fn main() -> std::io::Result<()> {
     let website_domain = demo::env_or("WEBSITE_DOMAIN", String::from("http://localhost:3000"))?;
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(demo::middleware(&config))
             .wrap(demo::cors(&website_domain))
-            .app_data(config.clone())
             .service(config.endpoints())
             .configure(demo::routes)
     })

@@ -89,8 +89,8 @@ async fn main() -> std::io::Result<()> {
         .map_err(std::io::Error::other)?;
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(demo::middleware(&config))
             .wrap(demo::cors(&website_domain))
-            .app_data(config.clone())
             .service(config.endpoints())
             .service(login)
             .service(user)

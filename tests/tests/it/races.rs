@@ -29,6 +29,7 @@ impl Server {
     fn start(config: SessionConfig, workers: usize) -> Self {
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(sessionward::SessionMiddleware::new(config.clone()))
                 .app_data(config.clone())
                 .service(config.endpoints())
                 .configure(demo::routes)
