@@ -9,6 +9,7 @@ mod demo;
 mod faults;
 mod lifecycle;
 mod macro_order;
+mod middleware;
 mod observability;
 mod properties;
 mod races;
