@@ -35,13 +35,12 @@ use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, guard, web};
 
-use crate::core::SessionCore;
+use crate::core::{SessionCore, wire};
 use crate::keys::KeySource;
 
 mod handlers;
 mod input;
 mod routes;
-pub(crate) mod wire;
 
 /// The CDI version this module serves and [`CoreClient`](crate::core::CoreClient) requires.
 pub const CDI_VERSION: &str = wire::CDI_VERSION;

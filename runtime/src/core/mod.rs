@@ -15,6 +15,7 @@ use crate::keys::KeySource;
 
 pub(crate) mod embedded;
 mod http;
+pub(crate) mod wire;
 
 pub use http::{CoreClient, CoreClientBuilder, CoreClientError};
 

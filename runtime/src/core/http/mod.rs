@@ -13,11 +13,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+use super::wire::{CDI_VERSION, PUBLIC_TENANT, Session, Token, status};
 use super::{
     BoxFuture, CoreError, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
     RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
 };
-use crate::cdi::wire::{CDI_VERSION, Session, Token, status};
 use crate::keys::{KeySource, KeySourceError};
 use transport::{Answer, Call, Host, Transport};
 
@@ -703,9 +703,7 @@ impl SessionCore for CoreClient {
                             .ok_or_else(|| incomplete(PATH, "sessionHandle"))?,
                         recipe_user_id: answer.recipe_user_id.unwrap_or_else(|| user_id.clone()),
                         user_id,
-                        tenant_id: answer
-                            .tenant_id
-                            .unwrap_or_else(|| crate::cdi::wire::PUBLIC_TENANT.to_owned()),
+                        tenant_id: answer.tenant_id.unwrap_or_else(|| PUBLIC_TENANT.to_owned()),
                         session_data: answer.user_data_in_database,
                         user_data_in_jwt: answer.user_data_in_jwt,
                         expiry_ms: answer.expiry.ok_or_else(|| incomplete(PATH, "expiry"))?,
