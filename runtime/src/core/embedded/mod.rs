@@ -4,8 +4,8 @@
 //! Layout:
 //! * this file: opening the core, the state its parts share, and the [`SessionCore`] calls
 //!   handed to them; `options.rs`: the settings and the clock.
-//! * `store.rs`: the [`SessionStore`](store::SessionStore) trait between the logic and the
-//!   storage; `sqlite/`: its SQLite implementation (group commit, WAL readers).
+//! * `store.rs`: the [`SessionStore`] trait between the logic and the storage; `sqlite/`: its
+//!   SQLite implementation (group commit, WAL readers).
 //! * `keys.rs`: signing keys, their rotation and the JWKS; `mint.rs`: token material.
 //! * `sessions.rs`: create, verify, regenerate and the session admin calls; `refresh.rs`:
 //!   refresh-token rotation with theft detection and the refresh grace window.

@@ -27,7 +27,7 @@ pub(crate) struct EmbeddedCoreOptions {
     /// How often expired sessions are deleted (zero: never). Default: 60 s.
     pub(crate) cleanup_interval: Duration,
     /// Run key rotation and cleanup on a background thread. Default: `true` (tests turn it off
-    /// and call [`EmbeddedCore::maintain`]).
+    /// and call `EmbeddedCore::maintain`).
     pub(crate) background_maintenance: bool,
     /// The time source. Default: the system clock.
     pub(crate) clock: Clock,
