@@ -24,6 +24,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A session as the core describes it (CDI `session` object).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CoreSession {
     /// The session handle.
     pub handle: String,
@@ -39,6 +40,7 @@ pub struct CoreSession {
 
 /// A token the core issued (CDI `tokenInfo`).
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct IssuedToken {
     /// The token itself (secret: never logged).
     pub token: String,
@@ -77,6 +79,7 @@ pub struct NewSession {
 
 /// A freshly created or refreshed session.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct CreatedSession {
     /// The session.
     pub session: CoreSession,
@@ -134,6 +137,7 @@ impl fmt::Debug for VerifyRequest {
     clippy::large_enum_variant,
     reason = "one value per core call, matched at once; boxing would only add an allocation"
 )]
+#[non_exhaustive]
 pub enum VerifyOutcome {
     /// The session is valid; `new_access_token` is set when the core replaced the token
     /// (promotion after a refresh, or a changed payload).
@@ -203,6 +207,7 @@ impl fmt::Debug for RefreshRequest {
     clippy::large_enum_variant,
     reason = "one value per core call, matched at once; boxing would only add an allocation"
 )]
+#[non_exhaustive]
 pub enum RefreshOutcome {
     /// New tokens: the access token carries `parentRefreshTokenHash1` until first use.
     Ok(CreatedSession),
@@ -226,6 +231,7 @@ pub enum RefreshOutcome {
     clippy::large_enum_variant,
     reason = "one value per core call, matched at once; boxing would only add an allocation"
 )]
+#[non_exhaustive]
 pub enum RegenerateOutcome {
     /// The session, and the new access token unless the given one had already expired.
     Ok {
@@ -240,6 +246,7 @@ pub enum RegenerateOutcome {
 
 /// Everything the core stores about a session (CDI `GET /recipe/session`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SessionInformation {
     /// The session handle.
     pub handle: String,
