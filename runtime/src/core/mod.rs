@@ -133,7 +133,7 @@ impl fmt::Debug for VerifyRequest {
 
 /// The core's answer to a [`VerifyRequest`].
 #[derive(Debug, Clone)]
-#[allow(
+#[expect(
     clippy::large_enum_variant,
     reason = "one value per core call, matched at once; boxing would only add an allocation"
 )]
@@ -203,10 +203,6 @@ impl fmt::Debug for RefreshRequest {
 
 /// The core's answer to a [`RefreshRequest`].
 #[derive(Debug, Clone)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one value per core call, matched at once; boxing would only add an allocation"
-)]
 #[non_exhaustive]
 pub enum RefreshOutcome {
     /// New tokens: the access token carries `parentRefreshTokenHash1` until first use.
@@ -227,7 +223,7 @@ pub enum RefreshOutcome {
 
 /// The answer to [`SessionCore::regenerate_access_token`] (CDI regenerate).
 #[derive(Debug, Clone)]
-#[allow(
+#[expect(
     clippy::large_enum_variant,
     reason = "one value per core call, matched at once; boxing would only add an allocation"
 )]
