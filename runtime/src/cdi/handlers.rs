@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::input::{Body, Query, Reject};
 use super::routes::{self, Endpoint};
-use super::wire::{CDI_VERSION, PUBLIC_TENANT, Session, TheftSession, Token, status};
 use super::{JWKS_REUSE, State};
+use crate::core::wire::{CDI_VERSION, PUBLIC_TENANT, Session, TheftSession, Token, status};
 use crate::core::{
     CreatedSession, NewSession, RefreshOutcome, RefreshRequest, RegenerateOutcome, VerifyOutcome,
     VerifyRequest,

@@ -35,13 +35,13 @@ use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, guard, web};
 
-use crate::core::SessionCore;
+use crate::core::{SessionCore, wire};
+use crate::headers::{bearer_credentials, header_text};
 use crate::keys::KeySource;
 
 mod handlers;
 mod input;
 mod routes;
-pub(crate) mod wire;
 
 /// The CDI version this module serves and [`CoreClient`](crate::core::CoreClient) requires.
 pub const CDI_VERSION: &str = wire::CDI_VERSION;
@@ -124,16 +124,18 @@ impl State {
         if self.api_keys.is_empty() {
             return true;
         }
-        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v| header_text(v.as_bytes()))
+        };
         let presented = match header("api-key") {
             Some(key) => key.trim(),
             None => match header("authorization") {
+                // `Bearer <key>`, or the bare key.
                 Some(value) => {
                     let value = value.trim();
-                    match value.get(..7) {
-                        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => value[7..].trim(),
-                        _ => value,
-                    }
+                    bearer_credentials(value).unwrap_or(value)
                 }
                 None => return false,
             },

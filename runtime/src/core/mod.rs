@@ -17,6 +17,7 @@ use crate::keys::KeySource;
 pub(crate) mod embedded;
 #[cfg(feature = "core-client")]
 mod http;
+pub(crate) mod wire;
 
 #[cfg(feature = "core-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "core-client")))]
@@ -27,6 +28,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A session as the core describes it (CDI `session` object).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CoreSession {
     /// The session handle.
     pub handle: String,
@@ -42,6 +44,7 @@ pub struct CoreSession {
 
 /// A token the core issued (CDI `tokenInfo`).
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct IssuedToken {
     /// The token itself (secret: never logged).
     pub token: String,
@@ -80,6 +83,7 @@ pub struct NewSession {
 
 /// A freshly created or refreshed session.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct CreatedSession {
     /// The session.
     pub session: CoreSession,
@@ -133,10 +137,11 @@ impl fmt::Debug for VerifyRequest {
 
 /// The core's answer to a [`VerifyRequest`].
 #[derive(Debug, Clone)]
-#[allow(
+#[expect(
     clippy::large_enum_variant,
     reason = "one value per core call, matched at once; boxing would only add an allocation"
 )]
+#[non_exhaustive]
 pub enum VerifyOutcome {
     /// The session is valid; `new_access_token` is set when the core replaced the token
     /// (promotion after a refresh, or a changed payload).
@@ -178,10 +183,7 @@ impl fmt::Debug for RefreshRequest {
 
 /// The core's answer to a [`RefreshRequest`].
 #[derive(Debug, Clone)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one value per core call, matched at once; boxing would only add an allocation"
-)]
+#[non_exhaustive]
 pub enum RefreshOutcome {
     /// New tokens: the access token carries `parentRefreshTokenHash1` until first use.
     Ok(CreatedSession),
@@ -201,10 +203,11 @@ pub enum RefreshOutcome {
 
 /// The answer to [`SessionCore::regenerate_access_token`] (CDI regenerate).
 #[derive(Debug, Clone)]
-#[allow(
+#[expect(
     clippy::large_enum_variant,
     reason = "one value per core call, matched at once; boxing would only add an allocation"
 )]
+#[non_exhaustive]
 pub enum RegenerateOutcome {
     /// The session, and the new access token unless the given one had already expired.
     Ok {
@@ -219,6 +222,7 @@ pub enum RegenerateOutcome {
 
 /// Everything the core stores about a session (CDI `GET /recipe/session`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SessionInformation {
     /// The session handle.
     pub handle: String,

@@ -137,7 +137,7 @@ fn new_pkcs8() -> Result<Vec<u8>, CoreError> {
     generate_pkcs8()
 }
 
-/// Test builds take pre-generated keys (generation takes hundreds of ms in debug builds).
+/// Test builds take pre-generated keys (RSA generation is slow, most of all in debug builds).
 #[cfg(test)]
 fn new_pkcs8() -> Result<Vec<u8>, CoreError> {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -399,8 +399,8 @@ impl KeyRing {
     }
 
     /// Makes sure a static and a dynamic key exist, rotates the dynamic key when due and
-    /// deletes dynamic keys no valid token can use. Generates keys (slow: tens to hundreds of
-    /// ms) only when one is needed. Returns whether the set changed and when to look again.
+    /// deletes dynamic keys no valid token can use. Generates keys (RSA generation is slow)
+    /// only when one is needed. Returns whether the set changed and when to look again.
     ///
     /// # Errors
     ///

@@ -2,11 +2,15 @@
 //! app process, persisted in one SQLite file under a data directory. No service to run.
 //!
 //! Layout:
-//! * `store.rs`: the [`SessionStore`](store::SessionStore) trait between the logic and the
-//!   storage; `sqlite.rs`: its SQLite implementation (group commit, WAL readers).
+//! * this file: opening the core, the state its parts share, and the [`SessionCore`] calls
+//!   handed to them; `options.rs`: the settings and the clock.
+//! * `store.rs`: the [`SessionStore`] trait between the logic and the storage; `sqlite/`: its
+//!   SQLite implementation (group commit, WAL readers).
 //! * `keys.rs`: signing keys, their rotation and the JWKS; `mint.rs`: token material.
 //! * `sessions.rs`: create, verify, regenerate and the session admin calls; `refresh.rs`:
 //!   refresh-token rotation with theft detection and the refresh grace window.
+//! * `maintenance.rs`: the background thread (key rotation, expiry sweeps); `blocking.rs`:
+//!   runs store futures to completion on a plain thread.
 //!
 //! Several processes may open the same data directory at once: every state change is a
 //! conditional update in one transaction, and signing keys are reloaded from the database.
@@ -20,15 +24,10 @@
 //! (`synchronous=FULL`) before the call returns.
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::sync::atomic::AtomicU64;
 
 use serde_json::{Map, Value};
 
@@ -38,8 +37,11 @@ use super::{
 };
 use crate::keys::{JwksCache, KeySource};
 
+mod blocking;
 mod keys;
+mod maintenance;
 mod mint;
+mod options;
 mod refresh;
 mod sessions;
 mod sqlite;
@@ -48,104 +50,17 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+use blocking::block_on;
 use keys::{EmbeddedKeySource, KeyPolicy, KeyRing};
+use maintenance::Maintenance;
 use mint::ServerSecret;
+pub(crate) use options::EmbeddedCoreOptions;
+use options::millis;
 use sqlite::{DB_FILE, SqliteOptions, SqliteStore};
 use store::SessionStore;
 
 /// Reader threads of the SQLite store.
 const READER_THREADS: usize = 2;
-/// Shortest pause of the maintenance thread (so a failing step never spins).
-const MIN_MAINTENANCE_PAUSE: Duration = Duration::from_secs(1);
-/// Longest pause of the maintenance thread.
-const MAX_MAINTENANCE_PAUSE: Duration = Duration::from_secs(60);
-/// Retry delay after a failed maintenance step, ms.
-const MAINTENANCE_RETRY_MS: u64 = 10_000;
-
-/// Settings of the embedded core.
-#[derive(Debug, Clone)]
-pub(crate) struct EmbeddedCoreOptions {
-    /// Access-token lifetime. Default: 3600 s (the core's default).
-    pub(crate) access_token_validity: Duration,
-    /// Session (refresh-token) lifetime, renewed by each rotation. Default: 100 days.
-    pub(crate) refresh_token_validity: Duration,
-    /// How long a dynamic signing key signs before the next one takes over. Default: 168 h
-    /// (the core's `access_token_dynamic_signing_key_update_interval`).
-    pub(crate) signing_key_rotation: Duration,
-    /// How long a new dynamic key is published before it signs, and the extra time an old key
-    /// stays published after its last token expired. Default: 60 s (the core's overlap).
-    pub(crate) signing_key_overlap: Duration,
-    /// Refresh grace window: refreshes of the same current refresh token within this time of
-    /// the first one all get the same child token (concurrent tabs, client retries) instead of
-    /// competing children. Zero gives the core's behaviour. Default: 30 s.
-    pub(crate) refresh_grace: Duration,
-    /// How long to wait for another process's database lock. Default: 5 s.
-    pub(crate) busy_timeout: Duration,
-    /// How often expired sessions are deleted (zero: never). Default: 60 s.
-    pub(crate) cleanup_interval: Duration,
-    /// Run key rotation and cleanup on a background thread. Default: `true` (tests turn it off
-    /// and call [`EmbeddedCore::maintain`]).
-    pub(crate) background_maintenance: bool,
-    /// The time source. Default: the system clock.
-    pub(crate) clock: Clock,
-}
-
-impl Default for EmbeddedCoreOptions {
-    fn default() -> Self {
-        Self {
-            access_token_validity: Duration::from_secs(3600),
-            refresh_token_validity: Duration::from_secs(100 * 24 * 3600),
-            signing_key_rotation: Duration::from_secs(168 * 3600),
-            signing_key_overlap: Duration::from_secs(60),
-            refresh_grace: Duration::from_secs(30),
-            busy_timeout: Duration::from_secs(5),
-            cleanup_interval: Duration::from_secs(60),
-            background_maintenance: true,
-            clock: Clock::default(),
-        }
-    }
-}
-
-/// Milliseconds since the epoch: the system clock, or a manual one in tests.
-#[derive(Clone, Default)]
-pub(crate) struct Clock(Option<Arc<AtomicU64>>);
-
-impl fmt::Debug for Clock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            None => f.write_str("Clock(system)"),
-            Some(ms) => write!(f, "Clock(manual: {})", ms.load(Ordering::SeqCst)),
-        }
-    }
-}
-
-impl Clock {
-    /// The current time, ms.
-    pub(crate) fn now(&self) -> u64 {
-        match &self.0 {
-            None => crate::util::now_ms(),
-            Some(ms) => ms.load(Ordering::SeqCst),
-        }
-    }
-
-    /// A clock standing at `start_ms` until advanced.
-    #[cfg(test)]
-    pub(crate) fn manual(start_ms: u64) -> Self {
-        Self(Some(Arc::new(AtomicU64::new(start_ms))))
-    }
-
-    /// Moves a manual clock forward.
-    #[cfg(test)]
-    pub(crate) fn advance(&self, by: Duration) {
-        if let Some(ms) = &self.0 {
-            ms.fetch_add(millis(by), Ordering::SeqCst);
-        }
-    }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
 
 /// What the core logic shares with the key source and the maintenance thread.
 struct Shared {
@@ -170,40 +85,6 @@ impl Shared {
 
     fn refresh_validity_ms(&self) -> u64 {
         millis(self.options.refresh_token_validity)
-    }
-
-    /// Rotates keys and deletes expired sessions when due; returns when to run next, ms.
-    async fn maintain(&self) -> u64 {
-        let now = self.now();
-        let mut next = match self.keys.maintain(&*self.store, now).await {
-            Ok((changed, next)) => {
-                if changed {
-                    // Verify tokens signed with new keys at once, whatever the cooldown.
-                    self.verifier.invalidate();
-                }
-                next
-            }
-            Err(error) => {
-                tracing::warn!(%error, "signing key maintenance failed");
-                now.saturating_add(MAINTENANCE_RETRY_MS)
-            }
-        };
-        let interval = millis(self.options.cleanup_interval);
-        if interval > 0 {
-            let due = self.next_cleanup_ms.load(Ordering::Relaxed);
-            if due <= now {
-                let tokens_before = now.saturating_sub(self.refresh_validity_ms());
-                match self.store.delete_expired(now, tokens_before).await {
-                    Ok(0) => {}
-                    Ok(deleted) => tracing::debug!(deleted, "deleted expired sessions"),
-                    Err(error) => tracing::warn!(%error, "deleting expired sessions failed"),
-                }
-                self.next_cleanup_ms
-                    .store(now.saturating_add(interval), Ordering::Relaxed);
-            }
-            next = next.min(self.next_cleanup_ms.load(Ordering::Relaxed));
-        }
-        next
     }
 }
 
@@ -327,69 +208,6 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
-}
-
-/// The maintenance thread: stops (and is joined) when dropped.
-struct Maintenance {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Maintenance {
-    fn spawn(shared: Arc<Shared>, first_due_ms: u64) -> io::Result<Self> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = thread::Builder::new()
-            .name("sessionward-maintenance".into())
-            .spawn(move || {
-                let mut due = first_due_ms;
-                loop {
-                    let pause = Duration::from_millis(due.saturating_sub(shared.now()))
-                        .clamp(MIN_MAINTENANCE_PAUSE, MAX_MAINTENANCE_PAUSE);
-                    match stopped.recv_timeout(pause) {
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                    }
-                    due = block_on(shared.maintain());
-                }
-            })?;
-        Ok(Self {
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Maintenance {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take()
-            && thread.thread().id() != thread::current().id()
-        {
-            let _ = thread.join();
-        }
-    }
-}
-
-struct ThreadWaker(thread::Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// Runs `future` to completion on this thread. Only for futures that make progress without
-/// an async runtime (the store's, which are answered by its own threads).
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-    let mut context = Context::from_waker(&waker);
-    loop {
-        match future.as_mut().poll(&mut context) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => thread::park(),
-        }
-    }
 }
 
 impl SessionCore for EmbeddedCore {

@@ -10,6 +10,7 @@ use tempfile::TempDir;
 
 use super::keys::{KeyPlan, KeyPolicy, SigningKey, generate_key, generate_pkcs8};
 use super::mint::{AccessClaims, hash1, hash2, mint_access_token};
+use super::options::Clock;
 use super::sqlite::{DB_FILE, SCHEMA_VERSION};
 use super::*;
 use crate::core::{IssuedToken, SessionCore};

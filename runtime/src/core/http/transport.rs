@@ -9,8 +9,8 @@ use std::time::Duration;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
-use crate::cdi::wire::CDI_VERSION;
 use crate::core::CoreError;
+use crate::core::wire::CDI_VERSION;
 
 /// Largest response body read from a core.
 const MAX_RESPONSE_BYTES: usize = 8 << 20;
