@@ -12,8 +12,8 @@ SUMMARY=$(mktemp)
 trap 'rm -f "$SUMMARY"' EXIT
 
 for round in $(seq 1 "$ROUNDS"); do
-  echo "== round $round/$ROUNDS: cargo bench -p sessionward --bench verify" >&2
-  cargo bench --locked -q -p sessionward --bench verify >&2
+  echo "== round $round/$ROUNDS: cargo bench -p sessionward --features __internals --bench verify" >&2
+  cargo bench --locked -q -p sessionward --features __internals --bench verify >&2
   python3 - "$TARGET_DIR/criterion/verify" "$round" >>"$SUMMARY" <<'PY'
 import json, os, sys
 root, round_ = sys.argv[1], sys.argv[2]

@@ -227,6 +227,9 @@ mod error;
 mod headers;
 mod keys;
 mod observe;
+// The request-level entry points serve the framework adapters; a build without one still
+// offers the request-less API (`get_session_without_request_response`, `ssr_session`).
+#[cfg_attr(not(feature = "actix"), allow(dead_code, unused_imports))]
 pub mod protocol;
 #[cfg(feature = "test-utils")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-utils")))]

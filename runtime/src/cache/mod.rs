@@ -1,4 +1,4 @@
-//! The verified-token cache (issue 7): what verification learnt from an access token whose
+//! The verified-token cache: what verification learnt from an access token whose
 //! signature it checked, kept so that the next request carrying the same token skips the RSA
 //! check (and the parse).
 //!

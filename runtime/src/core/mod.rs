@@ -17,6 +17,11 @@ use crate::keys::KeySource;
 pub(crate) mod embedded;
 #[cfg(feature = "core-client")]
 mod http;
+// The CDI wire types serve the SuperTokens Core client and the CDI server.
+#[cfg_attr(
+    not(all(feature = "core-client", feature = "cdi-server")),
+    allow(dead_code, unused_imports)
+)]
 pub(crate) mod wire;
 
 #[cfg(feature = "core-client")]

@@ -12,13 +12,10 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
-#[allow(
-    unused_imports,
-    reason = "API for request readers that bound input early"
-)]
+#[cfg(test)]
 pub(crate) use parse::MAX_ACCESS_TOKEN_LEN;
 pub(crate) use parse::{UnverifiedToken, parse_access_token};
-#[allow(unused_imports, reason = "optional no-I/O variant for hot paths")]
+#[cfg(test)]
 pub(crate) use verify::verify_access_token_cached;
 pub(crate) use verify::{AccessTokenInfo, verify_access_token};
 
@@ -55,10 +52,7 @@ impl From<crate::keys::KeyError> for TokenError {
 impl TokenError {
     /// Whether the token is not a SuperTokens access token at all (parse or structure failure),
     /// as opposed to a genuine token that failed verification.
-    #[allow(
-        dead_code,
-        reason = "API for callers mapping errors (parse error ⇒ no token)"
-    )]
+    #[cfg(test)]
     pub(crate) fn is_parse_error(&self) -> bool {
         matches!(self, Self::Malformed(_))
     }

@@ -111,7 +111,7 @@ pub(crate) async fn verify_access_token(
 ///
 /// As [`verify_access_token`]; [`TokenError::UnknownKey`] when the `kid` is not cached
 /// (v2: when no key is cached).
-#[allow(dead_code, reason = "optional no-I/O variant for hot paths")]
+#[cfg(test)]
 pub(crate) fn verify_access_token_cached(
     token: UnverifiedToken<'_>,
     keys: &JwksCache,

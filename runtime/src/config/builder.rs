@@ -1,13 +1,12 @@
-//! [`SessionConfig`]: everything session handling needs (the core, the signing keys, cookie and
-//! anti-CSRF settings, statuses, claims and error handlers), and its builder.
+//! [`SessionConfigBuilder`]: every option with its documented default, and `build`.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+#[cfg(feature = "embedded")]
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::collections::HashMap;
-use std::future::Future;
 
 use crate::claims::{
     ClaimFetchError, ClaimFetchInput, ClaimFetcher, IntoValidator, SessionClaim, ValidatorRef,
@@ -15,209 +14,16 @@ use crate::claims::{
 use crate::core::SessionCore;
 #[cfg(feature = "embedded")]
 use crate::core::embedded::{EmbeddedCore, EmbeddedCoreOptions};
-use crate::error::{ErrorResponse, HandlerSlot, RequestInfo, SessionError};
+use crate::error::{ErrorResponse, RequestInfo, SessionError};
 use crate::keys::JwksCache;
 
-/// How session tokens travel between the browser and the backend (protocol §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenTransferMethod {
-    /// HttpOnly cookies `sAccessToken` / `sRefreshToken`.
-    Cookie,
-    /// `Authorization: Bearer` on requests, `st-access-token` / `st-refresh-token` on responses.
-    Header,
-    /// Accept both (header wins when both are present). The default for verification.
-    Any,
-}
-
-/// Cross-site request forgery protection for cookie sessions (protocol §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AntiCsrf {
-    /// An anti-CSRF token issued with the session must be echoed in the `anti-csrf` header.
-    ViaToken,
-    /// Non-GET requests must carry a `rid` header (browsers cannot add it cross-site without
-    /// a CORS preflight).
-    ViaCustomHeader,
-    /// No check (safe when cookies are `SameSite=Lax`/`Strict`).
-    None,
-}
-
-/// The `SameSite` attribute of session cookies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SameSite {
-    /// `SameSite=Strict`.
-    Strict,
-    /// `SameSite=Lax`.
-    Lax,
-    /// `SameSite=None` (requires `Secure` unless everything runs on localhost).
-    None,
-}
-
-impl SameSite {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            SameSite::Strict => "Strict",
-            SameSite::Lax => "Lax",
-            SameSite::None => "None",
-        }
-    }
-}
-
-/// Why a [`SessionConfig`] could not be built.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// Neither a data directory (embedded core) nor a core was given.
-    #[error(
-        "no session core: call `.data_dir(\"./session-data\")` for the embedded core or `.core(..)`"
-    )]
-    NoCore,
-    /// The embedded core could not open its data directory.
-    #[error("embedded core at {path}: {source}")]
-    Embedded {
-        /// The data directory.
-        path: PathBuf,
-        /// What failed.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `api_domain` or `website_domain` is not an http(s) origin.
-    #[error("not an http(s) origin: {0}")]
-    InvalidOrigin(String),
-    /// A configured status is not an HTTP status code (100–999).
-    #[error("{0} is not an HTTP status code")]
-    InvalidStatus(u16),
-    /// `session_expired_status` and `invalid_claim_status` are equal, so the frontend could not
-    /// tell "refresh" from "forbidden".
-    #[error("session_expired_status and invalid_claim_status must differ")]
-    SameStatuses,
-    /// `SameSite=None` cookies without `Secure` outside localhost: browsers drop them.
-    #[error("SameSite=None cookies must be Secure: use an https api_domain or cookie_secure(true)")]
-    InsecureSameSiteNone,
-    /// The SuperTokens Core connection URI or api key cannot be used.
-    #[error("SuperTokens Core client: {0}")]
-    CoreClient(String),
-}
-
-/// The session settings of one app.
-///
-/// Build it once with [`SessionConfig::builder`] and hand a clone to the framework adapter
-/// (with actix-web: `.wrap(SessionMiddleware::new(config.clone()))` or
-/// `.app_data(config.clone())`). Cloning is cheap (an `Arc`). Two apps in one process can carry
-/// different configs.
-///
-/// ```no_run
-/// use sessionward::SessionConfig;
-///
-/// # fn main() -> Result<(), sessionward::ConfigError> {
-/// let config = SessionConfig::builder()
-///     .data_dir("./session-data")
-///     .api_domain("http://localhost:3001")
-///     .website_domain("http://localhost:3000")
-///     .build()?;
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct SessionConfig {
-    inner: Arc<ConfigInner>,
-}
-
-pub(crate) struct ConfigInner {
-    pub(crate) core: Arc<dyn SessionCore>,
-    pub(crate) keys: Arc<JwksCache>,
-    pub(crate) api_domain: String,
-    pub(crate) api_base_path: String,
-    pub(crate) cookie_domain: Option<String>,
-    pub(crate) cookie_secure: bool,
-    pub(crate) cookie_same_site: SameSite,
-    pub(crate) access_token_path: String,
-    pub(crate) refresh_token_path: String,
-    pub(crate) anti_csrf: AntiCsrf,
-    pub(crate) session_expired_status: u16,
-    pub(crate) invalid_claim_status: u16,
-    pub(crate) use_dynamic_signing_key: bool,
-    pub(crate) token_transfer_method: TokenTransferMethod,
-    pub(crate) global_validators: Vec<ValidatorRef>,
-    pub(crate) claim_fetchers: HashMap<String, ClaimFetcher>,
-    pub(crate) error_handlers: ErrorHandlers,
-    /// The verified-token cache; `None` when disabled.
-    pub(crate) verified_tokens: Option<Arc<crate::cache::VerifiedTokenCache>>,
-}
-
-/// A custom response for one kind of session error (the SDKs' `errorHandlers`).
-///
-/// It gets the request's method, path and query and the error, and returns the response; the
-/// token clearing that the error calls for is added to whatever it returns.
-pub type ErrorHandler = Arc<dyn Fn(&RequestInfo<'_>, &SessionError) -> ErrorResponse + Send + Sync>;
-
-/// The configured error handlers; `None` keeps the protocol's JSON default.
-#[derive(Clone, Default)]
-pub(crate) struct ErrorHandlers {
-    pub(crate) unauthorised: Option<ErrorHandler>,
-    pub(crate) try_refresh_token: Option<ErrorHandler>,
-    pub(crate) invalid_claim: Option<ErrorHandler>,
-    pub(crate) token_theft_detected: Option<ErrorHandler>,
-}
-
-impl ErrorHandlers {
-    pub(crate) fn for_error(&self, error: &SessionError) -> Option<&ErrorHandler> {
-        match error.handler_slot()? {
-            HandlerSlot::Unauthorised => self.unauthorised.as_ref(),
-            HandlerSlot::TryRefreshToken => self.try_refresh_token.as_ref(),
-            HandlerSlot::InvalidClaim => self.invalid_claim.as_ref(),
-            HandlerSlot::TokenTheftDetected => self.token_theft_detected.as_ref(),
-        }
-    }
-}
-
-impl fmt::Debug for SessionConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.inner;
-        f.debug_struct("SessionConfig")
-            .field("api_domain", &c.api_domain)
-            .field("api_base_path", &c.api_base_path)
-            .field("cookie_domain", &c.cookie_domain)
-            .field("cookie_secure", &c.cookie_secure)
-            .field("cookie_same_site", &c.cookie_same_site)
-            .field("anti_csrf", &c.anti_csrf)
-            .field("session_expired_status", &c.session_expired_status)
-            .field("invalid_claim_status", &c.invalid_claim_status)
-            .field("use_dynamic_signing_key", &c.use_dynamic_signing_key)
-            .field("token_transfer_method", &c.token_transfer_method)
-            .field("global_validators", &c.global_validators.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl SessionConfig {
-    /// Starts a builder with the defaults documented on each method.
-    pub fn builder() -> SessionConfigBuilder {
-        SessionConfigBuilder::default()
-    }
-
-    /// The session core (embedded or remote) behind this config.
-    pub fn core(&self) -> &Arc<dyn SessionCore> {
-        &self.inner.core
-    }
-
-    /// The signing-key cache used to verify access tokens.
-    pub fn keys(&self) -> &Arc<JwksCache> {
-        &self.inner.keys
-    }
-
-    /// The `apiBasePath` (default `/auth`) under which refresh and sign-out are served.
-    pub fn api_base_path(&self) -> &str {
-        &self.inner.api_base_path
-    }
-
-    /// The fetcher registered for the claim under `key`.
-    pub fn claim_fetcher(&self, key: &str) -> Option<&ClaimFetcher> {
-        self.inner.claim_fetchers.get(key)
-    }
-
-    pub(crate) fn inner(&self) -> &ConfigInner {
-        &self.inner
-    }
-}
+use super::domains::{
+    default_same_site, http_status, is_local, normalise_cookie_domain, normalise_origin,
+    normalise_path,
+};
+use super::{
+    AntiCsrf, ConfigError, ConfigInner, ErrorHandlers, SameSite, SessionConfig, TokenTransferMethod,
+};
 
 /// Builds a [`SessionConfig`]; see each method for its default.
 #[derive(Default)]
@@ -246,17 +52,6 @@ pub struct SessionConfigBuilder {
     global_validators: Vec<ValidatorRef>,
     claim_fetchers: HashMap<String, ClaimFetcher>,
     error_handlers: ErrorHandlers,
-}
-
-impl fmt::Debug for ErrorHandlers {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ErrorHandlers")
-            .field("unauthorised", &self.unauthorised.is_some())
-            .field("try_refresh_token", &self.try_refresh_token.is_some())
-            .field("invalid_claim", &self.invalid_claim.is_some())
-            .field("token_theft_detected", &self.token_theft_detected.is_some())
-            .finish()
-    }
 }
 
 impl fmt::Debug for SessionConfigBuilder {
@@ -652,157 +447,5 @@ impl SessionConfigBuilder {
                 verified_tokens,
             }),
         })
-    }
-}
-
-fn normalise_origin(origin: &str) -> Result<String, ConfigError> {
-    let origin = origin.trim().trim_end_matches('/');
-    let origin = if origin.contains("://") {
-        origin.to_owned()
-    } else {
-        format!("http://{origin}")
-    };
-    let lower = origin.to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://"))
-        || host_of(&lower).is_empty()
-    {
-        return Err(ConfigError::InvalidOrigin(origin));
-    }
-    Ok(lower)
-}
-
-fn http_status(status: u16) -> Result<u16, ConfigError> {
-    if (100..=999).contains(&status) {
-        Ok(status)
-    } else {
-        Err(ConfigError::InvalidStatus(status))
-    }
-}
-
-fn normalise_path(path: &str) -> String {
-    let trimmed = path.trim().trim_end_matches('/');
-    if trimmed.is_empty() {
-        String::new()
-    } else if trimmed.starts_with('/') {
-        trimmed.to_owned()
-    } else {
-        format!("/{trimmed}")
-    }
-}
-
-fn normalise_cookie_domain(domain: &str) -> String {
-    let d = domain.trim().to_ascii_lowercase();
-    let d = d.split("://").last().unwrap_or(&d);
-    let host = d.split(['/', ':']).next().unwrap_or(d);
-    let bare = host.trim_start_matches('.');
-    if bare == "localhost" || bare.parse::<std::net::IpAddr>().is_ok() {
-        bare.to_owned()
-    } else {
-        host.to_owned()
-    }
-}
-
-fn host_of(origin: &str) -> &str {
-    let rest = origin.split("://").nth(1).unwrap_or("");
-    let authority = rest.split('/').next().unwrap_or("");
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or("");
-    }
-    authority.split(':').next().unwrap_or("")
-}
-
-fn is_local(origin: &str) -> bool {
-    let host = host_of(origin);
-    host == "localhost" || host.ends_with(".localhost") || host.parse::<std::net::IpAddr>().is_ok()
-}
-
-/// The site of an origin: localhost and IPs all count as `localhost`; otherwise the last two
-/// labels. (The SDKs use the public-suffix list; for multi-label suffixes such as `co.uk`, set
-/// `cookie_same_site` explicitly.)
-fn site_of(origin: &str) -> String {
-    if is_local(origin) {
-        return "localhost".to_owned();
-    }
-    let labels: Vec<&str> = host_of(origin).split('.').collect();
-    labels[labels.len().saturating_sub(2)..].join(".")
-}
-
-fn default_same_site(api: &str, website: &str) -> SameSite {
-    let scheme = |o: &str| o.split("://").next().unwrap_or("").to_owned();
-    if site_of(api) != site_of(website) || scheme(api) != scheme(website) {
-        SameSite::None
-    } else {
-        SameSite::Lax
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn same_site_defaults() {
-        assert_eq!(
-            default_same_site("http://localhost:3001", "http://localhost:3000"),
-            SameSite::Lax
-        );
-        assert_eq!(
-            default_same_site("https://api.example.com", "https://example.com"),
-            SameSite::Lax
-        );
-        assert_eq!(
-            default_same_site("https://api.example.com", "https://example.org"),
-            SameSite::None
-        );
-        assert_eq!(
-            default_same_site("http://127.0.0.1:3001", "https://localhost"),
-            SameSite::None
-        );
-    }
-
-    #[test]
-    fn cookie_domain_normalisation() {
-        assert_eq!(normalise_cookie_domain(" .Example.com "), ".example.com");
-        assert_eq!(
-            normalise_cookie_domain("https://example.com:443/x"),
-            "example.com"
-        );
-        assert_eq!(normalise_cookie_domain(".localhost"), "localhost");
-    }
-
-    #[test]
-    fn paths_and_origins() {
-        assert_eq!(normalise_path("auth/"), "/auth");
-        assert_eq!(
-            normalise_origin("localhost:3001").unwrap(),
-            "http://localhost:3001"
-        );
-        assert!(matches!(
-            normalise_origin("ftp://x"),
-            Err(ConfigError::InvalidOrigin(_))
-        ));
-    }
-
-    #[test]
-    fn no_core_is_a_clear_error() {
-        let err = SessionConfig::builder().build().unwrap_err();
-        assert!(err.to_string().contains("data_dir"));
-    }
-
-    #[test]
-    fn equal_statuses_are_rejected() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = SessionConfig::builder()
-            .data_dir(dir.path())
-            .session_expired_status(403u16)
-            .build()
-            .unwrap_err();
-        assert!(matches!(err, ConfigError::SameStatuses));
-        let err = SessionConfig::builder()
-            .data_dir(dir.path())
-            .invalid_claim_status(42u16)
-            .build()
-            .unwrap_err();
-        assert!(matches!(err, ConfigError::InvalidStatus(42)));
     }
 }
