@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HTTP load test of sessionward (issue 7), on 127.0.0.1 only, every run bounded.
+# HTTP load test of sessionward, on 127.0.0.1 only, every run bounded.
 #
 # Builds the demo, the hand-written baseline and sessionward-core in release mode, logs in
 # once per transfer mode on each kind of server, then for each round measures with wrk, in one

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory of the demo under many sessions (issue 7): creates SESSIONS sessions (POST /login,
+# Memory of the demo under many sessions: creates SESSIONS sessions (POST /login,
 # header mode) and verifies each new, distinct access token once (GET /user), then prints
 # the demo's resident memory (VmRSS) and peak (VmHWM). Target: RSS below 200 MB after
 # 100 000 sessions and 100 000 distinct tokens verified.

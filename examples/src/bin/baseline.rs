@@ -1,4 +1,4 @@
-//! The hand-written baseline of `bench/load.sh` (issue 7): the demo's `GET /health` and
+//! The hand-written baseline of `bench/load.sh`: the demo's `GET /health` and
 //! `GET /user`, where `/user` verifies the RS256 access token (bearer header or `sAccessToken`
 //! cookie) with `jsonwebtoken` on every request and does nothing else: no sessionward, no
 //! cache, no anti-CSRF, claims, front-token or refresh handling.

@@ -1,4 +1,4 @@
-//! Attacks on the demo app over real HTTP (issue 8). Every forged, tampered, replayed or
+//! Attacks on the demo app over real HTTP. Every forged, tampered, replayed or
 //! malformed credential gets 401 (or the HTTP parser's 4xx), never 200 and never 5xx, and the
 //! server keeps serving: `/health` is checked after each attack. The embedded core's own
 //! signing key is read from its database to forge tokens that only fail on the point tested.

@@ -1,4 +1,4 @@
-//! `cdi::configure` over raw HTTP (issue 5): the api key, the core's 400/401/404/405 answers,
+//! `cdi::configure` over raw HTTP: the api key, the core's 400/401/404/405 answers,
 //! and the exact CDI 5.4 JSON shapes supertokens-node reads.
 
 use actix_web::{HttpResponse, get, web};

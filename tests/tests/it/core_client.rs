@@ -1,4 +1,4 @@
-//! `CoreClient` over real HTTP (issue 5): against the embedded core served by `cdi::configure`
+//! `CoreClient` over real HTTP: against the embedded core served by `cdi::configure`
 //! in process, and against stub cores for the faults (a core down, slow, failing, rate-limiting,
 //! speaking another CDI version, answering garbage).
 

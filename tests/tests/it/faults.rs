@@ -1,4 +1,4 @@
-//! Faults of what sessions depend on (issue 8): the key source down at start and mid-run, a key
+//! Faults of what sessions depend on: the key source down at start and mid-run, a key
 //! source answering garbage, and the embedded core's SQLite file read-only or on a full disk.
 //! Our outage answers 503 with `Retry-After` and a JSON body and never signs anyone out
 //! (no 401, no cleared tokens); verification of known keys goes on; recovery needs no restart;

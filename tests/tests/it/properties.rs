@@ -1,4 +1,4 @@
-//! Properties (issue 8), checked with proptest in the normal test run: the token parser, the
+//! Properties, checked with proptest in the normal test run: the token parser, the
 //! request reader, the front-token and the claim validators never panic on arbitrary input;
 //! a token that verifies yields exactly the payload that was signed; changing any character of
 //! a signed token makes it fail. The same code is fuzzed in `fuzz/` (see its README).

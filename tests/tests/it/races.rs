@@ -1,4 +1,4 @@
-//! Races and crashes (issue 8): signing-key rotation under continuous verification from many
+//! Races and crashes: signing-key rotation under continuous verification from many
 //! threads, 64 concurrent refreshes and promotions of one session, and a SIGKILL during key
 //! rotation that must not lose or change a key.
 

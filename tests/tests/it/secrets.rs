@@ -1,4 +1,4 @@
-//! Secrets (issue 8): access tokens, refresh tokens, anti-CSRF tokens and signing keys never
+//! Secrets: access tokens, refresh tokens, anti-CSRF tokens and signing keys never
 //! appear in logs (every sessionward event captured at TRACE), in error bodies, or in `Debug`
 //! output; the embedded core's data directory and files are owner-only.
 
