@@ -241,7 +241,7 @@ impl VerifiedTokenCache {
         });
     }
 
-    #[cfg(any(test, feature = "__internals"))]
+    #[cfg(feature = "__internals")]
     /// Forgets every token.
     pub(crate) fn clear(&self) {
         self.entries.clear();

@@ -22,11 +22,11 @@ mod without_request;
 pub(crate) use answer::{ErrorAnswer, error_answer};
 pub(crate) use create::create_session;
 pub use options::{OverrideClaims, VerifyOptions};
-#[cfg(any(test, feature = "__internals"))]
+#[cfg(feature = "__internals")]
 pub(crate) use read::{bearer_token, cookie_values};
 pub(crate) use refresh::{legacy_cookie_clearing, refresh, sign_out};
 pub use request::{HeaderKey, RequestView};
-#[cfg(any(test, feature = "__internals"))]
+#[cfg(feature = "__internals")]
 pub(crate) use response::front_token;
 pub(crate) use response::{
     EXPOSE_HEADERS, HeaderChange, ResponseChanges, SET_COOKIE, exposed_with,
