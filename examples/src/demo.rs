@@ -10,7 +10,7 @@
 //! `CORE_URI` (a SuperTokens Core, `;`-separated cores, instead of the embedded core) and
 //! `CORE_API_KEY`. `SESSION_EXPIRED_STATUS` (401; 440 for the older SuperTokens contract).
 //!
-//! The app is wrapped in [`SessionMiddleware`](sessionward::SessionMiddleware) ([`middleware`]):
+//! The app is wrapped in [`SessionMiddleware`] ([`middleware`]):
 //! it sends the tokens of a session created in `/login`, whatever that handler returns, and
 //! answers errors from `get_session` in `/legacy` with the configured statuses.
 
