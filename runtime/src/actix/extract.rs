@@ -63,6 +63,25 @@ pub async fn get_session(
     protocol::verify_request(req, &config, options, |session| remember(req, session)).await
 }
 
+/// The session the middleware (or an earlier extractor) already verified for this request, or
+/// one verified now with the default options of a required or optional session.
+async fn request_session(
+    req: &HttpRequest,
+    required: bool,
+) -> Result<Option<SessionContainer>, actix_web::Error> {
+    if let Some(session) = remembered(req) {
+        return Ok(Some(session));
+    }
+    static REQUIRED: OnceLock<VerifyOptions> = OnceLock::new();
+    static OPTIONAL: OnceLock<VerifyOptions> = OnceLock::new();
+    let options = if required {
+        REQUIRED.get_or_init(|| VerifyOptions::new(true))
+    } else {
+        OPTIONAL.get_or_init(|| VerifyOptions::new(false))
+    };
+    verify_with_config(req, options).await
+}
+
 /// Verifies with the default options (required session, the config's global claims), or
 /// takes the session [`SessionMiddleware`](super::SessionMiddleware) already verified for this
 /// request. Prefer `#[verify_session]`: actix runs sibling extractors concurrently, so a body
@@ -74,12 +93,7 @@ impl FromRequest for SessionContainer {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            if let Some(session) = remembered(&req) {
-                return Ok(session);
-            }
-            static REQUIRED: OnceLock<VerifyOptions> = OnceLock::new();
-            let options = REQUIRED.get_or_init(|| VerifyOptions::new(true));
-            let session = verify_with_config(&req, options).await?;
+            let session = request_session(&req, true).await?;
             SessionContainer::from_verified(session)
                 .map_err(|e| reject(&req, SessionConfig::from_request(&req).ok().as_ref(), e))
         })
@@ -100,14 +114,7 @@ impl FromRequest for MaybeSession {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            if let Some(session) = remembered(&req) {
-                return Ok(MaybeSession(Some(session)));
-            }
-            static OPTIONAL: OnceLock<VerifyOptions> = OnceLock::new();
-            let options = OPTIONAL.get_or_init(|| VerifyOptions::new(false));
-            verify_with_config(&req, options).await.map(MaybeSession)
-        })
+        Box::pin(async move { request_session(&req, false).await.map(MaybeSession) })
     }
 }
 
