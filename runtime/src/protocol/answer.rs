@@ -15,7 +15,8 @@ pub(crate) struct ErrorAnswer {
 }
 
 /// The answer to `error` for the request described by `request`. `session` is the session whose
-/// token checked out before the error (a claim failure keeps what verification changed).
+/// token checked out before the error, if any: its changes go out unless the error clears the
+/// tokens.
 pub(crate) fn error_answer(
     config: &SessionConfig,
     error: &SessionError,
@@ -28,14 +29,18 @@ pub(crate) fn error_answer(
         None => error
             .default_response(error.status_with(c.session_expired_status, c.invalid_claim_status)),
     };
-    let mut changes = ResponseChanges::default();
-    if error.clearing() == Clearing::All {
+    let changes = if error.clearing() == Clearing::All {
+        let mut changes = ResponseChanges::default();
         changes.clear_all(c);
-    } else if let (SessionError::InvalidClaims(_), Some(session)) = (error, session) {
-        // Claim values fetched during verification are kept: send the updated token along
-        // with the 403 (protocol Appendix B item 4).
-        changes = session.response_changes();
-    }
+        changes
+    } else {
+        // What the session changed before the error is kept: claim values fetched during
+        // verification go out with the 403 (protocol Appendix B item 4), and so does a token
+        // a handler changed before it failed.
+        session
+            .map(SessionContainer::response_changes)
+            .unwrap_or_default()
+    };
     if error.is_server_fault() {
         match std::error::Error::source(error) {
             Some(cause) => tracing::error!(error = %error, %cause, "session handling failed"),

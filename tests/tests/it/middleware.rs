@@ -144,6 +144,48 @@ async fn changes_reach_plain_responses_once_and_revocation_clears_tokens() {
     assert_eq!(response.headers().get("st-access-token").unwrap(), "");
 }
 
+async fn change_then_fail(req: HttpRequest) -> Result<HttpResponse, SessionError> {
+    if let Some(session) = get_session(&req, &VerifyOptions::new(true)).await? {
+        session
+            .merge_into_access_token_payload(json!({ "plan": "pro" }))
+            .await?;
+    }
+    Err(SessionError::Internal(
+        "the handler failed after the change".into(),
+    ))
+}
+
+#[actix_web::test]
+async fn a_token_changed_before_a_handler_error_still_reaches_the_client() {
+    let (_dir, config) = embedded_config(|b| b);
+    let server = serve(Some(config), |cfg: &mut web::ServiceConfig| {
+        cfg.route("/login", web::post().to(demo_login))
+            .route("/change-then-fail", web::post().to(change_then_fail));
+    });
+    let session = login(&server, "changer", "header").await;
+    let response = client()
+        .post(server.url("/change-then-fail"))
+        .bearer_auth(&session.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    let new_token = response
+        .headers()
+        .get("st-access-token")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_ne!(new_token, session.access_token);
+    assert!(response.headers().get("front-token").is_some());
+    let body = response.text().await.unwrap();
+    assert_eq!(body, r#"{"message":"internal error"}"#);
+    assert!(
+        !body.contains("failed after"),
+        "the reason stays in the logs"
+    );
+}
+
 #[actix_web::test]
 async fn a_scope_that_requires_a_session_rejects_before_its_handlers_run() {
     let (_dir, config) = embedded_config(|b| b);
