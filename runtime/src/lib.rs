@@ -184,6 +184,8 @@
 //! # Cargo features
 //!
 //! - `actix` (default): the actix-web adapter.
+//! - `axum`: the axum adapter ([`SessionLayer`](crate::axum::SessionLayer), extractors,
+//!   [`get_session`](crate::axum::get_session)).
 //! - `embedded` (default): the embedded core on SQLite (`rusqlite`, bundled).
 //! - `core-client`: [`core::CoreClient`], a SuperTokens Core over HTTP (`reqwest`, rustls).
 //! - `cdi-server`: [`cdi`], any core served over the Core Driver Interface (needs `actix`).
@@ -215,6 +217,9 @@
 #[cfg(feature = "actix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod cache;
 #[cfg(feature = "cdi-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cdi-server")))]
@@ -229,7 +234,10 @@ mod keys;
 mod observe;
 // The request-level entry points serve the framework adapters; a build without one still
 // offers the request-less API (`get_session_without_request_response`, `ssr_session`).
-#[cfg_attr(not(feature = "actix"), allow(dead_code, unused_imports))]
+#[cfg_attr(
+    not(any(feature = "actix", feature = "axum")),
+    allow(dead_code, unused_imports)
+)]
 pub mod protocol;
 #[cfg(feature = "test-utils")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-utils")))]

@@ -9,8 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use crate::config::SessionConfig;
 use crate::error::{ErrorResponse, SessionError};
 use crate::protocol::{
-    EXPOSE_HEADERS, ErrorAnswer, HeaderChange, ResponseChanges, SET_COOKIE, error_answer,
-    exposed_with,
+    EXPOSE_HEADERS, HeaderChange, ResponseChanges, SET_COOKIE, error_answer, exposed_with,
 };
 
 use super::request::{request_info, take_remembered};
@@ -69,12 +68,6 @@ pub(crate) fn to_http_response(response: ErrorResponse) -> HttpResponse {
     builder.body(response.into_body())
 }
 
-fn answer_to_response(answer: ErrorAnswer) -> HttpResponse {
-    let mut response = to_http_response(answer.response);
-    apply_changes(&answer.changes, response.headers_mut());
-    response
-}
-
 impl SessionConfig {
     /// The response this config gives `error` for `req`, exactly as a `#[verify_session]`
     /// route answers it: the configured statuses and error handlers, and the token clearing
@@ -98,12 +91,10 @@ impl SessionConfig {
     /// ```
     pub fn error_response(&self, req: &HttpRequest, error: &SessionError) -> HttpResponse {
         let session = take_remembered(req);
-        answer_to_response(error_answer(
-            self,
-            error,
-            &request_info(req),
-            session.as_ref(),
-        ))
+        let answer = error_answer(self, error, &request_info(req), session.as_ref());
+        let mut response = to_http_response(answer.response);
+        apply_changes(&answer.changes, response.headers_mut());
+        response
     }
 }
 

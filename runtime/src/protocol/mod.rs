@@ -19,7 +19,7 @@ mod session;
 mod verify;
 mod without_request;
 
-pub(crate) use answer::{ErrorAnswer, error_answer};
+pub(crate) use answer::error_answer;
 pub(crate) use create::create_session;
 pub use options::{OverrideClaims, VerifyOptions};
 #[cfg(feature = "__internals")]

@@ -1,0 +1,158 @@
+//! Sessions in axum handlers: the `SessionContainer` and `Option<SessionContainer>` extractors,
+//! [`get_session`] and creating a session.
+
+use std::sync::OnceLock;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, RawPathParams};
+use axum::response::Response;
+use http::request::Parts;
+use serde_json::Value;
+
+use crate::config::SessionConfig;
+use crate::error::SessionError;
+use crate::protocol::{self, SessionContainer, VerifyOptions};
+
+use super::request::{PartsView, config_of, slot_of};
+use super::response::reject;
+
+/// Verifies the session of a request with `options`, remembering it for the layer.
+async fn verify_parts(
+    parts: &mut Parts,
+    config: &SessionConfig,
+    options: &VerifyOptions,
+) -> Result<Option<SessionContainer>, SessionError> {
+    let params = match options.tenant_param {
+        Some(_) => RawPathParams::from_request_parts(parts, &()).await.ok(),
+        None => None,
+    };
+    let view = PartsView {
+        parts,
+        params: params.as_ref(),
+    };
+    let slot = slot_of(parts);
+    protocol::verify_request(&view, config, options, |session| {
+        if let Some(slot) = slot {
+            slot.remember(session);
+        }
+    })
+    .await
+}
+
+/// The session [`SessionLayer::require`](super::SessionLayer::require) (or an earlier
+/// extractor) already verified for this request, or one verified now with the default options
+/// of a required or optional session; errors are answered with the config's responses.
+async fn request_session(
+    parts: &mut Parts,
+    required: bool,
+) -> Result<Option<SessionContainer>, Response> {
+    if let Some(session) = slot_of(parts).and_then(|slot| slot.get()) {
+        return Ok(Some(session));
+    }
+    let config = config_of(parts).map_err(|e| reject(parts, None, e))?;
+    static REQUIRED: OnceLock<VerifyOptions> = OnceLock::new();
+    static OPTIONAL: OnceLock<VerifyOptions> = OnceLock::new();
+    let options = if required {
+        REQUIRED.get_or_init(|| VerifyOptions::new(true))
+    } else {
+        OPTIONAL.get_or_init(|| VerifyOptions::new(false))
+    };
+    verify_parts(parts, &config, options)
+        .await
+        .map_err(|e| reject(parts, Some(&config), e))
+}
+
+/// A required session: 401 without one, with the config's statuses, handlers and clearing.
+/// Runs before any body extractor (axum extracts request parts first, in order).
+impl<S: Send + Sync> FromRequestParts<S> for SessionContainer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match request_session(parts, true).await? {
+            Some(session) => Ok(session),
+            None => {
+                let error = SessionError::Unauthorised {
+                    clear_tokens: false,
+                    reason: "no access token",
+                };
+                let config = config_of(parts).ok();
+                Err(reject(parts, config.as_ref(), error))
+            }
+        }
+    }
+}
+
+/// An optional session: `None` without an access token; an expired or invalid token is still
+/// answered (401), so the frontend refreshes rather than showing a guest page.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for SessionContainer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        request_session(parts, false).await
+    }
+}
+
+/// Verifies the session of a request with `options` (the SuperTokens `getSession`) from an
+/// axum handler that takes the request's `Parts`.
+///
+/// Under [`SessionLayer`](super::SessionLayer), session changes reach the client whatever the
+/// handler returns, and an error returned with `?` gets the config's answer.
+///
+/// ```no_run
+/// use axum::http::request::Parts;
+/// use axum::Json;
+/// use sessionward::axum::get_session;
+/// use sessionward::{SessionError, VerifyOptions};
+///
+/// async fn like_comment(mut parts: Parts) -> Result<Json<serde_json::Value>, SessionError> {
+///     let session = get_session(&mut parts, &VerifyOptions::new(true).anti_csrf_check(true)).await?;
+///     let user_id = session.as_ref().map(|s| s.user_id());
+///     Ok(Json(serde_json::json!({ "userId": user_id })))
+/// }
+/// ```
+///
+/// # Errors
+/// The [`SessionError`] of protocol §6.3; [`SessionError::MissingConfig`] without the layer.
+pub async fn get_session(
+    parts: &mut Parts,
+    options: &VerifyOptions,
+) -> Result<Option<SessionContainer>, SessionError> {
+    let config = config_of(parts)?;
+    verify_parts(parts, &config, options).await
+}
+
+/// Creates a new session for `user_id` in the `public` tenant; under
+/// [`SessionLayer`](super::SessionLayer) its tokens go out with the response (cookies or
+/// headers, as the frontend asked with `st-auth-mode`).
+///
+/// # Errors
+/// [`SessionError::MissingConfig`] without the layer, [`SessionError::Internal`] when `payload`
+/// is not an object, [`SessionError::CoreUnavailable`] when the core is down.
+pub async fn create_new_session(
+    parts: &Parts,
+    user_id: &str,
+    payload: Value,
+) -> Result<SessionContainer, SessionError> {
+    create_new_session_for_tenant(parts, "public", user_id, payload).await
+}
+
+/// [`create_new_session`] in a given tenant.
+///
+/// # Errors
+/// As [`create_new_session`].
+pub async fn create_new_session_for_tenant(
+    parts: &Parts,
+    tenant_id: &str,
+    user_id: &str,
+    payload: Value,
+) -> Result<SessionContainer, SessionError> {
+    let config = config_of(parts)?;
+    let view = PartsView {
+        parts,
+        params: None,
+    };
+    let session = protocol::create_session(&config, &view, tenant_id, user_id, payload).await?;
+    if let Some(slot) = slot_of(parts) {
+        slot.remember(&session);
+    }
+    Ok(session)
+}

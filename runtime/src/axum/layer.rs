@@ -1,0 +1,246 @@
+//! [`SessionLayer`]: the tower layer that serves the config, the refresh and sign-out
+//! endpoints, and applies pending session changes to every response.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::response::Response;
+use http::{Method, Request};
+use serde_json::json;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::config::SessionConfig;
+use crate::error::ErrorResponse;
+use crate::protocol::{self, ResponseChanges, VerifyOptions};
+
+use super::request::{PartsView, SessionSlot, request_info};
+use super::response::{ReturnedError, answer, apply_changes, to_response};
+
+/// Session handling for an axum `Router` (or any tower service over `http` requests).
+///
+/// - Serves `POST {apiBasePath}/session/refresh` and `POST {apiBasePath}/signout` for the
+///   frontend SDK.
+/// - Serves the config to the extractors ([`SessionContainer`](crate::SessionContainer),
+///   `Option<SessionContainer>`) and to [`get_session`](super::get_session).
+/// - Applies pending session changes to every response: a session created, refreshed,
+///   promoted, changed or revoked in a handler reaches the client whatever the handler returns.
+/// - Answers a [`SessionError`](crate::SessionError) returned from a handler with the config's
+///   statuses, error handlers and token clearing.
+/// - With [`require`](Self::require), verifies a session (and claims) before the wrapped
+///   service runs: as a `route_layer`, for whole groups of routes.
+///
+/// ```no_run
+/// use axum::{Router, routing::get};
+/// use sessionward::axum::SessionLayer;
+/// use sessionward::claims::Roles;
+/// use sessionward::{SessionConfig, SessionContainer, VerifyOptions};
+///
+/// async fn me(session: SessionContainer) -> String {
+///     session.user_id().to_owned()
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = SessionConfig::builder().data_dir("./session-data").build()?;
+/// let admin = Router::new()
+///     .route("/admin/report", get(me))
+///     .route_layer(SessionLayer::new(config.clone())
+///         .require(VerifyOptions::new(true).claim(Roles::includes("admin"))));
+/// let app = Router::new()
+///     .route("/me", get(me))
+///     .merge(admin)
+///     .layer(SessionLayer::new(config));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
+/// axum::serve(listener, app).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SessionLayer {
+    config: SessionConfig,
+    require: Option<Arc<VerifyOptions>>,
+}
+
+impl fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("config", &self.config)
+            .field("require", &self.require)
+            .finish()
+    }
+}
+
+impl SessionLayer {
+    /// Session handling with `config`; no session is required.
+    pub fn new(config: SessionConfig) -> Self {
+        Self {
+            config,
+            require: None,
+        }
+    }
+
+    /// Verifies every request with `options` before the wrapped service runs: a request without
+    /// a valid session (or failing a claim) gets the configured answer. Handlers then take the
+    /// verified session as an extractor without verifying again.
+    #[must_use]
+    pub fn require(mut self, options: VerifyOptions) -> Self {
+        self.require = Some(Arc::new(options));
+        self
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            config: self.config.clone(),
+            require: self.require.clone(),
+        }
+    }
+}
+
+/// The service [`SessionLayer`] wraps around another.
+#[derive(Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    config: SessionConfig,
+    require: Option<Arc<VerifyOptions>>,
+}
+
+impl<S> fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionService")
+            .field("require", &self.require)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which session endpoint a request is for.
+enum Endpoint {
+    Refresh,
+    SignOut,
+}
+
+fn endpoint(config: &SessionConfig, method: &Method, path: &str) -> Option<Endpoint> {
+    if method != Method::POST {
+        return None;
+    }
+    let rest = path.strip_prefix(config.api_base_path())?;
+    match rest {
+        "/session/refresh" => Some(Endpoint::Refresh),
+        "/signout" => Some(Endpoint::SignOut),
+        _ => None,
+    }
+}
+
+fn ok_with(body: serde_json::Value, changes: &ResponseChanges) -> Response {
+    let mut response = to_response(ErrorResponse::json(200, &body));
+    apply_changes(changes, response.headers_mut());
+    response
+}
+
+impl<S, B> Service<Request<B>> for SessionService<S>
+where
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let config = self.config.clone();
+        let require = self.require.clone();
+        // The clone that was driven to readiness handles this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let (mut parts, body) = req.into_parts();
+            let target = endpoint(&config, &parts.method, parts.uri.path());
+            let view = PartsView {
+                parts: &parts,
+                params: None,
+            };
+            match target {
+                Some(Endpoint::Refresh) => {
+                    return Ok(match protocol::refresh(&config, &view).await {
+                        Ok(changes) => ok_with(json!({}), &changes),
+                        Err(error) => {
+                            let mut response = answer(&config, &error, &request_info(&parts), None);
+                            let legacy = protocol::legacy_cookie_clearing(&config, &view);
+                            apply_changes(&legacy, response.headers_mut());
+                            response
+                        }
+                    });
+                }
+                Some(Endpoint::SignOut) => {
+                    return Ok(match protocol::sign_out(&config, &view, |_| {}).await {
+                        Ok(changes) => ok_with(json!({"status": "OK"}), &changes),
+                        Err(error) => answer(&config, &error, &request_info(&parts), None),
+                    });
+                }
+                None => {}
+            }
+            let slot = match parts.extensions.get::<SessionSlot>() {
+                // An outer layer's slot: its responses carry the changes.
+                Some(outer) if require.is_some() => outer.clone(),
+                _ => {
+                    let slot = SessionSlot::default();
+                    parts.extensions.insert(slot.clone());
+                    slot
+                }
+            };
+            parts.extensions.insert(config.clone());
+            if let Some(options) = &require {
+                let params = match options.tenant_param {
+                    Some(_) => RawPathParams::from_request_parts(&mut parts, &())
+                        .await
+                        .ok(),
+                    None => None,
+                };
+                let view = PartsView {
+                    parts: &parts,
+                    params: params.as_ref(),
+                };
+                let verified =
+                    protocol::verify_request(&view, &config, options, |s| slot.remember(s)).await;
+                if let Err(error) = verified {
+                    return Ok(answer(
+                        &config,
+                        &error,
+                        &request_info(&parts),
+                        slot.take().as_ref(),
+                    ));
+                }
+            }
+            let (method, uri) = (parts.method.clone(), parts.uri.clone());
+            let mut response = inner.call(Request::from_parts(parts, body)).await?;
+            if let Some(ReturnedError(error)) = response.extensions_mut().remove::<ReturnedError>()
+            {
+                let info = crate::error::RequestInfo::new(
+                    method.as_str(),
+                    uri.path(),
+                    uri.query().unwrap_or(""),
+                );
+                return Ok(answer(&config, &error, &info, slot.take().as_ref()));
+            }
+            if let Some(session) = slot.take() {
+                let changes = session.response_changes();
+                if !changes.is_empty() {
+                    apply_changes(&changes, response.headers_mut());
+                }
+            }
+            Ok(response)
+        })
+    }
+}

@@ -1,0 +1,118 @@
+//! Writing the protocol's answers into `http` responses: header changes, error answers, and the
+//! default answer of a [`SessionError`] returned from a handler.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
+
+use crate::config::SessionConfig;
+use crate::error::{ErrorResponse, RequestInfo, SessionError};
+use crate::protocol::{
+    EXPOSE_HEADERS, HeaderChange, ResponseChanges, SET_COOKIE, SessionContainer, error_answer,
+    exposed_with,
+};
+
+use super::request::{request_info, slot_of};
+
+/// Applies the protocol's header changes, in order. A value that is not valid header text is
+/// left out (tokens and cookies are always valid).
+pub(crate) fn apply_changes(changes: &ResponseChanges, headers: &mut HeaderMap) {
+    for change in changes.iter() {
+        match change {
+            HeaderChange::Insert(name, value) => {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    headers.insert(HeaderName::from_static(name), value);
+                }
+            }
+            HeaderChange::SetCookie(cookie) => {
+                if let Ok(value) = HeaderValue::from_str(cookie) {
+                    headers.append(HeaderName::from_static(SET_COOKIE), value);
+                }
+            }
+            HeaderChange::Remove(name) => {
+                headers.remove(*name);
+            }
+            HeaderChange::Expose(name) => {
+                let current = headers.get(EXPOSE_HEADERS).and_then(|v| v.to_str().ok());
+                if let Some(listed) = exposed_with(current, name)
+                    && let Ok(value) = HeaderValue::from_str(&listed)
+                {
+                    headers.insert(HeaderName::from_static(EXPOSE_HEADERS), value);
+                }
+            }
+        }
+    }
+}
+
+/// An [`ErrorResponse`] as an `http` response (an invalid status becomes 500; invalid headers
+/// are left out).
+pub(crate) fn to_response(error_response: ErrorResponse) -> Response {
+    let status =
+        StatusCode::from_u16(error_response.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut headers = HeaderMap::new();
+    for (name, value) in error_response.headers() {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            headers.append(name, value);
+        }
+    }
+    let mut response = Response::new(Body::from(error_response.into_body()));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// The config's answer to `error`, with the changes of `session` (if any) or the token clearing
+/// the error calls for.
+pub(crate) fn answer(
+    config: &SessionConfig,
+    error: &SessionError,
+    request: &RequestInfo<'_>,
+    session: Option<&SessionContainer>,
+) -> Response {
+    let answer = error_answer(config, error, request, session);
+    let mut response = to_response(answer.response);
+    apply_changes(&answer.changes, response.headers_mut());
+    response
+}
+
+/// The config's answer to `error` for the request of `parts` (the protocol's default without a
+/// config).
+pub(crate) fn reject(
+    parts: &Parts,
+    config: Option<&SessionConfig>,
+    error: SessionError,
+) -> Response {
+    match config {
+        Some(config) => {
+            let session = slot_of(parts).and_then(|slot| slot.take());
+            answer(config, &error, &request_info(parts), session.as_ref())
+        }
+        None => default_response(&error),
+    }
+}
+
+fn default_response(error: &SessionError) -> Response {
+    to_response(error.default_response(error.status_with(401, 403)))
+}
+
+/// A session error a handler returned, for [`SessionLayer`](super::SessionLayer) to answer
+/// with the config.
+#[derive(Clone)]
+pub(crate) struct ReturnedError(pub(crate) Arc<SessionError>);
+
+/// The protocol's default answer (401/403/500/503 with the JSON body). Under
+/// [`SessionLayer`](super::SessionLayer), it is replaced with the config's answer (configured
+/// statuses, error handlers, token clearing), as on routes that verify with the extractors.
+impl IntoResponse for SessionError {
+    fn into_response(self) -> Response {
+        let mut response = default_response(&self);
+        response
+            .extensions_mut()
+            .insert(ReturnedError(Arc::new(self)));
+        response
+    }
+}
