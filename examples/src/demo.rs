@@ -24,8 +24,8 @@ use sessionward::{AccessTokenPayload, AntiCsrf, SessionConfig, SessionMiddleware
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Login {
-    user_id: String,
+pub(crate) struct Login {
+    pub(crate) user_id: String,
 }
 
 /// Unprotected: the baseline for benchmarks.
@@ -60,13 +60,13 @@ async fn legacy(req: HttpRequest) -> Result<HttpResponse, SessionError> {
 /// What the protected routes answer: serialised straight from the session, no copy.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct UserBody<'s> {
+pub(crate) struct UserBody<'s> {
     user_id: &'s str,
     session_handle: &'s str,
     access_token_payload: AccessTokenPayload,
 }
 
-fn user_json(session: &SessionContainer) -> UserBody<'_> {
+pub(crate) fn user_json(session: &SessionContainer) -> UserBody<'_> {
     UserBody {
         user_id: session.user_id(),
         session_handle: session.handle(),

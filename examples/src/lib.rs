@@ -4,6 +4,7 @@
 //! | binary | shows |
 //! |---|---|
 //! | `demo` | the backend of the browser tests: login, protected, optional and admin routes |
+//! | `demo-axum` | the same demo on axum |
 //! | `claims` | a custom claim (subscription tier) with an async fetch, checked per route |
 //! | `optional_session` | routes that work with or without a session |
 //! | `tenants` | multi-tenancy: the tenant comes from the path |
@@ -13,6 +14,7 @@
 //! | `lambda` (feature `lambda`) | an AWS Lambda handler that verifies sessions without actix |
 
 pub mod demo;
+pub mod demo_axum;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod support;

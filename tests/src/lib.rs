@@ -22,7 +22,14 @@ use sessionward::{KeySource, SessionConfig, SessionMiddleware, StaticKeySource};
 pub struct TestServer {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
-    handle: ServerHandle,
+    stop: Stop,
+}
+
+/// How a test server is stopped.
+#[derive(Debug)]
+enum Stop {
+    Actix(ServerHandle),
+    Task(tokio::task::AbortHandle),
 }
 
 impl TestServer {
@@ -34,8 +41,29 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        // Stopping is asynchronous; the runtime ends with the test anyway.
-        drop(self.handle.stop(false));
+        match &self.stop {
+            // Stopping is asynchronous; the runtime ends with the test anyway.
+            Stop::Actix(handle) => drop(handle.stop(false)),
+            Stop::Task(task) => task.abort(),
+        }
+    }
+}
+
+/// Serves an axum router on 127.0.0.1 (a free port) until the returned server is dropped.
+/// Call inside a tokio runtime (`#[actix_web::test]` is one).
+pub fn serve_axum(app: axum::Router) -> TestServer {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    let addr = listener.local_addr().expect("local address");
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    TestServer {
+        base: format!("http://{addr}"),
+        stop: Stop::Task(task.abort_handle()),
     }
 }
 
@@ -71,7 +99,7 @@ where
     actix_web::rt::spawn(server);
     TestServer {
         base: format!("http://{addr}"),
-        handle,
+        stop: Stop::Actix(handle),
     }
 }
 

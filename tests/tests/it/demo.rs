@@ -3,220 +3,239 @@
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use sessionward_examples::demo;
-use sessionward_tests::{client, embedded_config, login, serve};
+use sessionward_examples::{demo, demo_axum};
+use sessionward_tests::{client, embedded_config, login, serve, serve_axum};
 
-fn start() -> (tempfile::TempDir, sessionward_tests::TestServer) {
+/// The actix-web demo and the axum demo on one embedded core: every test runs against both.
+fn start() -> (tempfile::TempDir, [sessionward_tests::TestServer; 2]) {
     let (dir, config) = embedded_config(|b| b);
-    (dir, serve(Some(config), demo::routes))
+    let actix = serve(Some(config.clone()), demo::routes);
+    let axum = serve_axum(demo_axum::app(&config));
+    (dir, [actix, axum])
 }
 
 #[actix_web::test]
 async fn no_session_gets_the_exact_401_body() {
-    let (_dir, server) = start();
-    let response = client().get(server.url("/user")).send().await.unwrap();
-    assert_eq!(response.status(), 401);
-    assert!(
-        response.headers().get("front-token").is_none(),
-        "a missing token clears nothing"
-    );
-    assert_eq!(
-        response.text().await.unwrap(),
-        r#"{"message":"unauthorised"}"#
-    );
+    let (_dir, servers) = start();
+    for server in &servers {
+        let response = client().get(server.url("/user")).send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        assert!(
+            response.headers().get("front-token").is_none(),
+            "a missing token clears nothing"
+        );
+        assert_eq!(
+            response.text().await.unwrap(),
+            r#"{"message":"unauthorised"}"#
+        );
+    }
 }
 
 #[actix_web::test]
 async fn header_mode_login_then_protected_call() {
-    let (_dir, server) = start();
-    let session = login(&server, "user-1", "header").await;
-    assert!(session.set_cookies.is_empty(), "header mode sets no cookie");
+    let (_dir, servers) = start();
+    for server in &servers {
+        let session = login(server, "user-1", "header").await;
+        assert!(session.set_cookies.is_empty(), "header mode sets no cookie");
 
-    // The front-token describes the new access token.
-    let front: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(&session.front_token)
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(front["uid"], "user-1");
-    assert_eq!(front["up"]["sub"], "user-1");
-    assert_eq!(
-        front["ate"].as_u64().unwrap(),
-        front["up"]["exp"].as_u64().unwrap() * 1000
-    );
-
-    let response = client()
-        .get(server.url("/user"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await
+        // The front-token describes the new access token.
+        let front: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(&session.front_token)
+                .unwrap(),
+        )
         .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(
-        response.headers().get("front-token").is_none(),
-        "nothing changed"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["userId"], "user-1");
-    assert_eq!(body["accessTokenPayload"]["sub"], "user-1");
-    assert_eq!(body["accessTokenPayload"]["tId"], "public");
-    assert_eq!(
-        body["accessTokenPayload"]["iss"],
-        "http://localhost:3001/auth"
-    );
-    assert_eq!(body["sessionHandle"], front["up"]["sessionHandle"]);
+        assert_eq!(front["uid"], "user-1");
+        assert_eq!(front["up"]["sub"], "user-1");
+        assert_eq!(
+            front["ate"].as_u64().unwrap(),
+            front["up"]["exp"].as_u64().unwrap() * 1000
+        );
+
+        let response = client()
+            .get(server.url("/user"))
+            .bearer_auth(&session.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers().get("front-token").is_none(),
+            "nothing changed"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["userId"], "user-1");
+        assert_eq!(body["accessTokenPayload"]["sub"], "user-1");
+        assert_eq!(body["accessTokenPayload"]["tId"], "public");
+        assert_eq!(
+            body["accessTokenPayload"]["iss"],
+            "http://localhost:3001/auth"
+        );
+        assert_eq!(body["sessionHandle"], front["up"]["sessionHandle"]);
+    }
 }
 
 #[actix_web::test]
 async fn cookie_mode_login_sets_spec_cookies() {
-    let (_dir, server) = start();
-    let session = login(&server, "user-2", "cookie").await;
-    let access = session
-        .set_cookies
-        .iter()
-        .find(|c| c.starts_with("sAccessToken="))
-        .unwrap();
-    assert!(access.contains("; Path=/; "), "{access}");
-    assert!(access.contains("; HttpOnly"), "{access}");
-    assert!(access.contains("; SameSite=Lax"), "{access}");
-    assert!(!access.contains("Secure"), "http api domain: {access}");
-    let refresh = session
-        .set_cookies
-        .iter()
-        .find(|c| c.starts_with("sRefreshToken="))
-        .unwrap();
-    assert!(
-        refresh.contains("; Path=/auth/session/refresh; "),
-        "{refresh}"
-    );
+    let (_dir, servers) = start();
+    for server in &servers {
+        let session = login(server, "user-2", "cookie").await;
+        let access = session
+            .set_cookies
+            .iter()
+            .find(|c| c.starts_with("sAccessToken="))
+            .unwrap();
+        assert!(access.contains("; Path=/; "), "{access}");
+        assert!(access.contains("; HttpOnly"), "{access}");
+        assert!(access.contains("; SameSite=Lax"), "{access}");
+        assert!(!access.contains("Secure"), "http api domain: {access}");
+        let refresh = session
+            .set_cookies
+            .iter()
+            .find(|c| c.starts_with("sRefreshToken="))
+            .unwrap();
+        assert!(
+            refresh.contains("; Path=/auth/session/refresh; "),
+            "{refresh}"
+        );
 
-    // GET with the cookie works without any extra header.
-    let response = client()
-        .get(server.url("/user"))
-        .header("cookie", format!("sAccessToken={}", session.access_token))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<Value>().await.unwrap()["userId"], "user-2");
+        // GET with the cookie works without any extra header.
+        let response = client()
+            .get(server.url("/user"))
+            .header("cookie", format!("sAccessToken={}", session.access_token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.json::<Value>().await.unwrap()["userId"], "user-2");
+    }
 }
 
 #[actix_web::test]
 async fn login_without_auth_mode_uses_headers() {
-    let (_dir, server) = start();
-    let response = client()
-        .post(server.url("/login"))
-        .json(&json!({"userId": "u"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(response.headers().get("st-access-token").is_some());
-    assert!(response.headers().get("set-cookie").is_none());
-    let exposed = response.headers()["access-control-expose-headers"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    for name in ["front-token", "st-access-token", "st-refresh-token"] {
-        assert!(exposed.contains(name), "{exposed}");
+    let (_dir, servers) = start();
+    for server in &servers {
+        let response = client()
+            .post(server.url("/login"))
+            .json(&json!({"userId": "u"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().get("st-access-token").is_some());
+        assert!(response.headers().get("set-cookie").is_none());
+        let exposed = response.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        for name in ["front-token", "st-access-token", "st-refresh-token"] {
+            assert!(exposed.contains(name), "{exposed}");
+        }
     }
 }
 
 #[actix_web::test]
 async fn optional_route_with_and_without_session() {
-    let (_dir, server) = start();
-    let response = client().get(server.url("/optional")).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({"userId": null})
-    );
+    let (_dir, servers) = start();
+    for server in &servers {
+        let response = client().get(server.url("/optional")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"userId": null})
+        );
 
-    let session = login(&server, "opt-user", "header").await;
-    let response = client()
-        .get(server.url("/optional"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({"userId": "opt-user"})
-    );
+        let session = login(server, "opt-user", "header").await;
+        let response = client()
+            .get(server.url("/optional"))
+            .bearer_auth(&session.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"userId": "opt-user"})
+        );
 
-    // A present but broken token is not "no session": the client must refresh.
-    let response = client()
-        .get(server.url("/optional"))
-        .bearer_auth(format!("{}x", session.access_token))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
+        // A present but broken token is not "no session": the client must refresh.
+        let response = client()
+            .get(server.url("/optional"))
+            .bearer_auth(format!("{}x", session.access_token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
 }
 
 #[actix_web::test]
 async fn missing_role_is_403_and_the_session_stays_valid() {
-    let (_dir, server) = start();
-    let session = login(&server, "not-admin", "header").await;
-    let response = client()
-        .get(server.url("/admin"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 403);
-    assert!(response.headers().get("front-token").is_none());
-    assert_eq!(
-        response.text().await.unwrap(),
-        r#"{"message":"invalid claim","claimValidationErrors":[{"id":"st-role","reason":{"message":"value does not exist","expectedToInclude":"admin"}}]}"#
-    );
-    let response = client()
-        .get(server.url("/user"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    let (_dir, servers) = start();
+    for server in &servers {
+        let session = login(server, "not-admin", "header").await;
+        let response = client()
+            .get(server.url("/admin"))
+            .bearer_auth(&session.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403);
+        assert!(response.headers().get("front-token").is_none());
+        assert_eq!(
+            response.text().await.unwrap(),
+            r#"{"message":"invalid claim","claimValidationErrors":[{"id":"st-role","reason":{"message":"value does not exist","expectedToInclude":"admin"}}]}"#
+        );
+        let response = client()
+            .get(server.url("/user"))
+            .bearer_auth(&session.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
 }
 
 #[actix_web::test]
 async fn bad_login_bodies_are_client_errors() {
-    let (_dir, server) = start();
-    for body in ["{", r#"{"userId": 5}"#, r#"{"userId": ""}"#] {
-        let response = client()
-            .post(server.url("/login"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400, "{body}");
+    let (_dir, servers) = start();
+    for server in &servers {
+        for body in ["{", r#"{"userId": 5}"#, r#"{"userId": ""}"#] {
+            let response = client()
+                .post(server.url("/login"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 400, "{body}");
+        }
     }
 }
 
 #[actix_web::test]
 async fn garbage_tokens_never_cause_5xx() {
-    let (_dir, server) = start();
-    let long = "a".repeat(20_000);
-    let garbage = [
-        "x",
-        "a.b.c",
-        "a.b.c.d",
-        "....",
-        "eyJhbGciOiJub25lIn0.e30.",
-        "%%%.%%%.%%%",
-        long.as_str(),
-    ];
-    for token in garbage {
-        for request in [
-            client().get(server.url("/user")).bearer_auth(token),
-            client()
-                .get(server.url("/user"))
-                .header("cookie", format!("sAccessToken={token}")),
-        ] {
-            let response = request.send().await.unwrap();
-            assert_eq!(response.status(), 401, "{token:.40}");
+    let (_dir, servers) = start();
+    for server in &servers {
+        let long = "a".repeat(20_000);
+        let garbage = [
+            "x",
+            "a.b.c",
+            "a.b.c.d",
+            "....",
+            "eyJhbGciOiJub25lIn0.e30.",
+            "%%%.%%%.%%%",
+            long.as_str(),
+        ];
+        for token in garbage {
+            for request in [
+                client().get(server.url("/user")).bearer_auth(token),
+                client()
+                    .get(server.url("/user"))
+                    .header("cookie", format!("sAccessToken={token}")),
+            ] {
+                let response = request.send().await.unwrap();
+                assert_eq!(response.status(), 401, "{token:.40}");
+            }
         }
     }
 }

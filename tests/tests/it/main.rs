@@ -2,6 +2,7 @@
 
 mod apps;
 mod attacks;
+mod axum;
 mod cdi_server;
 mod core_client;
 mod csrf;
