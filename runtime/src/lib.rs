@@ -1,4 +1,4 @@
-//! SuperTokens-compatible sessions for Rust web servers (actix-web today).
+//! SuperTokens-compatible sessions for Rust web servers (actix-web and axum).
 //!
 //! `sessionward` verifies SuperTokens access tokens in handlers, speaks the SuperTokens wire
 //! protocol (so the official frontend SDKs work unchanged), and issues sessions from an embedded
@@ -153,7 +153,7 @@
 //!
 //! | layer | modules | imports |
 //! |---|---|---|
-//! | adapters | `actix` (extractors, macro guard, middleware, endpoints), `cdi` (the CDI server) | everything below |
+//! | adapters | `actix` (extractors, macro guard, middleware, endpoints), `axum` (layer, extractors), `cdi` (the CDI server) | everything below |
 //! | protocol | [`protocol`]: request view, token reading, verification, create, refresh, sign-out, response changes, error answers | config and below |
 //! | config | [`SessionConfig`] and its builder | the cache, cores, keys, claims, errors |
 //! | cache | the verified-token cache | cores, tokens, keys |
