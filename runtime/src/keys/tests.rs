@@ -160,21 +160,22 @@ async fn unknown_kid_refetches_once_after_cooldown() {
 #[tokio::test]
 async fn fruitless_refetches_back_off() {
     let source = TestSource::new(only(DYNAMIC_KID));
-    let cache = JwksCache::new(source.clone()).with_cooldown(Duration::from_millis(20));
+    let cache = JwksCache::new(source.clone()).with_cooldown(Duration::from_millis(200));
     cache.key_for(DYNAMIC_KID).await.unwrap();
     // Unknown kids: the first lookup after the cooldown refetches; the cooldown then
-    // doubles with every fetch that did not find the kid.
-    tokio::time::sleep(Duration::from_millis(25)).await;
+    // doubles with every fetch that did not find the kid. (Margins of 150 ms or more either
+    // side, so a loaded machine cannot move a lookup across a boundary.)
+    tokio::time::sleep(Duration::from_millis(250)).await;
     assert!(cache.key_for("d-404").await.is_err());
     assert_eq!(cache.fetch_count(), 2);
-    tokio::time::sleep(Duration::from_millis(25)).await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
     assert!(cache.key_for("d-405").await.is_err());
     assert_eq!(cache.fetch_count(), 2, "within the doubled cooldown");
-    assert_eq!(cache.backoff(1), Duration::from_millis(40));
+    assert_eq!(cache.backoff(1), Duration::from_millis(400));
     assert_eq!(cache.backoff(40), MAX_BACKOFF);
     // A refetch that finds the wanted key resets the backoff.
     source.set_keys(appendix_jwks());
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     cache.key_for(STATIC_KID).await.unwrap();
     assert_eq!(cache.fetch_count(), 3);
     assert_eq!(cache.read().fruitless, 0);
