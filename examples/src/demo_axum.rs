@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router, routing::post};
 use serde_json::json;
-use sessionward::axum::{SessionLayer, create_new_session, get_session};
+use sessionward::axum::{SessionLayer, create_new_session, get_session, verify_session};
 use sessionward::claims::Roles;
 use sessionward::{SessionConfig, SessionContainer, SessionError, VerifyOptions};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -49,6 +49,12 @@ async fn login(
 
 /// Requires a session (on POST, anti-CSRF applies to cookie sessions).
 async fn user(session: SessionContainer) -> Response {
+    Json(user_json(&session)).into_response()
+}
+
+/// Requires the `admin` role, which demo users do not have: 403 with the claim failure.
+#[verify_session(claims = [Roles::includes("admin")])]
+async fn admin(session: SessionContainer) -> Response {
     Json(user_json(&session)).into_response()
 }
 
@@ -89,16 +95,12 @@ pub fn cors(website_domain: &str) -> CorsLayer {
 
 /// The demo's routes under the session layer (which serves refresh and sign-out).
 pub fn app(config: &SessionConfig) -> Router {
-    let admin = Router::new().route("/admin", get(user)).route_layer(
-        SessionLayer::new(config.clone())
-            .require(VerifyOptions::new(true).claim(Roles::includes("admin"))),
-    );
     Router::new()
         .route("/health", get(health))
         .route("/login", post(login))
         .route("/user", get(user).post(user))
         .route("/optional", get(optional))
         .route("/legacy", get(legacy))
-        .merge(admin)
+        .route("/admin", get(admin))
         .layer(SessionLayer::new(config.clone()))
 }

@@ -20,10 +20,31 @@ use crate::validate::{self, Route};
 /// Set at compile time to print every expansion to stderr (like axum's `AXUM_MACROS_DEBUG`).
 pub(crate) const DEBUG_ENV: &str = "SESSIONWARD_MACROS_DEBUG";
 
+/// The web framework an expansion is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framework {
+    /// actix-web: one extractor that verifies, then extracts the handler's own arguments.
+    Actix,
+    /// axum: a first `FromRequestParts` argument that verifies (axum extracts in order).
+    Axum,
+}
+
 /// `#[verify_session]`: the expansion, or on any error the item unchanged plus the errors.
 pub(crate) fn verify_session(args: TokenStream, item: TokenStream) -> TokenStream {
+    verify_session_for(Framework::Actix, args, item)
+}
+
+/// [`verify_session`] for `framework`.
+pub(crate) fn verify_session_for(
+    framework: Framework,
+    args: TokenStream,
+    item: TokenStream,
+) -> TokenStream {
     let output = match check(args, item.clone()) {
-        Ok(route) => expand(&route),
+        Ok(route) => match framework {
+            Framework::Actix => expand(&route),
+            Framework::Axum => expand_axum(&route),
+        },
         Err(error) => errors::fallback(item, &error),
     };
     if std::env::var_os(DEBUG_ENV).is_some() {
@@ -57,7 +78,7 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
         sig,
         body,
         params,
-        options,
+        ..
     } = route;
     let name = &sig.ident;
     let marker = format_ident!("__sw_route_{}", name, span = call_site);
@@ -74,28 +95,7 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
         .filter(|attr| attr.path().is_ident("cfg"))
         .collect();
 
-    let (required, required_span) = options.required;
-    let new_options = quote_spanned!(required_span=> #route_options::new(#required));
-    let anti_csrf = options
-        .anti_csrf
-        .map(|(on, span)| quote_spanned!(span=> .anti_csrf_check(#on)));
-    let check_database = options
-        .check_database
-        .map(|(on, span)| quote_spanned!(span=> .check_database(#on)));
-    // The path is emitted with its own spans, so a function of the wrong type is reported on it.
-    let override_claims = options
-        .override_claims
-        .as_ref()
-        .map(|(path, span)| quote_spanned!(*span=> .override_claims(#path)));
-    let tenant_param = options
-        .tenant_param
-        .as_ref()
-        .map(|(name, span)| quote_spanned!(*span=> .tenant_param(#name)));
-    let claims = options.claims.iter().map(|claim| {
-        let into_validator = paths::into_validator(claim.span);
-        let expr = &claim.expr;
-        quote_spanned!(claim.span=> .claim(#into_validator(#expr)))
-    });
+    let chain = options_chain(route);
 
     let session_ty = route
         .session_ty()
@@ -169,19 +169,141 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
         impl #route_guard for #marker {
             fn options() -> &'static #route_options {
                 static __SW_OPTIONS: #once_lock<#route_options> = #once_lock::new();
-                __SW_OPTIONS.get_or_init(|| {
-                    #new_options
-                        #anti_csrf
-                        #check_database
-                        #override_claims
-                        #tenant_param
-                        #(#claims)*
-                })
+                __SW_OPTIONS.get_or_init(|| { #chain })
             }
         }
 
         #(#attrs)*
         #vis #asyncness #fn_token #name #outer_params -> #with_session<#ret> #outer_body
+    }
+}
+
+/// The options of a route as a builder chain on `RouteOptions::new(required)`.
+fn options_chain(route: &Route) -> TokenStream {
+    let options = &route.options;
+    let route_options = paths::route_options(Span::call_site());
+    let (required, required_span) = options.required;
+    let new_options = quote_spanned!(required_span=> #route_options::new(#required));
+    let anti_csrf = options
+        .anti_csrf
+        .map(|(on, span)| quote_spanned!(span=> .anti_csrf_check(#on)));
+    let check_database = options
+        .check_database
+        .map(|(on, span)| quote_spanned!(span=> .check_database(#on)));
+    let override_claims = options
+        .override_claims
+        .as_ref()
+        .map(|(path, span)| quote_spanned!(*span=> .override_claims(#path)));
+    let tenant_param = options
+        .tenant_param
+        .as_ref()
+        .map(|(name, span)| quote_spanned!(*span=> .tenant_param(#name)));
+    let claims = options.claims.iter().map(|claim| {
+        let into_validator = paths::into_validator(claim.span);
+        let expr = &claim.expr;
+        quote_spanned!(claim.span=> .claim(#into_validator(#expr)))
+    });
+    quote! {
+        #new_options
+            #anti_csrf
+            #check_database
+            #override_claims
+            #tenant_param
+            #(#claims)*
+    }
+}
+
+/// The axum expansion: the marker type, and the handler with a first argument that verifies
+/// the session before axum extracts the others (it extracts arguments in order, request parts
+/// first), then calls the user's function, nested unchanged, with the parts in their order.
+/// Session changes reach the response through `SessionLayer`, so the return type is kept.
+pub(crate) fn expand_axum(route: &Route) -> TokenStream {
+    let call_site = Span::call_site();
+    let Route {
+        attrs,
+        vis,
+        sig,
+        body,
+        params,
+        ..
+    } = route;
+    let name = &sig.ident;
+    let marker = format_ident!("__sw_route_{}", name, span = call_site);
+    let route_guard = paths::route_guard(call_site);
+    let route_options = paths::route_options(call_site);
+    let guarded = paths::axum_guarded(call_site);
+    let once_lock = paths::once_lock(call_site);
+    let chain = options_chain(route);
+    let cfgs: Vec<_> = attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"))
+        .collect();
+    let session_ty = route
+        .session_ty()
+        .map_or_else(|| quote!(()), ToTokens::to_token_stream);
+
+    let mut outer_args = Vec::new();
+    let call_args: Vec<Ident> = params
+        .iter()
+        .enumerate()
+        .map(|(i, param)| {
+            if param.is_session {
+                Ident::new("__sw_session", call_site)
+            } else {
+                let ident = format_ident!("__sw_arg{}", i, span = call_site);
+                let ty = &param.ty;
+                outer_args.push(quote!(#ident: #ty));
+                ident
+            }
+        })
+        .collect();
+    let session_binding = if route.session_ty().is_some() {
+        quote!(__sw_session)
+    } else {
+        quote!(_)
+    };
+    let mut inner_sig = sig.clone();
+    inner_sig.ident = Ident::new(INNER, call_site);
+    let inner = Ident::new(INNER, call_site);
+    let asyncness = &sig.asyncness;
+    let fn_token = &sig.fn_token;
+    let output = &sig.output;
+
+    let mut outer_params = TokenStream::new();
+    sig.paren_token.surround(&mut outer_params, |tokens| {
+        tokens.extend(quote! {
+            __sw_guard: #guarded<#session_ty, #marker>, #(#outer_args,)*
+        });
+    });
+    let mut outer_body = Group::new(
+        Delimiter::Brace,
+        quote! {
+            // See the actix expansion: the nested function is only called.
+            #[allow(clippy::unused_async)]
+            #inner_sig #body
+            let #session_binding = __sw_guard.into_session();
+            #inner(#(#call_args),*).await
+        },
+    );
+    outer_body.set_span(body.span());
+
+    quote! {
+        #(#cfgs)*
+        #[doc(hidden)]
+        // The marker is only ever named as a type, never constructed.
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #marker;
+
+        #(#cfgs)*
+        impl #route_guard for #marker {
+            fn options() -> &'static #route_options {
+                static __SW_OPTIONS: #once_lock<#route_options> = #once_lock::new();
+                __SW_OPTIONS.get_or_init(|| { #chain })
+            }
+        }
+
+        #(#attrs)*
+        #vis #asyncness #fn_token #name #outer_params #output #outer_body
     }
 }
 
@@ -267,6 +389,39 @@ mod tests {
             "#,
         );
         assert_eq!(output.trim_end(), expected);
+    }
+
+    #[test]
+    fn axum_handlers_verify_in_a_first_argument_and_keep_their_return_type() {
+        let output = normalize(verify_session_for(
+            Framework::Axum,
+            quote!(claims = [Roles::includes("admin")]),
+            quote! {
+                pub async fn admin(Path(id): Path<u32>, s: SessionContainer, Json(b): Json<Cmd>) -> Result<Json<Out>, AppError> {
+                    todo!()
+                }
+            },
+        ));
+        let expected = tokens(
+            r#"
+            pub async fn admin(
+                __sw_guard: ::sessionward::__private::axum::Guarded<SessionContainer, __sw_route_admin>,
+                __sw_arg0: Path<u32>,
+                __sw_arg2: Json<Cmd>,
+            ) -> Result<Json<Out>, AppError> {
+                #[allow(clippy::unused_async)]
+                async fn __sw_handler(Path(id): Path<u32>, s: SessionContainer, Json(b): Json<Cmd>) -> Result<Json<Out>, AppError> {
+                    todo!()
+                }
+                let __sw_session = __sw_guard.into_session();
+                __sw_handler(__sw_arg0, __sw_session, __sw_arg2).await
+            }
+            "#,
+        );
+        assert!(output.trim_end().ends_with(&expected), "{output}");
+        assert!(output.contains(&tokens(
+            r#".claim(::sessionward::__private::into_validator(Roles::includes("admin")))"#
+        )));
     }
 
     #[test]

@@ -173,3 +173,11 @@ mod validate;
 pub fn verify_session(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::verify_session(args.into(), item.into()).into()
 }
+
+/// `#[verify_session]` for axum handlers, re-exported as `sessionward::axum::verify_session`
+/// (see its documentation there): the same options and compile-time checks, an axum expansion.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn verify_session_axum(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::verify_session_for(expand::Framework::Axum, args.into(), item.into()).into()
+}

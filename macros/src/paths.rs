@@ -31,6 +31,8 @@ paths! {
     with_session => { ::sessionward::__private::WithSession }
     /// Turns a claim entry (a claim type or a validator expression) into a validator.
     into_validator => { ::sessionward::__private::into_validator }
+    /// The first argument of a rewritten axum handler: verifies, then hands out the session.
+    axum_guarded => { ::sessionward::__private::axum::Guarded }
     /// Lazily builds the route's options once.
     once_lock => { ::std::sync::OnceLock }
 }
@@ -45,6 +47,7 @@ mod tests {
             route_guard,
             route_options,
             guarded,
+            axum_guarded,
             with_session,
             into_validator,
             once_lock,

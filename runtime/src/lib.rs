@@ -282,12 +282,21 @@ pub mod prelude {
 }
 
 /// Items that `#[verify_session]` expansions name. Not public API: no stability promise.
-#[cfg(feature = "actix")]
+#[cfg(any(feature = "actix", feature = "axum"))]
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "actix")]
     pub use crate::actix::WithSession;
-    pub use crate::actix::guard::{Guarded, ResponseSlot, RouteGuard, SessionParam};
+    #[cfg(feature = "actix")]
+    pub use crate::actix::guard::{Guarded, ResponseSlot};
     pub use crate::protocol::VerifyOptions as RouteOptions;
+    pub use crate::protocol::{RouteGuard, SessionParam};
+
+    /// What axum expansions name.
+    #[cfg(feature = "axum")]
+    pub mod axum {
+        pub use crate::axum::guard::Guarded;
+    }
 
     /// Converts a `claims = [..]` entry (validator or claim type) into a validator.
     pub fn into_validator<V: crate::claims::IntoValidator>(

@@ -5,7 +5,8 @@
 // Each scenario runs its own demo process (fresh data directory, 3-second access tokens) and
 // its own browser context; the page is served from a second origin on localhost.
 //
-// Environment: DEMO_BIN (the built demo binary, required), CORE_BIN (sessionward-core, the
+// Environment: DEMO_BIN (the built demo binary, required; run.sh runs the test once with the
+// actix-web demo and once with demo-axum), DEMO_NAME (its name in the test titles), CORE_BIN (sessionward-core, the
 // CDI server the "core" scenario uses as its SuperTokens Core), CHROMIUM (/usr/bin/chromium),
 // E2E_ARTIFACTS (screenshots and logs on failure; ./artifacts).
 
@@ -22,6 +23,7 @@ import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const demoBin = process.env.DEMO_BIN;
+const demoName = process.env.DEMO_NAME || "demo";
 const coreBin = process.env.CORE_BIN;
 const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
 const artifacts = process.env.E2E_ARTIFACTS || join(here, "artifacts");
@@ -164,7 +166,7 @@ after(async () => {
  */
 function scenario({ name, mode, antiCsrf, plainPost, core = false }) {
   const backend = core ? "SuperTokens Core mode (sessionward-core)" : "embedded core";
-  describe(`${name}: tokenTransferMethod=${mode}, ANTI_CSRF=${antiCsrf}, ${backend}`, () => {
+  describe(`${demoName} ${name}: tokenTransferMethod=${mode}, ANTI_CSRF=${antiCsrf}, ${backend}`, () => {
     let demo;
     let context;
     let page;
@@ -172,7 +174,7 @@ function scenario({ name, mode, antiCsrf, plainPost, core = false }) {
     let accessTokenExpiryMs = 0;
 
     before(async () => {
-      demo = await startDemo(name, pageServer.origin, antiCsrf, core);
+      demo = await startDemo(`${demoName}-${name}`, pageServer.origin, antiCsrf, core);
       context = await browser.newContext();
       page = await context.newPage();
       page.setDefaultTimeout(stepTimeout);

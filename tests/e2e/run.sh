@@ -41,12 +41,13 @@ if [ "$(cat node_modules/.e2e-lock-sha256 2>/dev/null || true)" != "$lock_sum" ]
   echo "$lock_sum" > node_modules/.e2e-lock-sha256
 fi
 
-say "building the demo and sessionward-core"
-(cd "$root" && timeout 1800 cargo build --locked -p sessionward-examples --bin demo --bin sessionward-core)
+say "building the demos (actix-web, axum) and sessionward-core"
+(cd "$root" && timeout 1800 cargo build --locked -p sessionward-examples --bin demo --bin demo-axum \
+  --bin sessionward-core)
 target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps --locked |
   node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')"
-export DEMO_BIN="$target_dir/debug/demo" CORE_BIN="$target_dir/debug/sessionward-core"
-for bin in "$DEMO_BIN" "$CORE_BIN"; do
+export CORE_BIN="$target_dir/debug/sessionward-core"
+for bin in "$target_dir/debug/demo" "$target_dir/debug/demo-axum" "$CORE_BIN"; do
   [ -x "$bin" ] || { echo "e2e: no binary at $bin" >&2; exit 1; }
 done
 
@@ -57,11 +58,16 @@ say "bundling the page"
 rm -rf artifacts
 mkdir -p artifacts
 export E2E_ARTIFACTS="$here/artifacts"
-say "running the browser tests"
-status=0
-timeout --kill-after=10 "${E2E_TIMEOUT:-240}" node --test --test-reporter=spec e2e.test.mjs || status=$?
-if [ "$status" -ne 0 ]; then
-  [ "$status" -eq 124 ] && echo "e2e: timed out after ${E2E_TIMEOUT:-240} s" >&2
-  echo "e2e: FAILED (exit $status); screenshots and demo logs in $here/artifacts" >&2
-  exit "$status"
-fi
+# Every scenario runs against each demo: the same contract on actix-web and on axum.
+for demo in demo demo-axum; do
+  say "running the browser tests against $demo"
+  status=0
+  DEMO_BIN="$target_dir/debug/$demo" DEMO_NAME="$demo" \
+    timeout --kill-after=10 "${E2E_TIMEOUT:-240}" node --test --test-reporter=spec e2e.test.mjs ||
+    status=$?
+  if [ "$status" -ne 0 ]; then
+    [ "$status" -eq 124 ] && echo "e2e: timed out after ${E2E_TIMEOUT:-240} s ($demo)" >&2
+    echo "e2e: FAILED against $demo (exit $status); screenshots and logs in $here/artifacts" >&2
+    exit "$status"
+  fi
+done

@@ -13,9 +13,9 @@ use crate::config::SessionConfig;
 use crate::error::SessionError;
 use crate::protocol::{self, SessionContainer, VerifyOptions};
 
-use super::guard::SessionParam;
 use super::request::{remember, remembered};
 use super::response::reject;
+use crate::protocol::SessionParam;
 
 /// Verifies the session with `options`, answering errors with the config's responses.
 pub(crate) async fn verify_with_config(

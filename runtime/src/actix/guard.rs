@@ -11,48 +11,10 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder};
 
 use crate::config::SessionConfig;
-use crate::error::SessionError;
-use crate::protocol::{SessionContainer, VerifyOptions};
+use crate::protocol::{RouteGuard, SessionParam};
 
 use super::extract::verify_with_config;
 use super::response::{apply_pending, reject};
-
-/// A route's verification options, provided by a marker type the macro generates.
-pub trait RouteGuard: 'static {
-    /// The options of this route (built once).
-    fn options() -> &'static VerifyOptions;
-}
-
-/// The types a handler may take its session as.
-pub trait SessionParam: Sized + 'static {
-    /// Converts the verification result. `None` reaches a required parameter only if the
-    /// options and the parameter type disagree, which the macro prevents at compile time.
-    ///
-    /// # Errors
-    /// Unauthorised when a session is required but missing.
-    fn from_verified(session: Option<SessionContainer>) -> Result<Self, SessionError>;
-}
-
-impl SessionParam for SessionContainer {
-    fn from_verified(session: Option<SessionContainer>) -> Result<Self, SessionError> {
-        session.ok_or(SessionError::Unauthorised {
-            clear_tokens: false,
-            reason: "no access token",
-        })
-    }
-}
-
-impl SessionParam for Option<SessionContainer> {
-    fn from_verified(session: Option<SessionContainer>) -> Result<Self, SessionError> {
-        Ok(session)
-    }
-}
-
-impl SessionParam for () {
-    fn from_verified(_: Option<SessionContainer>) -> Result<Self, SessionError> {
-        Ok(())
-    }
-}
 
 /// The single argument of a `#[verify_session]` handler: the session (`S`) and the handler's
 /// own extractors (`A`, a tuple), extracted only after the session is verified, so a request

@@ -16,7 +16,7 @@ use super::request::{PartsView, config_of, slot_of};
 use super::response::reject;
 
 /// Verifies the session of a request with `options`, remembering it for the layer.
-async fn verify_parts(
+pub(crate) async fn verify_parts(
     parts: &mut Parts,
     config: &SessionConfig,
     options: &VerifyOptions,

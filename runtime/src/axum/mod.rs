@@ -38,9 +38,40 @@
 //! ```
 
 mod extract;
+pub(crate) mod guard;
 mod layer;
 mod request;
 mod response;
 
 pub use extract::{create_new_session, create_new_session_for_tenant, get_session};
 pub use layer::{SessionLayer, SessionService};
+
+/// Verifies the request's session before an axum handler's other extractors run, with the
+/// options and compile-time checks of the actix-web attribute
+/// ([`sessionward::verify_session`](crate::verify_session)): `required`, `claims`,
+/// `anti_csrf`, `check_database`, `override_claims`, `tenant_param`.
+///
+/// The session parameter (`SessionContainer`, `Option<SessionContainer>` with
+/// `required = false`, or none) may stand anywhere; the attribute adds a first argument that
+/// verifies, so a request without a valid session never has its path, query or body
+/// extracted. The return type and body are kept; the router needs [`SessionLayer`].
+///
+/// ```no_run
+/// use axum::Json;
+/// use axum::extract::Path;
+/// use sessionward::axum::verify_session;
+/// use sessionward::claims::Roles;
+/// use sessionward::SessionContainer;
+///
+/// #[verify_session(claims = [Roles::includes("admin")])]
+/// async fn delete_item(Path(id): Path<u32>, session: SessionContainer) -> Json<serde_json::Value> {
+///     Json(serde_json::json!({ "deleted": id, "by": session.user_id() }))
+/// }
+///
+/// #[verify_session(tenant_param = "tenant")]
+/// async fn items(session: SessionContainer) -> String {
+///     session.tenant_id().to_owned()
+/// }
+/// ```
+#[doc(inline)]
+pub use sessionward_macros::verify_session_axum as verify_session;

@@ -15,6 +15,7 @@ mod read;
 mod refresh;
 mod request;
 mod response;
+mod route;
 mod session;
 mod verify;
 mod without_request;
@@ -31,6 +32,8 @@ pub(crate) use response::front_token;
 pub(crate) use response::{
     EXPOSE_HEADERS, HeaderChange, ResponseChanges, SET_COOKIE, exposed_with,
 };
+#[doc(hidden)]
+pub use route::{RouteGuard, SessionParam};
 pub use session::{AccessTokenPayload, SessionContainer, SessionTokens};
 #[cfg(feature = "__internals")]
 pub(crate) use verify::read_token;

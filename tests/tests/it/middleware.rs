@@ -25,7 +25,7 @@ async fn get(server: &TestServer, path: &str, token: Option<&str>) -> (u16, Stri
 async fn the_legacy_get_session_route_and_the_macro_routes_answer_440_alike() {
     let (_dir, config) = embedded_config(|b| {
         b.session_expired_status(440u16)
-            .access_token_validity(Duration::from_secs(1))
+            .access_token_validity(Duration::from_secs(3))
             .disable_verified_token_cache()
     });
     let server = serve(Some(config), demo::routes);
