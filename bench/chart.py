@@ -13,15 +13,22 @@ from collections import defaultdict
 from html import escape
 
 NODE = "supertokens-node"
-COLORS = {"cache-on": "#2b7bba", "cache-off": "#7fb3d5", "baseline": "#e08214", NODE: "#5aae61"}
+COLORS = {
+    "cache-on": "#2b7bba",
+    "axum": "#8856a7",
+    "cache-off": "#7fb3d5",
+    "baseline": "#e08214",
+    NODE: "#5aae61",
+}
 LEGEND = {
     "cache-on": "sessionward demo, verified-token cache on",
+    "axum": "sessionward demo-axum, verified-token cache on",
     "cache-off": "sessionward demo, cache off",
     "baseline": "hand-written baseline (jsonwebtoken, no sessionward)",
     NODE: "supertokens-node 24 + express, verifySession(), sessionward-core as core",
 }
 # Bars are grouped by transfer mode, then route, so the servers for one request sit together.
-SERVER_ORDER = ["cache-on", "cache-off", "baseline", NODE]
+SERVER_ORDER = ["cache-on", "axum", "cache-off", "baseline", NODE]
 MODE_ORDER = ["header", "cookie"]
 PATH_ORDER = ["/health", "/user", "/optional"]
 
@@ -80,6 +87,8 @@ def ratios(rows):
         wanted += [
             (f"cache on:  /user vs /health ({mode})", ("cache-on", mode, "/user"), ("cache-on", mode, "/health"), 0.90),
             (f"cache on:  /optional vs /health ({mode})", ("cache-on", mode, "/optional"), ("cache-on", mode, "/health"), None),
+            (f"axum:      /user vs /health ({mode})", ("axum", mode, "/user"), ("axum", mode, "/health"), 0.90),
+            (f"axum:      /user vs actix /user ({mode})", ("axum", mode, "/user"), ("cache-on", mode, "/user"), 0.90),
             (f"cache off: /user vs /health ({mode})", ("cache-off", mode, "/user"), ("cache-off", mode, "/health"), None),
             (f"cache off: /optional vs /health ({mode})", ("cache-off", mode, "/optional"), ("cache-off", mode, "/health"), None),
             (f"cache off: /user vs baseline /user ({mode})", ("cache-off", mode, "/user"), ("baseline", mode, "/user"), 0.95),

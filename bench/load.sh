@@ -6,6 +6,7 @@
 # run of this script:
 #   demo, verified-token cache on:  GET /health (no guard), GET /user (guard, the session as
 #       JSON) and GET /optional (guard, a body as small as /health's), header and cookie mode
+#   demo-axum (the same demo on axum), cache on: the same six
 #   demo, verified-token cache off: the same six
 #   baseline (jsonwebtoken per request, no sessionward): GET /health and GET /user
 #   supertokens-node 24.0.3 on express (bench/node/server.js: `verifySession()`, same routes
@@ -92,13 +93,14 @@ if [ "$NODE_MODE" = start ]; then
 fi
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  bins=(--bin demo --bin baseline)
+  bins=(--bin demo --bin demo-axum --bin baseline)
   [ "$NODE_MODE" = start ] && bins+=(--bin sessionward-core)
   echo "== building ${bins[*]//--bin /} (release)" >&2
   cargo build --release --locked -q -p sessionward-examples "${bins[@]}"
 fi
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 DEMO=$TARGET_DIR/release/demo
+DEMO_AXUM=$TARGET_DIR/release/demo-axum
 BASELINE=$TARGET_DIR/release/baseline
 CORE=$TARGET_DIR/release/sessionward-core
 
@@ -322,6 +324,11 @@ for round in $(seq 1 "$ROUNDS"); do
   warm_up
   for mode in header cookie; do
     measure "$round" cache-on "$mode" /health /user /optional
+  done
+  start_server axum VERIFIED_TOKEN_CACHE=on "$DEMO_AXUM"
+  warm_up
+  for mode in header cookie; do
+    measure "$round" axum "$mode" /health /user /optional
   done
   start_server cache-off VERIFIED_TOKEN_CACHE=off "$DEMO"
   warm_up

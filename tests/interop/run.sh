@@ -21,7 +21,8 @@ echo "== interop: npm ci"
 (cd "$here" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 
 echo "== interop: cargo build"
-(cd "$root" && cargo build --locked -p sessionward-examples --bin sessionward-core --bin demo)
+(cd "$root" && cargo build --locked -p sessionward-examples --bin sessionward-core --bin demo \
+  --bin demo-axum)
 target="${CARGO_TARGET_DIR:-$root/target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
 
@@ -29,4 +30,5 @@ echo "== interop: node --test"
 cd "$here"
 SG_CORE_BIN="$target/debug/sessionward-core" \
 SG_DEMO_BIN="$target/debug/demo" \
+SG_DEMO_AXUM_BIN="$target/debug/demo-axum" \
   timeout 300 node --test --test-timeout=120000 test.js

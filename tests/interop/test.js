@@ -2,8 +2,8 @@
 // its SuperTokens Core over CDI 5.4, and sessions cross between it and sessionward's demo
 // in CoreClient mode (CORE_URI) on the same core, in both directions.
 //
-// Needs SG_CORE_BIN (the sessionward-core binary) and SG_DEMO_BIN (the demo binary); run
-// through ./run.sh, which builds them. Everything listens on 127.0.0.1.
+// Needs SG_CORE_BIN (the sessionward-core binary), SG_DEMO_BIN and SG_DEMO_AXUM_BIN (the demo
+// on actix-web and on axum); run through ./run.sh, which builds them. Everything listens on 127.0.0.1.
 "use strict";
 
 const { test, before, after } = require("node:test");
@@ -26,6 +26,7 @@ let tmp;
 let core; // sessionward-core base URL
 let node; // the supertokens-node express app: { url, close }
 let demo; // sessionward's demo in CoreClient mode: base URL
+let demoAxum; // the same demo on axum (demo-axum), same core
 
 /** Starts `bin`, resolving to the URL of its first stdout line `listening on <url>`. */
 function spawnServer(name, bin, env) {
@@ -107,8 +108,8 @@ async function nodeRefresh(refreshToken) {
     });
 }
 
-async function demoRefresh(refreshToken) {
-    return call("POST", `${demo}/auth/session/refresh`, {
+async function demoRefresh(base, refreshToken) {
+    return call("POST", `${base}/auth/session/refresh`, {
         headers: { "st-auth-mode": "header", rid: "session" },
         bearer: refreshToken,
     });
@@ -125,6 +126,12 @@ before(async () => {
     demo = await spawnServer("demo (CoreClient mode)", process.env.SG_DEMO_BIN, {
         PORT: "0",
         DATA_DIR: path.join(tmp, "demo-unused"),
+        CORE_URI: core,
+        CORE_API_KEY: API_KEY,
+    });
+    demoAxum = await spawnServer("demo-axum (CoreClient mode)", process.env.SG_DEMO_AXUM_BIN, {
+        PORT: "0",
+        DATA_DIR: path.join(tmp, "demo-axum-unused"),
         CORE_URI: core,
         CORE_API_KEY: API_KEY,
     });
@@ -308,64 +315,74 @@ test("supertokens-node: revokeSession and sign-out end the session", async () =>
     expectStatus(await nodeRefresh(signedOut.tokens.refresh), 401, "refresh after sign-out");
 });
 
-test("a session created by supertokens-node is accepted by sessionward (CoreClient mode)", async () => {
-    const { session, tokens } = await nodeCreate("erin", { payload: { custom: "from-node" } });
-    const user = await call("GET", `${demo}/user`, { bearer: tokens.access });
-    expectStatus(user, 200, "sessionward verifies a node session");
-    assert.equal(user.body.userId, "erin");
-    assert.equal(user.body.sessionHandle, session.handle);
-    assert.equal(user.body.accessTokenPayload.custom, "from-node");
+/** The base URL of the actix-web demo or of demo-axum. */
+function baseOf(which) {
+    return which === "demo-axum" ? demoAxum : demo;
+}
 
-    // sessionward refreshes it through the core; both sides accept the result.
-    const refreshed = await demoRefresh(tokens.refresh);
-    expectStatus(refreshed, 200, "sessionward refreshes a node session");
-    const next = tokensOf(refreshed);
-    assert.ok(next.access && next.refresh);
-    expectStatus(
-        await call("GET", `${demo}/user`, { bearer: next.access }),
-        200,
-        "sessionward verifies the refreshed token (core verify, promotion)",
-    );
-    const back = await call("GET", `${node.url}/session`, { bearer: next.access });
-    expectStatus(back, 200, "node verifies the token sessionward refreshed");
-    assert.equal(back.body.handle, session.handle);
-});
+// The cross-verification runs against both demos: one contract, two frameworks.
+for (const which of ["demo", "demo-axum"]) {
+    test(`a session created by supertokens-node is accepted by sessionward ${which} (CoreClient mode)`, async () => {
+        const base = baseOf(which);
+        const { session, tokens } = await nodeCreate("erin", { payload: { custom: "from-node" } });
+        const user = await call("GET", `${base}/user`, { bearer: tokens.access });
+        expectStatus(user, 200, "sessionward verifies a node session");
+        assert.equal(user.body.userId, "erin");
+        assert.equal(user.body.sessionHandle, session.handle);
+        assert.equal(user.body.accessTokenPayload.custom, "from-node");
 
-test("a session created by sessionward (CoreClient mode) is accepted by supertokens-node", async () => {
-    const login = await call("POST", `${demo}/login`, {
-        headers: { "st-auth-mode": "header" },
-        body: { userId: "frank" },
+        // sessionward refreshes it through the core; both sides accept the result.
+        const refreshed = await demoRefresh(base, tokens.refresh);
+        expectStatus(refreshed, 200, "sessionward refreshes a node session");
+        const next = tokensOf(refreshed);
+        assert.ok(next.access && next.refresh);
+        expectStatus(
+            await call("GET", `${base}/user`, { bearer: next.access }),
+            200,
+            "sessionward verifies the refreshed token (core verify, promotion)",
+        );
+        const back = await call("GET", `${node.url}/session`, { bearer: next.access });
+        expectStatus(back, 200, "node verifies the token sessionward refreshed");
+        assert.equal(back.body.handle, session.handle);
     });
-    expectStatus(login, 200, "sessionward login through the core");
-    const tokens = tokensOf(login);
-    assert.ok(tokens.access && tokens.refresh && tokens.front);
 
-    const verified = await call("GET", `${node.url}/session`, { bearer: tokens.access });
-    expectStatus(verified, 200, "node verifies a sessionward session");
-    assert.equal(verified.body.userId, "frank");
-    expectStatus(
-        await call("GET", `${node.url}/session-db`, { bearer: tokens.access }),
-        200,
-        "node checkDatabase on a sessionward session",
-    );
+    test(`a session created by sessionward ${which} (CoreClient mode) is accepted by supertokens-node`, async () => {
+        const base = baseOf(which);
+        const login = await call("POST", `${base}/login`, {
+            headers: { "st-auth-mode": "header" },
+            body: { userId: "frank" },
+        });
+        expectStatus(login, 200, "sessionward login through the core");
+        const tokens = tokensOf(login);
+        assert.ok(tokens.access && tokens.refresh && tokens.front);
 
-    const refreshed = await nodeRefresh(tokens.refresh);
-    expectStatus(refreshed, 200, "node refreshes a sessionward session");
-    const next = tokensOf(refreshed);
-    expectStatus(
-        await call("GET", `${demo}/user`, { bearer: next.access }),
-        200,
-        "sessionward verifies the token node refreshed",
-    );
+        const verified = await call("GET", `${node.url}/session`, { bearer: tokens.access });
+        expectStatus(verified, 200, "node verifies a sessionward session");
+        assert.equal(verified.body.userId, "frank");
+        expectStatus(
+            await call("GET", `${node.url}/session-db`, { bearer: tokens.access }),
+            200,
+            "node checkDatabase on a sessionward session",
+        );
 
-    const signout = await call("POST", `${demo}/auth/signout`, {
-        headers: { rid: "session" },
-        bearer: next.access,
+        const refreshed = await nodeRefresh(tokens.refresh);
+        expectStatus(refreshed, 200, "node refreshes a sessionward session");
+        const next = tokensOf(refreshed);
+        expectStatus(
+            await call("GET", `${base}/user`, { bearer: next.access }),
+            200,
+            "sessionward verifies the token node refreshed",
+        );
+
+        const signout = await call("POST", `${base}/auth/signout`, {
+            headers: { rid: "session" },
+            bearer: next.access,
+        });
+        expectStatus(signout, 200, "sessionward sign-out");
+        expectStatus(
+            await call("GET", `${node.url}/session-db`, { bearer: next.access }),
+            401,
+            "node sees the session signed out by sessionward",
+        );
     });
-    expectStatus(signout, 200, "sessionward sign-out");
-    expectStatus(
-        await call("GET", `${node.url}/session-db`, { bearer: next.access }),
-        401,
-        "node sees the session signed out by sessionward",
-    );
-});
+}
