@@ -1,53 +1,34 @@
-//! Sessions in an AWS Lambda function behind API Gateway (or an ALB), without actix: the
-//! handler reads the access token itself and verifies it with
-//! [`SessionConfig::get_session_without_request_response`] (the SDKs'
-//! `getSessionWithoutRequestResponse`). Built with the `lambda` feature; the binary is
-//! `src/bin/lambda.rs`.
-//!
-//! Only verification runs here. Login, `POST /auth/session/refresh` and `POST /auth/signout`
-//! stay on an actix-web app (or are served by your auth service), and every instance must
-//! verify with the same keys: point the config at a SuperTokens Core with `.core(..)` in
-//! production, or share the embedded core's `DATA_DIR`.
-//!
-//! The answers follow the protocol, so the frontend SDK refreshes on 401 as usual:
+//! Sessions in an AWS Lambda function behind API Gateway (REST or HTTP API) or an ALB, with
+//! `sessionward::lambda`: the session layer wraps the `lambda_http` handler and serves the
+//! refresh and sign-out endpoints; the handler logs users in and verifies sessions. Built with
+//! the `lambda` feature; the binary is `src/bin/lambda.rs`.
 //!
 //! | request | answer |
 //! |---|---|
+//! | `POST /login` `{"userId": ".."}` | 200 `{"userId"}`, the session's tokens (cookies or headers, as the frontend asks) |
 //! | `GET /user` with a valid session | 200 `{"userId","sessionHandle","accessTokenPayload"}` |
-//! | no access token | 401 `{"message":"unauthorised"}` |
-//! | expired or invalid token, or a cookie POST without `rid` | 401 `{"message":"try refresh token"}` |
+//! | `POST /auth/session/refresh`, `POST /auth/signout` | the SDK endpoints, served by the layer |
+//! | no access token / an expired one | 401 `{"message":"unauthorised"}` / `{"message":"try refresh token"}` (the configured status) |
 //! | another path | 404 |
+//!
+//! Paths may carry the API Gateway stage (`/dev/user`): the config's `api_gateway_path` names it.
+
+use std::future::Future;
 
 use lambda_http::http::{Method, StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, Response, service_fn};
+use serde::Deserialize;
 use serde_json::json;
+use sessionward::lambda::{Layer, SessionLayer, create_new_session, error_response, get_session};
 use sessionward::{SessionConfig, SessionError, VerifyOptions};
 
-/// The access token of a request and whether it came in a cookie (protocol §3.2: the
-/// `Authorization: Bearer` header wins over the `sAccessToken` cookie).
-fn access_token(request: &Request) -> Option<(String, bool)> {
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    if let Some(token) = bearer {
-        return Some((token.to_owned(), false));
-    }
-    request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == "sAccessToken")
-        .map(|(_, value)| (value.to_owned(), true))
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Login {
+    user_id: String,
 }
 
-fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -57,84 +38,58 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> 
     response
 }
 
-/// The protocol's response for a session error (protocol §6.3).
-fn error_response(error: &SessionError) -> Response<Body> {
-    let status = actix_web::ResponseError::status_code(error).as_u16();
-    let body = match error {
-        SessionError::Unauthorised { .. } => json!({"message": "unauthorised"}),
-        SessionError::TryRefreshToken { .. } => json!({"message": "try refresh token"}),
-        SessionError::TokenTheftDetected { .. } => json!({"message": "token theft detected"}),
-        SessionError::InvalidClaims(errors) => {
-            json!({"message": "invalid claim", "claimValidationErrors": errors})
-        }
-        _ => json!({"message": "internal error"}),
+async fn login(request: &Request) -> Result<Response<Body>, SessionError> {
+    let Ok(Login { user_id }) = serde_json::from_slice::<Login>(request.body().as_ref()) else {
+        let message = json!({"message": "expected {\"userId\": \"..\"}"});
+        return Ok(json_response(StatusCode::BAD_REQUEST, &message));
     };
-    json_response(
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        body,
-    )
+    let session = create_new_session(request, user_id.trim(), json!({})).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"userId": session.user_id()}),
+    ))
 }
 
-/// Verifies the request's session, as `#[verify_session]` does, without actix.
-///
-/// With cookies, a request other than GET must carry a `rid` header (anti-CSRF by custom
-/// header, protocol §5); the frontend SDK adds it to every request.
-///
-/// # Errors
-/// The [`SessionError`] of protocol §6.3.
-pub async fn verify(
-    config: &SessionConfig,
-    request: &Request,
-) -> Result<sessionward::SessionContainer, SessionError> {
-    let Some((token, from_cookie)) = access_token(request) else {
-        return Err(SessionError::Unauthorised {
-            clear_tokens: false,
-            reason: "no access token",
-        });
-    };
-    if from_cookie && request.method() != Method::GET && !request.headers().contains_key("rid") {
-        return Err(SessionError::TryRefreshToken {
-            reason: "anti-CSRF: missing rid header",
-        });
-    }
-    // The custom-header check was made above: the request-less API cannot see headers.
-    let options = VerifyOptions::new(true).anti_csrf_check(false);
-    let anti_csrf = request
-        .headers()
-        .get("anti-csrf")
-        .and_then(|v| v.to_str().ok());
-    config
-        .get_session_without_request_response(&token, anti_csrf, &options)
-        .await?
-        .ok_or(SessionError::Unauthorised {
-            clear_tokens: false,
-            reason: "no access token",
+async fn user(request: &Request) -> Result<Response<Body>, SessionError> {
+    let session = get_session(request, &VerifyOptions::new(true)).await?;
+    let body = session.map(|s| {
+        json!({
+            "userId": s.user_id(),
+            "sessionHandle": s.handle(),
+            "accessTokenPayload": s.access_token_payload(),
         })
+    });
+    Ok(json_response(StatusCode::OK, &body.unwrap_or_default()))
 }
 
-/// The Lambda function: `GET /user` answers with the session, as in the SuperTokens guide.
-///
-/// # Errors
-/// Never: every failure is an HTTP answer (the `Result` is what `lambda_http::run` takes).
-pub async fn handle(
-    config: &SessionConfig,
-    request: Request,
-) -> Result<Response<Body>, lambda_http::Error> {
-    if request.uri().path() != "/user" || request.method() != Method::GET {
-        return Ok(json_response(
+/// The function's routes, under `stage` (the API Gateway stage path, or empty).
+async fn route(stage: &str, request: Request) -> Response<Body> {
+    let path = request.uri().path();
+    let path = path.strip_prefix(stage).unwrap_or(path);
+    let answer = match (request.method().clone(), path) {
+        (Method::POST, "/login") => login(&request).await,
+        (Method::GET, "/user") => user(&request).await,
+        _ => Ok(json_response(
             StatusCode::NOT_FOUND,
-            json!({"message": "not found"}),
-        ));
-    }
-    Ok(match verify(config, &request).await {
-        Ok(session) => json_response(
-            StatusCode::OK,
-            json!({
-                "userId": session.user_id(),
-                "sessionHandle": session.handle(),
-                "accessTokenPayload": session.access_token_payload(),
-            }),
-        ),
-        Err(error) => error_response(&error),
-    })
+            &json!({"message": "not found"}),
+        )),
+    };
+    answer.unwrap_or_else(error_response)
+}
+
+/// The Lambda function: the routes above under the session layer (what `lambda_http::run`
+/// takes, and what the tests call with API Gateway events).
+pub fn function(
+    config: SessionConfig,
+) -> impl lambda_http::Service<
+    Request,
+    Response = Response<Body>,
+    Error = lambda_http::Error,
+    Future = impl Future<Output = Result<Response<Body>, lambda_http::Error>> + Send,
+> + Clone {
+    let stage: std::sync::Arc<str> = config.api_gateway_path().into();
+    SessionLayer::new(config).layer(service_fn(move |request: Request| {
+        let stage = std::sync::Arc::clone(&stage);
+        async move { Ok::<_, lambda_http::Error>(route(&stage, request).await) }
+    }))
 }

@@ -186,6 +186,7 @@
 //! - `actix` (default): the actix-web adapter.
 //! - `axum`: the axum adapter ([`SessionLayer`](crate::axum::SessionLayer), extractors,
 //!   [`get_session`](crate::axum::get_session)).
+//! - `lambda`: AWS Lambda through `lambda_http` ([`lambda`]), on the axum adapter's layer.
 //! - `embedded` (default): the embedded core on SQLite (`rusqlite`, bundled).
 //! - `core-client`: [`core::CoreClient`], a SuperTokens Core over HTTP (`reqwest`, rustls).
 //! - `cdi-server`: [`cdi`], any core served over the Core Driver Interface (needs `actix`).
@@ -231,6 +232,9 @@ pub mod cors;
 mod error;
 mod headers;
 mod keys;
+#[cfg(feature = "lambda")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]
+pub mod lambda;
 mod observe;
 // The request-level entry points serve the framework adapters; a build without one still
 // offers the request-less API (`get_session_without_request_response`, `ssr_session`).

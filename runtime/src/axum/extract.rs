@@ -12,7 +12,7 @@ use crate::config::SessionConfig;
 use crate::error::SessionError;
 use crate::protocol::{self, SessionContainer, VerifyOptions};
 
-use super::request::{PartsView, config_of, slot_of};
+use super::request::{HttpView, config_of, slot_of};
 use super::response::reject;
 
 /// Verifies the session of a request with `options`, remembering it for the layer.
@@ -25,11 +25,8 @@ pub(crate) async fn verify_parts(
         Some(_) => RawPathParams::from_request_parts(parts, &()).await.ok(),
         None => None,
     };
-    let view = PartsView {
-        parts,
-        params: params.as_ref(),
-    };
-    let slot = slot_of(parts);
+    let view = HttpView::of_parts(parts, params.as_ref());
+    let slot = slot_of(&parts.extensions);
     protocol::verify_request(&view, config, options, |session| {
         if let Some(slot) = slot {
             slot.remember(session);
@@ -45,10 +42,10 @@ async fn request_session(
     parts: &mut Parts,
     required: bool,
 ) -> Result<Option<SessionContainer>, Response> {
-    if let Some(session) = slot_of(parts).and_then(|slot| slot.get()) {
+    if let Some(session) = slot_of(&parts.extensions).and_then(|slot| slot.get()) {
         return Ok(Some(session));
     }
-    let config = config_of(parts).map_err(|e| reject(parts, None, e))?;
+    let config = config_of(&parts.extensions, &parts.uri).map_err(|e| reject(parts, None, e))?;
     static REQUIRED: OnceLock<VerifyOptions> = OnceLock::new();
     static OPTIONAL: OnceLock<VerifyOptions> = OnceLock::new();
     let options = if required {
@@ -74,7 +71,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionContainer {
                     clear_tokens: false,
                     reason: "no access token",
                 };
-                let config = config_of(parts).ok();
+                let config = config_of(&parts.extensions, &parts.uri).ok();
                 Err(reject(parts, config.as_ref(), error))
             }
         }
@@ -116,7 +113,7 @@ pub async fn get_session(
     parts: &mut Parts,
     options: &VerifyOptions,
 ) -> Result<Option<SessionContainer>, SessionError> {
-    let config = config_of(parts)?;
+    let config = config_of(&parts.extensions, &parts.uri)?;
     verify_parts(parts, &config, options).await
 }
 
@@ -145,13 +142,10 @@ pub async fn create_new_session_for_tenant(
     user_id: &str,
     payload: Value,
 ) -> Result<SessionContainer, SessionError> {
-    let config = config_of(parts)?;
-    let view = PartsView {
-        parts,
-        params: None,
-    };
+    let config = config_of(&parts.extensions, &parts.uri)?;
+    let view = HttpView::of_parts(parts, None);
     let session = protocol::create_session(&config, &view, tenant_id, user_id, payload).await?;
-    if let Some(slot) = slot_of(parts) {
+    if let Some(slot) = slot_of(&parts.extensions) {
         slot.remember(&session);
     }
     Ok(session)

@@ -43,7 +43,8 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
-        let config = config_of(parts).map_err(|e| reject(parts, None, e))?;
+        let config =
+            config_of(&parts.extensions, &parts.uri).map_err(|e| reject(parts, None, e))?;
         let verified = verify_parts(parts, &config, R::options())
             .await
             .and_then(S::from_verified);

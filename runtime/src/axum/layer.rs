@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::{FromRequestParts, RawPathParams};
-use axum::response::Response;
 use http::{Method, Request};
 use serde_json::json;
 use tower_layer::Layer;
@@ -18,7 +17,7 @@ use crate::config::SessionConfig;
 use crate::error::ErrorResponse;
 use crate::protocol::{self, ResponseChanges, VerifyOptions};
 
-use super::request::{PartsView, SessionSlot, request_info};
+use super::request::{HttpView, SessionSlot, request_info};
 use super::response::{ReturnedError, answer, apply_changes, to_response};
 
 /// Session handling for an axum `Router` (or any tower service over `http` requests).
@@ -130,7 +129,9 @@ fn endpoint(config: &SessionConfig, method: &Method, path: &str) -> Option<Endpo
     if method != Method::POST {
         return None;
     }
-    let rest = path.strip_prefix(config.api_base_path())?;
+    // Behind an API gateway stage, the function may see the stage in the path or not.
+    let path = strip_segments(path, config.api_gateway_path()).unwrap_or(path);
+    let rest = strip_segments(path, config.api_base_path())?;
     match rest {
         "/session/refresh" => Some(Endpoint::Refresh),
         "/signout" => Some(Endpoint::SignOut),
@@ -138,21 +139,32 @@ fn endpoint(config: &SessionConfig, method: &Method, path: &str) -> Option<Endpo
     }
 }
 
-fn ok_with(body: serde_json::Value, changes: &ResponseChanges) -> Response {
-    let mut response = to_response(ErrorResponse::json(200, &body));
+/// `path` without `prefix` when the prefix ends at a segment boundary (`/dev` is a prefix of
+/// `/dev/auth` but not of `/devices`).
+fn strip_segments<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    let rest = path.strip_prefix(prefix)?;
+    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+}
+
+fn ok_with<B: From<String>>(
+    body: serde_json::Value,
+    changes: &ResponseChanges,
+) -> http::Response<B> {
+    let mut response: http::Response<B> = to_response(ErrorResponse::json(200, &body));
     apply_changes(changes, response.headers_mut());
     response
 }
 
-impl<S, B> Service<Request<B>> for SessionService<S>
+impl<S, B, ResB> Service<Request<B>> for SessionService<S>
 where
-    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = http::Response<ResB>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
+    ResB: From<String> + Send + 'static,
 {
-    type Response = Response;
+    type Response = http::Response<ResB>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -167,16 +179,18 @@ where
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
             let target = endpoint(&config, &parts.method, parts.uri.path());
-            let view = PartsView {
-                parts: &parts,
-                params: None,
-            };
+            let view = HttpView::of_parts(&parts, None);
             match target {
                 Some(Endpoint::Refresh) => {
                     return Ok(match protocol::refresh(&config, &view).await {
                         Ok(changes) => ok_with(json!({}), &changes),
                         Err(error) => {
-                            let mut response = answer(&config, &error, &request_info(&parts), None);
+                            let mut response = answer(
+                                &config,
+                                &error,
+                                &request_info(&parts.method, &parts.uri),
+                                None,
+                            );
                             let legacy = protocol::legacy_cookie_clearing(&config, &view);
                             apply_changes(&legacy, response.headers_mut());
                             response
@@ -186,7 +200,12 @@ where
                 Some(Endpoint::SignOut) => {
                     return Ok(match protocol::sign_out(&config, &view, |_| {}).await {
                         Ok(changes) => ok_with(json!({"status": "OK"}), &changes),
-                        Err(error) => answer(&config, &error, &request_info(&parts), None),
+                        Err(error) => answer(
+                            &config,
+                            &error,
+                            &request_info(&parts.method, &parts.uri),
+                            None,
+                        ),
                     });
                 }
                 None => {}
@@ -208,17 +227,14 @@ where
                         .ok(),
                     None => None,
                 };
-                let view = PartsView {
-                    parts: &parts,
-                    params: params.as_ref(),
-                };
+                let view = HttpView::of_parts(&parts, params.as_ref());
                 let verified =
                     protocol::verify_request(&view, &config, options, |s| slot.remember(s)).await;
                 if let Err(error) = verified {
                     return Ok(answer(
                         &config,
                         &error,
-                        &request_info(&parts),
+                        &request_info(&parts.method, &parts.uri),
                         slot.take().as_ref(),
                     ));
                 }
@@ -242,5 +258,49 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(gateway: &str) -> (tempfile::TempDir, SessionConfig) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SessionConfig::builder()
+            .data_dir(dir.path())
+            .api_gateway_path(gateway)
+            .build()
+            .unwrap();
+        (dir, config)
+    }
+
+    #[test]
+    fn endpoints_are_matched_by_whole_segments_with_or_without_the_stage() {
+        let (_dir, staged) = config("/dev");
+        let post = Method::POST;
+        for path in ["/dev/auth/session/refresh", "/auth/session/refresh"] {
+            assert!(
+                matches!(endpoint(&staged, &post, path), Some(Endpoint::Refresh)),
+                "{path}"
+            );
+        }
+        assert!(matches!(
+            endpoint(&staged, &post, "/dev/auth/signout"),
+            Some(Endpoint::SignOut)
+        ));
+        for path in [
+            "/devices/auth/signout",
+            "/authx/signout",
+            "/auth/signout/x",
+            "/dev/auth",
+        ] {
+            assert!(endpoint(&staged, &post, path).is_none(), "{path}");
+        }
+        assert!(endpoint(&staged, &Method::GET, "/auth/signout").is_none());
+        assert_eq!(
+            staged.inner().refresh_token_path,
+            "/dev/auth/session/refresh"
+        );
     }
 }

@@ -45,6 +45,10 @@ mod response;
 
 pub use extract::{create_new_session, create_new_session_for_tenant, get_session};
 pub use layer::{SessionLayer, SessionService};
+#[cfg(feature = "lambda")]
+pub(crate) use request::{HttpView, config_of, slot_of};
+#[cfg(feature = "lambda")]
+pub(crate) use response::returned_error;
 
 /// Verifies the request's session before an axum handler's other extractors run, with the
 /// options and compile-time checks of the actix-web attribute

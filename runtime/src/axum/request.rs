@@ -4,8 +4,9 @@
 use std::sync::{Arc, Mutex};
 
 use axum::extract::RawPathParams;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
+use http::{Extensions, Method, Request, Uri};
 
 use crate::config::SessionConfig;
 use crate::error::{RequestInfo, SessionError};
@@ -26,28 +27,56 @@ fn header_name(key: HeaderKey) -> HeaderName {
     }
 }
 
-/// A request's parts, with the route's path parameters when a check needs them.
-pub(crate) struct PartsView<'r> {
-    pub(crate) parts: &'r Parts,
-    pub(crate) params: Option<&'r RawPathParams>,
+/// An `http` request (its parts, or the whole request), with the route's path parameters
+/// when a check needs them.
+pub(crate) struct HttpView<'r> {
+    method: &'r Method,
+    uri: &'r Uri,
+    headers: &'r HeaderMap,
+    params: Option<&'r RawPathParams>,
 }
 
-impl RequestView for PartsView<'_> {
+impl<'r> HttpView<'r> {
+    /// A view of request parts (axum's extractors).
+    pub(crate) fn of_parts(parts: &'r Parts, params: Option<&'r RawPathParams>) -> Self {
+        Self {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            params,
+        }
+    }
+
+    /// A view of a whole request (lambda_http's handlers).
+    #[cfg_attr(
+        not(feature = "lambda"),
+        expect(dead_code, reason = "used by the lambda adapter")
+    )]
+    pub(crate) fn of_request<B>(req: &'r Request<B>) -> Self {
+        Self {
+            method: req.method(),
+            uri: req.uri(),
+            headers: req.headers(),
+            params: None,
+        }
+    }
+}
+
+impl RequestView for HttpView<'_> {
     fn method(&self) -> &str {
-        self.parts.method.as_str()
+        self.method.as_str()
     }
 
     fn path(&self) -> &str {
-        self.parts.uri.path()
+        self.uri.path()
     }
 
     fn query(&self) -> &str {
-        self.parts.uri.query().unwrap_or("")
+        self.uri.query().unwrap_or("")
     }
 
     fn header_values(&self, key: HeaderKey) -> impl Iterator<Item = &[u8]> {
-        self.parts
-            .headers
+        self.headers
             .get_all(header_name(key))
             .into_iter()
             .map(HeaderValue::as_bytes)
@@ -61,19 +90,15 @@ impl RequestView for PartsView<'_> {
 }
 
 /// What an error handler sees of a request.
-pub(crate) fn request_info(parts: &Parts) -> RequestInfo<'_> {
-    RequestInfo::new(
-        parts.method.as_str(),
-        parts.uri.path(),
-        parts.uri.query().unwrap_or(""),
-    )
+pub(crate) fn request_info<'r>(method: &'r Method, uri: &'r Uri) -> RequestInfo<'r> {
+    RequestInfo::new(method.as_str(), uri.path(), uri.query().unwrap_or(""))
 }
 
 /// The config [`SessionLayer`](super::SessionLayer) serves to the request.
-pub(crate) fn config_of(parts: &Parts) -> Result<SessionConfig, SessionError> {
-    parts.extensions.get::<SessionConfig>().cloned().ok_or_else(|| {
+pub(crate) fn config_of(extensions: &Extensions, uri: &Uri) -> Result<SessionConfig, SessionError> {
+    extensions.get::<SessionConfig>().cloned().ok_or_else(|| {
         tracing::error!(
-            path = parts.uri.path(),
+            path = uri.path(),
             "sessionward: no SessionConfig for this route; add `.layer(SessionLayer::new(config))` \
              to the Router"
         );
@@ -109,6 +134,6 @@ impl SessionSlot {
 }
 
 /// The request's session slot, if the layer runs.
-pub(crate) fn slot_of(parts: &Parts) -> Option<&SessionSlot> {
-    parts.extensions.get::<SessionSlot>()
+pub(crate) fn slot_of(extensions: &Extensions) -> Option<&SessionSlot> {
+    extensions.get::<SessionSlot>()
 }

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -48,9 +47,9 @@ pub(crate) fn apply_changes(changes: &ResponseChanges, headers: &mut HeaderMap) 
     }
 }
 
-/// An [`ErrorResponse`] as an `http` response (an invalid status becomes 500; invalid headers
-/// are left out).
-pub(crate) fn to_response(error_response: ErrorResponse) -> Response {
+/// An [`ErrorResponse`] as an `http` response with any body type that takes a string (axum's,
+/// lambda_http's); an invalid status becomes 500, invalid headers are left out.
+pub(crate) fn to_response<B: From<String>>(error_response: ErrorResponse) -> http::Response<B> {
     let status =
         StatusCode::from_u16(error_response.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut headers = HeaderMap::new();
@@ -59,7 +58,7 @@ pub(crate) fn to_response(error_response: ErrorResponse) -> Response {
             headers.append(name, value);
         }
     }
-    let mut response = Response::new(Body::from(error_response.into_body()));
+    let mut response = http::Response::new(B::from(error_response.into_body()));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
@@ -67,12 +66,12 @@ pub(crate) fn to_response(error_response: ErrorResponse) -> Response {
 
 /// The config's answer to `error`, with the changes of `session` (if any) or the token clearing
 /// the error calls for.
-pub(crate) fn answer(
+pub(crate) fn answer<B: From<String>>(
     config: &SessionConfig,
     error: &SessionError,
     request: &RequestInfo<'_>,
     session: Option<&SessionContainer>,
-) -> Response {
+) -> http::Response<B> {
     let answer = error_answer(config, error, request, session);
     let mut response = to_response(answer.response);
     apply_changes(&answer.changes, response.headers_mut());
@@ -88,14 +87,19 @@ pub(crate) fn reject(
 ) -> Response {
     match config {
         Some(config) => {
-            let session = slot_of(parts).and_then(|slot| slot.take());
-            answer(config, &error, &request_info(parts), session.as_ref())
+            let session = slot_of(&parts.extensions).and_then(|slot| slot.take());
+            answer(
+                config,
+                &error,
+                &request_info(&parts.method, &parts.uri),
+                session.as_ref(),
+            )
         }
         None => default_response(&error),
     }
 }
 
-fn default_response(error: &SessionError) -> Response {
+pub(crate) fn default_response<B: From<String>>(error: &SessionError) -> http::Response<B> {
     to_response(error.default_response(error.status_with(401, 403)))
 }
 
@@ -104,15 +108,21 @@ fn default_response(error: &SessionError) -> Response {
 #[derive(Clone)]
 pub(crate) struct ReturnedError(pub(crate) Arc<SessionError>);
 
+/// The protocol's default answer for `error`, marked for [`SessionLayer`](super::SessionLayer),
+/// which replaces it with the config's answer.
+pub(crate) fn returned_error<B: From<String>>(error: SessionError) -> http::Response<B> {
+    let mut response = default_response(&error);
+    response
+        .extensions_mut()
+        .insert(ReturnedError(Arc::new(error)));
+    response
+}
+
 /// The protocol's default answer (401/403/500/503 with the JSON body). Under
 /// [`SessionLayer`](super::SessionLayer), it is replaced with the config's answer (configured
 /// statuses, error handlers, token clearing), as on routes that verify with the extractors.
 impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
-        let mut response = default_response(&self);
-        response
-            .extensions_mut()
-            .insert(ReturnedError(Arc::new(self)));
-        response
+        returned_error(self)
     }
 }

@@ -36,6 +36,7 @@ pub struct SessionConfigBuilder {
     api_domain: Option<String>,
     website_domain: Option<String>,
     api_base_path: Option<String>,
+    api_gateway_path: Option<String>,
     cookie_domain: Option<String>,
     cookie_secure: Option<bool>,
     cookie_same_site: Option<SameSite>,
@@ -176,6 +177,14 @@ impl SessionConfigBuilder {
     /// Where refresh and sign-out live. Default: `/auth`.
     pub fn api_base_path(mut self, path: impl Into<String>) -> Self {
         self.api_base_path = Some(path.into());
+        self
+    }
+
+    /// The path an API gateway puts before every route the function sees, such as an AWS API
+    /// Gateway stage (`/dev`; the SDKs' `apiGatewayPath`). The refresh cookie's `Path` and the
+    /// endpoints served by the tower layer include it. Default: none.
+    pub fn api_gateway_path(mut self, path: impl Into<String>) -> Self {
+        self.api_gateway_path = Some(path.into());
         self
     }
 
@@ -373,6 +382,7 @@ impl SessionConfigBuilder {
                 .unwrap_or("http://localhost:3000"),
         )?;
         let api_base_path = normalise_path(self.api_base_path.as_deref().unwrap_or("/auth"));
+        let api_gateway_path = normalise_path(self.api_gateway_path.as_deref().unwrap_or(""));
         let session_expired_status = http_status(self.session_expired_status.unwrap_or(401))?;
         let invalid_claim_status = http_status(self.invalid_claim_status.unwrap_or(403))?;
         if session_expired_status == invalid_claim_status {
@@ -427,7 +437,8 @@ impl SessionConfigBuilder {
             inner: Arc::new(ConfigInner {
                 core,
                 keys: Arc::new(keys),
-                refresh_token_path: format!("{api_base_path}/session/refresh"),
+                refresh_token_path: format!("{api_gateway_path}{api_base_path}/session/refresh"),
+                api_gateway_path,
                 api_domain,
                 api_base_path,
                 cookie_domain: self.cookie_domain.map(|d| normalise_cookie_domain(&d)),

@@ -125,6 +125,7 @@ pub(crate) struct ConfigInner {
     pub(crate) keys: Arc<JwksCache>,
     pub(crate) api_domain: String,
     pub(crate) api_base_path: String,
+    pub(crate) api_gateway_path: String,
     pub(crate) cookie_domain: Option<String>,
     pub(crate) cookie_secure: bool,
     pub(crate) cookie_same_site: SameSite,
@@ -174,6 +175,7 @@ impl fmt::Debug for SessionConfig {
         f.debug_struct("SessionConfig")
             .field("api_domain", &c.api_domain)
             .field("api_base_path", &c.api_base_path)
+            .field("api_gateway_path", &c.api_gateway_path)
             .field("cookie_domain", &c.cookie_domain)
             .field("cookie_secure", &c.cookie_secure)
             .field("cookie_same_site", &c.cookie_same_site)
@@ -206,6 +208,12 @@ impl SessionConfig {
     /// The `apiBasePath` (default `/auth`) under which refresh and sign-out are served.
     pub fn api_base_path(&self) -> &str {
         &self.inner.api_base_path
+    }
+
+    /// The path an API gateway puts before every route (an AWS API Gateway stage such as
+    /// `/dev`; default: none).
+    pub fn api_gateway_path(&self) -> &str {
+        &self.inner.api_gateway_path
     }
 
     /// The fetcher registered for the claim under `key`.
