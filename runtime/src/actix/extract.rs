@@ -1,13 +1,11 @@
 //! Sessions in actix-web handlers without the macro: `get_session`, the `SessionContainer` and
 //! `MaybeSession` extractors, and creating a session.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::OnceLock;
-
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
 
 use crate::config::SessionConfig;
 use crate::error::SessionError;
@@ -72,13 +70,7 @@ async fn request_session(
     if let Some(session) = remembered(req) {
         return Ok(Some(session));
     }
-    static REQUIRED: OnceLock<VerifyOptions> = OnceLock::new();
-    static OPTIONAL: OnceLock<VerifyOptions> = OnceLock::new();
-    let options = if required {
-        REQUIRED.get_or_init(|| VerifyOptions::new(true))
-    } else {
-        OPTIONAL.get_or_init(|| VerifyOptions::new(false))
-    };
+    let options = protocol::extractor_options(required);
     verify_with_config(req, options).await
 }
 

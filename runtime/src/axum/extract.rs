@@ -1,8 +1,6 @@
 //! Sessions in axum handlers: the `SessionContainer` and `Option<SessionContainer>` extractors,
 //! [`get_session`] and creating a session.
 
-use std::sync::OnceLock;
-
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, RawPathParams};
 use axum::response::Response;
 use http::request::Parts;
@@ -46,13 +44,7 @@ async fn request_session(
         return Ok(Some(session));
     }
     let config = config_of(&parts.extensions, &parts.uri).map_err(|e| reject(parts, None, e))?;
-    static REQUIRED: OnceLock<VerifyOptions> = OnceLock::new();
-    static OPTIONAL: OnceLock<VerifyOptions> = OnceLock::new();
-    let options = if required {
-        REQUIRED.get_or_init(|| VerifyOptions::new(true))
-    } else {
-        OPTIONAL.get_or_init(|| VerifyOptions::new(false))
-    };
+    let options = protocol::extractor_options(required);
     verify_parts(parts, &config, options)
         .await
         .map_err(|e| reject(parts, Some(&config), e))

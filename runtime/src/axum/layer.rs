@@ -243,11 +243,7 @@ where
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
             if let Some(ReturnedError(error)) = response.extensions_mut().remove::<ReturnedError>()
             {
-                let info = crate::error::RequestInfo::new(
-                    method.as_str(),
-                    uri.path(),
-                    uri.query().unwrap_or(""),
-                );
+                let info = request_info(&method, &uri);
                 return Ok(answer(&config, &error, &info, slot.take().as_ref()));
             }
             if let Some(session) = slot.take() {

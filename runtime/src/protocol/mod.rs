@@ -22,6 +22,7 @@ mod without_request;
 
 pub(crate) use answer::error_answer;
 pub(crate) use create::create_session;
+pub(crate) use options::extractor_options;
 pub use options::{OverrideClaims, VerifyOptions};
 #[cfg(feature = "__internals")]
 pub(crate) use read::{bearer_token, cookie_values};

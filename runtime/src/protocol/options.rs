@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
 
 use crate::claims::{IntoValidator, ValidatorRef};
 
@@ -116,5 +117,17 @@ impl VerifyOptions {
     pub fn tenant_param(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.tenant_param = Some(name.into());
         self
+    }
+}
+
+/// The options of a plain extractor: a required or an optional session, every other option at
+/// its default (built once).
+pub(crate) fn extractor_options(required: bool) -> &'static VerifyOptions {
+    static REQUIRED: OnceLock<VerifyOptions> = OnceLock::new();
+    static OPTIONAL: OnceLock<VerifyOptions> = OnceLock::new();
+    if required {
+        REQUIRED.get_or_init(|| VerifyOptions::new(true))
+    } else {
+        OPTIONAL.get_or_init(|| VerifyOptions::new(false))
     }
 }
