@@ -184,12 +184,14 @@
 //! # Cargo features
 //!
 //! - `actix` (default): the actix-web adapter.
-//! - `axum`: the axum adapter ([`SessionLayer`](crate::axum::SessionLayer), extractors,
-//!   [`get_session`](crate::axum::get_session)).
-//! - `lambda`: AWS Lambda through `lambda_http` ([`lambda`]), on the axum adapter's layer.
+//! - `axum`: the axum adapter (`sessionward::axum`: `SessionLayer`, extractors, `get_session`,
+//!   `#[verify_session]` for axum handlers).
+//! - `lambda`: AWS Lambda through `lambda_http` (`sessionward::lambda`), on the axum adapter's
+//!   layer.
 //! - `embedded` (default): the embedded core on SQLite (`rusqlite`, bundled).
-//! - `core-client`: [`core::CoreClient`], a SuperTokens Core over HTTP (`reqwest`, rustls).
-//! - `cdi-server`: [`cdi`], any core served over the Core Driver Interface (needs `actix`).
+//! - `core-client`: `core::CoreClient`, a SuperTokens Core over HTTP (`reqwest`, rustls).
+//! - `cdi-server`: `sessionward::cdi`, any core served over the Core Driver Interface (needs
+//!   `actix`).
 //! - `metrics`: the counters above, through the `metrics` crate.
 //! - `test-utils`: the `testing` module, sessions for your own handler tests without an HTTP
 //!   login.
