@@ -83,19 +83,8 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
     let name = &sig.ident;
     let marker = format_ident!("__sw_route_{}", name, span = call_site);
 
-    let route_guard = paths::route_guard(call_site);
-    let route_options = paths::route_options(call_site);
     let guarded = paths::guarded(call_site);
     let with_session = paths::with_session(call_site);
-    let once_lock = paths::once_lock(call_site);
-
-    // The marker and its impl exist exactly when the function does.
-    let cfgs: Vec<_> = attrs
-        .iter()
-        .filter(|attr| attr.path().is_ident("cfg"))
-        .collect();
-
-    let chain = options_chain(route);
 
     let session_ty = route
         .session_ty()
@@ -158,6 +147,28 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
     );
     outer_body.set_span(body.span());
 
+    let marker_item = route_marker(route, &marker);
+    quote! {
+        #marker_item
+        #(#attrs)*
+        #vis #asyncness #fn_token #name #outer_params -> #with_session<#ret> #outer_body
+    }
+}
+
+/// The marker type of a route and its `RouteGuard` impl, which builds the route's options once;
+/// both exist exactly when the handler does (its `cfg` attributes).
+fn route_marker(route: &Route, marker: &Ident) -> TokenStream {
+    let call_site = Span::call_site();
+    let route_guard = paths::route_guard(call_site);
+    let route_options = paths::route_options(call_site);
+    let once_lock = paths::once_lock(call_site);
+    let chain = options_chain(route);
+    let vis = &route.vis;
+    let cfgs = route
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"));
+    let cfgs_again = cfgs.clone();
     quote! {
         #(#cfgs)*
         #[doc(hidden)]
@@ -165,16 +176,13 @@ pub(crate) fn expand(route: &Route) -> TokenStream {
         #[allow(non_camel_case_types, dead_code)]
         #vis struct #marker;
 
-        #(#cfgs)*
+        #(#cfgs_again)*
         impl #route_guard for #marker {
             fn options() -> &'static #route_options {
                 static __SW_OPTIONS: #once_lock<#route_options> = #once_lock::new();
                 __SW_OPTIONS.get_or_init(|| { #chain })
             }
         }
-
-        #(#attrs)*
-        #vis #asyncness #fn_token #name #outer_params -> #with_session<#ret> #outer_body
     }
 }
 
@@ -229,15 +237,7 @@ pub(crate) fn expand_axum(route: &Route) -> TokenStream {
     } = route;
     let name = &sig.ident;
     let marker = format_ident!("__sw_route_{}", name, span = call_site);
-    let route_guard = paths::route_guard(call_site);
-    let route_options = paths::route_options(call_site);
     let guarded = paths::axum_guarded(call_site);
-    let once_lock = paths::once_lock(call_site);
-    let chain = options_chain(route);
-    let cfgs: Vec<_> = attrs
-        .iter()
-        .filter(|attr| attr.path().is_ident("cfg"))
-        .collect();
     let session_ty = route
         .session_ty()
         .map_or_else(|| quote!(()), ToTokens::to_token_stream);
@@ -287,21 +287,9 @@ pub(crate) fn expand_axum(route: &Route) -> TokenStream {
     );
     outer_body.set_span(body.span());
 
+    let marker_item = route_marker(route, &marker);
     quote! {
-        #(#cfgs)*
-        #[doc(hidden)]
-        // The marker is only ever named as a type, never constructed.
-        #[allow(non_camel_case_types, dead_code)]
-        #vis struct #marker;
-
-        #(#cfgs)*
-        impl #route_guard for #marker {
-            fn options() -> &'static #route_options {
-                static __SW_OPTIONS: #once_lock<#route_options> = #once_lock::new();
-                __SW_OPTIONS.get_or_init(|| { #chain })
-            }
-        }
-
+        #marker_item
         #(#attrs)*
         #vis #asyncness #fn_token #name #outer_params #output #outer_body
     }
