@@ -8,39 +8,34 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 use crate::config::SessionConfig;
 use crate::error::{ErrorResponse, SessionError};
-use crate::protocol::{
-    EXPOSE_HEADERS, HeaderChange, ResponseChanges, SET_COOKIE, error_answer, exposed_with,
-};
+use crate::protocol::{HeaderSink, ResponseChanges, SET_COOKIE, error_answer};
 
 use super::request::{request_info, take_remembered};
 
-/// Applies the protocol's header changes, in order. A value that is not valid header text is
-/// left out (tokens and cookies are always valid).
+/// Applies the protocol's header changes, in order.
 pub(crate) fn apply_changes(changes: &ResponseChanges, headers: &mut HeaderMap) {
-    for change in changes.iter() {
-        match change {
-            HeaderChange::Insert(name, value) => {
-                if let Ok(value) = HeaderValue::from_str(value) {
-                    headers.insert(HeaderName::from_static(name), value);
-                }
-            }
-            HeaderChange::SetCookie(cookie) => {
-                if let Ok(value) = HeaderValue::from_str(cookie) {
-                    headers.append(HeaderName::from_static(SET_COOKIE), value);
-                }
-            }
-            HeaderChange::Remove(name) => {
-                headers.remove(*name);
-            }
-            HeaderChange::Expose(name) => {
-                let current = headers.get(EXPOSE_HEADERS).and_then(|v| v.to_str().ok());
-                if let Some(listed) = exposed_with(current, name)
-                    && let Ok(value) = HeaderValue::from_str(&listed)
-                {
-                    headers.insert(HeaderName::from_static(EXPOSE_HEADERS), value);
-                }
-            }
+    changes.apply_to(headers);
+}
+
+impl HeaderSink for HeaderMap {
+    fn insert(&mut self, name: &'static str, value: &str) {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            HeaderMap::insert(self, HeaderName::from_static(name), value);
         }
+    }
+
+    fn append_set_cookie(&mut self, cookie: &str) {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            self.append(HeaderName::from_static(SET_COOKIE), value);
+        }
+    }
+
+    fn remove(&mut self, name: &'static str) {
+        HeaderMap::remove(self, name);
+    }
+
+    fn get(&self, name: &'static str) -> Option<&str> {
+        HeaderMap::get(self, name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -152,7 +147,7 @@ mod tests {
     fn changes_apply_in_order_and_expose_each_header_once() {
         let mut headers = HeaderMap::new();
         headers.insert(
-            HeaderName::from_static(EXPOSE_HEADERS),
+            HeaderName::from_static("access-control-expose-headers"),
             HeaderValue::from_static("x-own"),
         );
         let dir = tempfile::tempdir().unwrap();
@@ -166,7 +161,7 @@ mod tests {
         assert_eq!(headers.get_all(header::SET_COOKIE).count(), 2);
         assert_eq!(headers.get("front-token").unwrap(), "remove");
         assert_eq!(
-            headers.get(EXPOSE_HEADERS).unwrap(),
+            headers.get("access-control-expose-headers").unwrap(),
             "x-own, front-token, st-access-token, st-refresh-token"
         );
     }

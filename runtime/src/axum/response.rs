@@ -10,40 +10,34 @@ use http::request::Parts;
 
 use crate::config::SessionConfig;
 use crate::error::{ErrorResponse, RequestInfo, SessionError};
-use crate::protocol::{
-    EXPOSE_HEADERS, HeaderChange, ResponseChanges, SET_COOKIE, SessionContainer, error_answer,
-    exposed_with,
-};
+use crate::protocol::{HeaderSink, ResponseChanges, SET_COOKIE, SessionContainer, error_answer};
 
 use super::request::{request_info, slot_of};
 
-/// Applies the protocol's header changes, in order. A value that is not valid header text is
-/// left out (tokens and cookies are always valid).
+/// Applies the protocol's header changes, in order.
 pub(crate) fn apply_changes(changes: &ResponseChanges, headers: &mut HeaderMap) {
-    for change in changes.iter() {
-        match change {
-            HeaderChange::Insert(name, value) => {
-                if let Ok(value) = HeaderValue::from_str(value) {
-                    headers.insert(HeaderName::from_static(name), value);
-                }
-            }
-            HeaderChange::SetCookie(cookie) => {
-                if let Ok(value) = HeaderValue::from_str(cookie) {
-                    headers.append(HeaderName::from_static(SET_COOKIE), value);
-                }
-            }
-            HeaderChange::Remove(name) => {
-                headers.remove(*name);
-            }
-            HeaderChange::Expose(name) => {
-                let current = headers.get(EXPOSE_HEADERS).and_then(|v| v.to_str().ok());
-                if let Some(listed) = exposed_with(current, name)
-                    && let Ok(value) = HeaderValue::from_str(&listed)
-                {
-                    headers.insert(HeaderName::from_static(EXPOSE_HEADERS), value);
-                }
-            }
+    changes.apply_to(headers);
+}
+
+impl HeaderSink for HeaderMap {
+    fn insert(&mut self, name: &'static str, value: &str) {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            HeaderMap::insert(self, HeaderName::from_static(name), value);
         }
+    }
+
+    fn append_set_cookie(&mut self, cookie: &str) {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            self.append(HeaderName::from_static(SET_COOKIE), value);
+        }
+    }
+
+    fn remove(&mut self, name: &'static str) {
+        HeaderMap::remove(self, name);
+    }
+
+    fn get(&self, name: &'static str) -> Option<&str> {
+        HeaderMap::get(self, name).and_then(|v| v.to_str().ok())
     }
 }
 

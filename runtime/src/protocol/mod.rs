@@ -30,9 +30,7 @@ pub(crate) use refresh::{legacy_cookie_clearing, refresh, sign_out};
 pub use request::{HeaderKey, RequestView};
 #[cfg(feature = "__internals")]
 pub(crate) use response::front_token;
-pub(crate) use response::{
-    EXPOSE_HEADERS, HeaderChange, ResponseChanges, SET_COOKIE, exposed_with,
-};
+pub(crate) use response::{HeaderSink, ResponseChanges, SET_COOKIE};
 #[doc(hidden)]
 pub use route::{RouteGuard, SessionParam};
 pub use session::{AccessTokenPayload, SessionContainer, SessionTokens};

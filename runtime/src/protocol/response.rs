@@ -54,6 +54,7 @@ impl ResponseChanges {
     }
 
     /// The changes, in the order to apply them.
+    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &HeaderChange> {
         self.0.iter()
     }
@@ -178,6 +179,37 @@ impl ResponseChanges {
             &config.access_token_path,
             0,
         );
+    }
+}
+
+/// A framework's response headers, as [`ResponseChanges::apply_to`] writes them. A value that
+/// is not valid header text is left out by the implementation (tokens and cookies always are).
+pub(crate) trait HeaderSink {
+    /// Replaces every value of `name` with `value`.
+    fn insert(&mut self, name: &'static str, value: &str);
+    /// Adds a `Set-Cookie` header.
+    fn append_set_cookie(&mut self, cookie: &str);
+    /// Removes `name`.
+    fn remove(&mut self, name: &'static str);
+    /// The first value of `name` as text.
+    fn get(&self, name: &'static str) -> Option<&str>;
+}
+
+impl ResponseChanges {
+    /// Applies the changes to `headers`, in order.
+    pub(crate) fn apply_to(&self, headers: &mut impl HeaderSink) {
+        for change in &self.0 {
+            match change {
+                HeaderChange::Insert(name, value) => headers.insert(name, value),
+                HeaderChange::SetCookie(cookie) => headers.append_set_cookie(cookie),
+                HeaderChange::Remove(name) => headers.remove(name),
+                HeaderChange::Expose(name) => {
+                    if let Some(listed) = exposed_with(headers.get(EXPOSE_HEADERS), name) {
+                        headers.insert(EXPOSE_HEADERS, &listed);
+                    }
+                }
+            }
+        }
     }
 }
 
