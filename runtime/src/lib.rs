@@ -268,6 +268,13 @@ pub use config::{
 };
 pub use error::{ClaimValidationError, CoreError, ErrorResponse, RequestInfo, SessionError};
 pub use keys::{JwksCache, KeySource, KeySourceError, StaticKeySource};
+
+/// The JSON Web Key types that key sources hand out ([`KeySource::fetch_keys`],
+/// [`StaticKeySource::new`]): `jsonwebtoken`'s, re-exported so a key source needs no
+/// dependency of its own on that crate (and cannot pick a mismatched version).
+pub mod jwk {
+    pub use jsonwebtoken::jwk::{Jwk, JwkSet};
+}
 pub use protocol::{
     AccessTokenPayload, OverrideClaims, SessionContainer, SessionTokens, SsrSession, VerifyOptions,
 };
