@@ -1,5 +1,5 @@
-//! The front-token (protocol §4): for any user id, expiry and payload, it is standard base64
-//! of `{"uid","ate","up"}` and decodes back to exactly those values.
+//! The front-token (docs/protocol.md §4): for any user id, expiry and payload, it is standard
+//! base64 of `{"uid","ate","up"}` and decodes back to exactly those values.
 //!
 //! Input: `user id \0 8 bytes of expiry, payload JSON`; a payload that is not a JSON object is
 //! wrapped as `{"x": <text>}`.

@@ -1,4 +1,4 @@
-//! The request reader and verification (protocol §3.2, §5, §6.2) on arbitrary headers.
+//! The request reader and verification (docs/protocol.md §3.2, §5, §6.2) on arbitrary headers.
 //!
 //! Byte 0: bit 0 POST (else GET), bit 1 session required, bits 2–3 the anti-CSRF mode. The
 //! rest is split on `\n`; a line `name: value` is that header; a line without `:` is the value

@@ -1,4 +1,4 @@
-//! The access-token parser (protocol §1.3, §1.4) on arbitrary input. Byte 0 picks the mode:
+//! The access-token parser (docs/protocol.md §1.3, §1.4) on arbitrary input. Byte 0 picks the mode:
 //! odd ⇒ the rest is `header JSON \0 payload JSON \0 signature`, base64url-encoded here (so the
 //! fuzzer works on JSON directly); even ⇒ the rest is the token text itself.
 #![no_main]

@@ -1,5 +1,5 @@
-//! Helpers shared by the fuzz targets: a verify-only core with the protocol's Appendix A keys,
-//! a config over it, and a bounded executor for futures that never wait on I/O.
+//! Helpers shared by the fuzz targets: a verify-only core with the Appendix A keys of
+//! docs/protocol.md, a config over it, and a bounded executor for futures that never wait on I/O.
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -12,7 +12,7 @@ use sessionward::core::{
 };
 use sessionward::{AntiCsrf, KeySource, SessionConfig, StaticKeySource};
 
-/// The protocol's Appendix A vectors (JWKS, then `name` / `token` lines).
+/// The vectors of docs/protocol.md Appendix A (JWKS, then `name` / `token` lines).
 pub const APPENDIX_A: &str = include_str!("../../runtime/tests/fixtures/appendix_a.txt");
 
 /// The Appendix A JWKS.

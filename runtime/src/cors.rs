@@ -1,4 +1,4 @@
-//! The CORS header lists a SuperTokens frontend needs (protocol §3.6), for `actix-cors`.
+//! The CORS header lists a SuperTokens frontend needs (docs/protocol.md §3.6), for `actix-cors`.
 //!
 //! ```
 //! // With actix-cors:

@@ -16,7 +16,7 @@ pub mod fuzz {
         pub payload: Map<String, Value>,
     }
 
-    /// Version detection and structure check (protocol §1.3, §1.4); the error is the reason.
+    /// Version detection and structure check (docs/protocol.md §1.3, §1.4); errors give the reason.
     pub fn parse_access_token(raw: &str) -> Result<ParsedAccessToken, String> {
         crate::token::parse_access_token(raw)
             .map(|t| ParsedAccessToken {
@@ -41,7 +41,7 @@ pub mod fuzz {
             .map_err(|e| e.to_string())
     }
 
-    /// The request reader and verification of protocol §3.2 and §6.2, as a route with
+    /// The request reader and verification of docs/protocol.md §3.2 and §6.2, as a route with
     /// `required` uses them (the app must carry a [`SessionConfig`](crate::SessionConfig)).
     pub async fn verify_request(
         req: &actix_web::HttpRequest,
@@ -66,7 +66,7 @@ pub mod fuzz {
         crate::protocol::bearer_token(req).map(|t| t.map(str::to_owned))
     }
 
-    /// The front-token for a user, access-token expiry and payload (protocol §4).
+    /// The front-token for a user, access-token expiry and payload (docs/protocol.md §4).
     pub fn front_token(user_id: &str, expiry_ms: u64, payload: &Map<String, Value>) -> String {
         crate::protocol::front_token(user_id, expiry_ms, payload)
     }
@@ -113,7 +113,7 @@ pub mod bench {
 
     use crate::{SessionConfig, SessionContainer, SessionError, VerifyOptions};
 
-    /// What `#[verify_session]` runs for a request (protocol §6.2), claims included.
+    /// What `#[verify_session]` runs for a request (docs/protocol.md §6.2), claims included.
     ///
     /// # Errors
     /// As [`get_session`](crate::get_session).

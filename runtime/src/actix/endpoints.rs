@@ -1,4 +1,4 @@
-//! The frontend-facing session endpoints on actix-web (protocol §9): refresh and sign-out.
+//! The frontend-facing session endpoints on actix-web (docs/protocol.md §9): refresh and sign-out.
 
 use actix_web::dev::HttpServiceFactory;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -34,7 +34,7 @@ fn ok_with(body: serde_json::Value, changes: &ResponseChanges) -> HttpResponse {
     response
 }
 
-/// `POST {apiBasePath}/session/refresh` (protocol §9.1).
+/// `POST {apiBasePath}/session/refresh` (docs/protocol.md §9.1).
 async fn refresh(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
     let config = SessionConfig::from_request(&req).map_err(|e| reject(&req, None, e))?;
     match protocol::refresh(&config, &req).await {
@@ -48,7 +48,7 @@ async fn refresh(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
     }
 }
 
-/// `POST {apiBasePath}/signout` (protocol §9.2).
+/// `POST {apiBasePath}/signout` (docs/protocol.md §9.2).
 async fn sign_out(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
     let config = SessionConfig::from_request(&req).map_err(|e| reject(&req, None, e))?;
     match protocol::sign_out(&config, &req, |_| {}).await {

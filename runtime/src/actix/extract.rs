@@ -51,7 +51,7 @@ pub(crate) async fn verify_with_config(
 /// ```
 ///
 /// # Errors
-/// The [`SessionError`] of protocol §6.3; [`SessionError::MissingConfig`] when no config is
+/// A [`SessionError`] (docs/protocol.md §6.3); [`SessionError::MissingConfig`] when no config is
 /// registered for the route.
 pub async fn get_session(
     req: &HttpRequest,

@@ -1,5 +1,5 @@
 //! Which CDI endpoint a request path names: `[/appid-<app>][/<tenant>]/<endpoint>`
-//! (protocol §10.1).
+//! (docs/protocol.md §10.1).
 
 /// The CDI endpoints served by [`super::configure`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl Endpoint {
         })
     }
 
-    /// Endpoints whose tenant prefix selects the tenant (protocol §10.3); the others are
+    /// Endpoints whose tenant prefix selects the tenant (docs/protocol.md §10.3); the others are
     /// app-level and accept only the `public` prefix.
     pub(crate) fn is_tenant_scoped(self) -> bool {
         matches!(self, Self::Session | Self::Remove | Self::UserHandles)

@@ -1,5 +1,5 @@
 //! Session claims: values stored in the access-token payload as `{"K": {"v": value, "t": ms}}`
-//! (protocol §7), and the validators that routes require of them.
+//! (docs/protocol.md §7), and the validators that routes require of them.
 //!
 //! A route lists validators with `#[verify_session(claims = [..])]`; the config holds global
 //! ones. Each entry is a validator expression such as `Roles::includes("admin")`, or a bare claim
@@ -191,7 +191,7 @@ enum Check {
 }
 
 /// A value check on one claim, with the exact failure reasons of the SuperTokens SDKs
-/// (protocol §7.2): missing value, then age, then the comparison.
+/// (docs/protocol.md §7.2): missing value, then age, then the comparison.
 #[derive(Debug, Clone)]
 pub struct ClaimValidator {
     id: String,
@@ -304,7 +304,7 @@ impl ClaimValidator {
             Check::Includes(v) => ("expectedToInclude", v.clone()),
             Check::IncludesAll(vs) => ("expectedToInclude", Value::Array(vs.clone())),
             Check::Excludes(v) => ("expectedToNotInclude", v.clone()),
-            // Node's quirk, kept for byte compatibility (protocol Appendix B item 5).
+            // Node's quirk, kept for byte compatibility (docs/protocol.md Appendix B item 5).
             Check::IncludesAny(vs) | Check::ExcludesAll(vs) => {
                 ("expectedToNotInclude", Value::Array(vs.clone()))
             }

@@ -17,7 +17,7 @@ use crate::core::SessionCore;
 use crate::error::{ErrorResponse, HandlerSlot, RequestInfo, SessionError};
 use crate::keys::JwksCache;
 
-/// How session tokens travel between the browser and the backend (protocol §3).
+/// How session tokens travel between the browser and the backend (docs/protocol.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenTransferMethod {
     /// HttpOnly cookies `sAccessToken` / `sRefreshToken`.
@@ -28,7 +28,7 @@ pub enum TokenTransferMethod {
     Any,
 }
 
-/// Cross-site request forgery protection for cookie sessions (protocol §5).
+/// Cross-site request forgery protection for cookie sessions (docs/protocol.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AntiCsrf {
     /// An anti-CSRF token issued with the session must be echoed in the `anti-csrf` header.

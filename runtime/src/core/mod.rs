@@ -249,7 +249,7 @@ pub struct SessionInformation {
 
 /// A session core: the embedded one, or a SuperTokens Core over HTTP.
 ///
-/// The methods mirror the CDI session calls (protocol §10.3) and keep their semantics, so
+/// The methods mirror the CDI session calls (docs/protocol.md §10.3) and keep their semantics, so
 /// that one verifier works with either.
 pub trait SessionCore: Send + Sync + 'static {
     /// Where verifiers get this core's public signing keys.

@@ -1,5 +1,5 @@
-//! The answer to a session error under a config (protocol §6.3): a configured error handler or
-//! the protocol's JSON with the configured status, plus the token changes the error calls for.
+//! The answer to a session error under a config (docs/protocol.md §6.3): a configured error handler
+//! or the protocol's JSON with the configured status, plus the token changes the error calls for.
 
 use crate::config::SessionConfig;
 use crate::error::{Clearing, ErrorResponse, RequestInfo, SessionError};
@@ -35,8 +35,8 @@ pub(crate) fn error_answer(
         changes
     } else {
         // What the session changed before the error is kept: claim values fetched during
-        // verification go out with the 403 (protocol Appendix B item 4), and so does a token
-        // a handler changed before it failed.
+        // verification go out with the 403 (docs/protocol.md Appendix B item 4), and so does a
+        // token a handler changed before it failed.
         session
             .map(SessionContainer::response_changes)
             .unwrap_or_default()

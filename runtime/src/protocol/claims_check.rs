@@ -1,5 +1,5 @@
 //! The route's checks after the token: the tenant from the path, and the claim validators with
-//! refetching of stale values (protocol §7.4).
+//! refetching of stale values (docs/protocol.md §7.4).
 
 use std::sync::Arc;
 
@@ -56,7 +56,7 @@ pub(crate) async fn validate_route_claims(
     refetch_and_validate(session, &validators, now_ms()).await
 }
 
-/// Protocol §7.4: fetch claim values that are missing or stale, store them in the session
+/// docs/protocol.md §7.4: fetch claim values that are missing or stale, store them in the session
 /// (a new access token for the client), then run every validator.
 pub(crate) async fn refetch_and_validate(
     session: &SessionContainer,

@@ -1,5 +1,5 @@
-//! Creating a session (protocol §3.3, §3.5 "create"): the payload with its first claim values,
-//! the core call, and the transfer method the frontend asked for.
+//! Creating a session (docs/protocol.md §3.3, §3.5 "create"): the payload with its first claim
+//! values, the core call, and the transfer method the frontend asked for.
 
 use serde_json::{Map, Value};
 
@@ -70,7 +70,7 @@ pub(crate) async fn create_session<R: RequestView>(
             use_dynamic_signing_key: c.use_dynamic_signing_key,
         })
         .await?;
-    // A new session replaces one carried by the other method (protocol §3.5 "create").
+    // A new session replaces one carried by the other method (docs/protocol.md §3.5 "create").
     let replaces_other = has_access_token(req, method.other());
     let session = SessionContainer::from_created(config, created, method, replaces_other)?;
     crate::observe::session_created();

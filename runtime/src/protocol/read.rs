@@ -1,4 +1,4 @@
-//! Reading tokens from a request (protocol §3.2, §3.3): the access-token candidates, the
+//! Reading tokens from a request (docs/protocol.md §3.2, §3.3): the access-token candidates, the
 //! refresh token, the legacy cookie, and the transfer method for a new session.
 
 use std::borrow::Cow;
@@ -58,7 +58,7 @@ pub(crate) fn has_legacy_cookie<R: RequestView>(req: &R) -> bool {
     !cookie_values(req, LEGACY_ID_REFRESH_COOKIE).is_empty()
 }
 
-/// The transfer method for a new session (protocol §3.3): cookies only when the frontend
+/// The transfer method for a new session (docs/protocol.md §3.3): cookies only when the frontend
 /// asked for them with `st-auth-mode: cookie`, headers otherwise; a configured single method
 /// wins.
 pub(crate) fn creation_transfer<R: RequestView>(req: &R, config: &ConfigInner) -> Transfer {
@@ -86,7 +86,7 @@ pub(crate) fn has_access_token<R: RequestView>(req: &R, method: Transfer) -> boo
     }
 }
 
-/// The refresh token of a request (protocol §3.2): header first, then the cookie.
+/// The refresh token of a request (docs/protocol.md §3.2): header first, then the cookie.
 pub(crate) fn refresh_token<R: RequestView>(
     req: &R,
     allowed: TokenTransferMethod,
@@ -118,7 +118,7 @@ pub(crate) fn refresh_token<R: RequestView>(
     Ok(None)
 }
 
-/// The access-token candidates of a request (protocol §3.2).
+/// The access-token candidates of a request (docs/protocol.md §3.2).
 pub(crate) struct Candidates<'r> {
     bearer: Option<&'r str>,
     cookies: Vec<Cow<'r, str>>,

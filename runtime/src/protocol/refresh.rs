@@ -1,4 +1,4 @@
-//! The frontend's session endpoints (protocol §9): refresh and sign-out.
+//! The frontend's session endpoints (docs/protocol.md §9): refresh and sign-out.
 
 use crate::config::{AntiCsrf, SessionConfig};
 use crate::core::{RefreshOutcome, RefreshRequest};
@@ -13,7 +13,7 @@ use super::response::ResponseChanges;
 use super::session::SessionContainer;
 use super::verify::verify_request;
 
-/// `POST {apiBasePath}/session/refresh` (protocol §9.1): the new tokens to send with a 200
+/// `POST {apiBasePath}/session/refresh` (docs/protocol.md §9.1): the new tokens to send with a 200
 /// `{}`. Runs in a `sessionward.refresh` span that records the outcome.
 ///
 /// On an error, answer it and add [`legacy_cookie_clearing`].
@@ -77,7 +77,7 @@ async fn refresh_session<R: RequestView>(
             });
         }
     };
-    // Clear a refresh token that came by the other method (protocol §9.1 step 5).
+    // Clear a refresh token that came by the other method (docs/protocol.md §9.1 step 5).
     let other_has_refresh_token =
         method == Transfer::Header && !cookie_values(req, REFRESH_TOKEN_COOKIE).is_empty();
     let session = SessionContainer::from_created(config, created, method, other_has_refresh_token)?;
@@ -105,7 +105,7 @@ pub(crate) fn legacy_cookie_clearing<R: RequestView>(
     changes
 }
 
-/// `POST {apiBasePath}/signout` (protocol §9.2): revokes the request's session; the cleared
+/// `POST {apiBasePath}/signout` (docs/protocol.md §9.2): revokes the request's session; the cleared
 /// tokens to send with a 200 `{"status":"OK"}`.
 ///
 /// On an error, the session whose token checked out (if any) went to `keep`, as in

@@ -1,4 +1,4 @@
-//! What a response must say about the session (protocol §3.4–§3.7, §4): new tokens, the
+//! What a response must say about the session (docs/protocol.md §3.4–§3.7, §4): new tokens, the
 //! front-token, cleared tokens, as a list of header changes each adapter applies to its own
 //! response type.
 
@@ -129,7 +129,7 @@ impl ResponseChanges {
         }
     }
 
-    /// Writes a new or changed session (protocol §3.4 "attachToRequestResponse").
+    /// Writes a new or changed session (docs/protocol.md §3.4 "attachToRequestResponse").
     pub(crate) fn attach(
         &mut self,
         config: &ConfigInner,
@@ -155,7 +155,7 @@ impl ResponseChanges {
         }
     }
 
-    /// Clears the session in one transfer method (protocol §3.5).
+    /// Clears the session in one transfer method (docs/protocol.md §3.5).
     pub(crate) fn clear(&mut self, config: &ConfigInner, method: Transfer) {
         self.set_token(config, false, "", 0, method);
         self.set_token(config, true, "", 0, method);
@@ -170,7 +170,7 @@ impl ResponseChanges {
         self.clear(config, Transfer::Header);
     }
 
-    /// Expires the `sIdRefreshToken` cookie of pre-2023 SDKs (protocol §3.7).
+    /// Expires the `sIdRefreshToken` cookie of pre-2023 SDKs (docs/protocol.md §3.7).
     pub(crate) fn clear_legacy_id_refresh_cookie(&mut self, config: &ConfigInner) {
         self.set_cookie(
             config,
@@ -230,7 +230,7 @@ pub(crate) fn exposed_with(current: Option<&str>, name: &str) -> Option<String> 
     })
 }
 
-/// The front-token: base64 of `{"uid","ate","up"}` (protocol §4).
+/// The front-token: base64 of `{"uid","ate","up"}` (docs/protocol.md §4).
 pub(crate) fn front_token(user_id: &str, expiry_ms: u64, payload: &Map<String, Value>) -> String {
     #[derive(Serialize)]
     struct Front<'a> {

@@ -49,7 +49,7 @@ impl SessionConfig {
     /// `options.anti_csrf_check(false)`.
     ///
     /// # Errors
-    /// The [`SessionError`] of protocol §6.3; [`SessionError::Internal`] when a custom-header
+    /// A [`SessionError`] (docs/protocol.md §6.3); [`SessionError::Internal`] when a custom-header
     /// anti-CSRF check is asked for.
     pub async fn get_session_without_request_response(
         &self,

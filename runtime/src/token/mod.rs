@@ -1,4 +1,4 @@
-//! Access tokens: version detection (protocol §1.3), structure check (§1.4), signature and
+//! Access tokens: version detection (docs/protocol.md §1.3), structure check (§1.4), signature and
 //! expiry verification (§1.6, §2.4) and extraction of the session fields.
 //!
 //! [`parse_access_token`] never touches keys: it decides whether a string is a SuperTokens
@@ -58,7 +58,7 @@ impl TokenError {
     }
 }
 
-/// Payload fields owned by the core; users cannot set them (protocol §1.5).
+/// Payload fields owned by the core; users cannot set them (docs/protocol.md §1.5).
 pub(crate) const PROTECTED_PROPS: &[&str] = &[
     "sub",
     "iat",

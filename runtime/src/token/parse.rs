@@ -1,4 +1,4 @@
-//! Version detection (protocol §1.3) and structure check (§1.4); no signature check here.
+//! Version detection (docs/protocol.md §1.3) and structure check (§1.4); no signature check here.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,9 +18,9 @@ pub(crate) const MAX_ACCESS_TOKEN_LEN: usize = 16 * 1024;
 /// Longest `kid` accepted, in bytes.
 const MAX_KID_LEN: usize = 256;
 
-/// The v1 header segment, byte for byte (§1.2).
+/// The v1 header segment, byte for byte (docs/protocol.md §1.2).
 const V1_HEADER: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsInZlcnNpb24iOiIxIn0=";
-/// The v2 header segment, byte for byte (§1.2).
+/// The v2 header segment, byte for byte (docs/protocol.md §1.2).
 const V2_HEADER: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsInZlcnNpb24iOiIyIn0=";
 
 /// Newest token version this crate understands (CDI 5.4 mints v5).
@@ -34,7 +34,8 @@ const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD
 /// URL-safe alphabet, padding optional.
 const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
-/// An access token that parsed and passed the structure check (§1.3, §1.4); signature NOT checked.
+/// An access token that parsed and passed the structure check (docs/protocol.md §1.3, §1.4);
+/// signature NOT checked.
 pub(crate) struct UnverifiedToken<'a> {
     /// The token exactly as received.
     #[allow(
@@ -64,8 +65,8 @@ impl fmt::Debug for UnverifiedToken<'_> {
     }
 }
 
-/// Splits `raw` into its three segments, detects the version (§1.3), decodes the payload and
-/// runs the structure check (§1.4).
+/// Splits `raw` into its three segments, detects the version (docs/protocol.md §1.3), decodes the
+/// payload and runs the structure check (§1.4).
 ///
 /// # Errors
 ///
@@ -107,7 +108,7 @@ pub(crate) fn parse_access_token(raw: &str) -> Result<UnverifiedToken<'_>, Token
     })
 }
 
-/// Decodes base64 in either alphabet (even mixed), padding optional (§1.1).
+/// Decodes base64 in either alphabet (even mixed), padding optional (docs/protocol.md §1.1).
 pub(super) fn decode_lenient(segment: &str) -> Option<Vec<u8>> {
     let bytes = segment.as_bytes();
     let url_safe = bytes.iter().any(|&b| b == b'-' || b == b'_');
@@ -192,7 +193,7 @@ fn parse_header(segment: &str) -> Result<(u8, String), TokenError> {
     if !is_valid_kid(&kid) {
         return Err(TokenError::Malformed("header kid is invalid"));
     }
-    // Only RS256 is ever accepted (§2.4); `none`, HMAC, PSS, EC, … never reach a key.
+    // Only RS256 is accepted (docs/protocol.md §2.4): `none`, HMAC, PSS, EC, … never reach a key.
     if header.alg.as_ref().map(|a| &*a.0) != Some("RS256") {
         return Err(TokenError::Malformed("header alg is not RS256"));
     }
@@ -220,8 +221,8 @@ fn is_valid_kid(kid: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
 }
 
-/// The structure check of §1.4 (Node `validateAccessTokenStructure`), with `tId` required
-/// for v4 and v5.
+/// The structure check of docs/protocol.md §1.4 (Node `validateAccessTokenStructure`), with `tId`
+/// required for v4 and v5.
 pub(super) fn check_structure(version: u8, payload: &Map<String, Value>) -> Result<(), TokenError> {
     match payload.get("stt") {
         None => {}

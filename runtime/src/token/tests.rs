@@ -1,4 +1,4 @@
-//! Appendix A vectors and hand-minted tokens.
+//! The vectors of docs/protocol.md Appendix A, and hand-minted tokens.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

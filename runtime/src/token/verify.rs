@@ -1,4 +1,4 @@
-//! Signature (RS256 only), structure re-check, expiry and extraction (protocol §1.4, §1.6, §2.4).
+//! RS256 signature, structure re-check, expiry and extraction (docs/protocol.md §1.4, §1.6, §2.4).
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,10 +11,10 @@ use super::TokenError;
 use super::parse::{UnverifiedToken, check_structure, decode_lenient};
 use crate::keys::{JwksCache, Rs256Key};
 
-/// Tenant of tokens older than v4 (§1.4).
+/// Tenant of tokens older than v4 (docs/protocol.md §1.4).
 const DEFAULT_TENANT: &str = "public";
 
-/// What verification yields (§1.4 "Extraction"); strings are trimmed.
+/// What verification yields (docs/protocol.md §1.4 "Extraction"); strings are trimmed.
 #[derive(Clone)]
 pub(crate) struct AccessTokenInfo {
     /// 2 (covers v1 and v2), 3, 4 or 5.
@@ -79,9 +79,9 @@ impl fmt::Debug for PayloadKeys<'_> {
     }
 }
 
-/// Verifies `token` with the cache's keys (fetching them if needed, §2.3): RS256 signature over
-/// the original `header.payload` text (v2: each cached RSA key in turn), structure check on the
-/// verified payload, expiry with zero leeway, extraction.
+/// Verifies `token` with the cache's keys (fetching them if needed, docs/protocol.md §2.3): RS256
+/// signature over the original `header.payload` text (v2: each cached RSA key in turn), structure
+/// check on the verified payload, expiry with zero leeway, extraction.
 ///
 /// Takes the token by value so the verified payload is moved, not cloned, into the result.
 ///
@@ -153,7 +153,7 @@ fn verify_rs256(signature: &str, signing_input: &str, key: &Rs256Key) -> Result<
     }
 }
 
-/// v2 signatures are standard base64 with padding: decode once, then try each key (§2.4).
+/// v2 signatures are padded standard base64: decode once, try each key (docs/protocol.md §2.4).
 fn verify_v2_signature(
     token: &UnverifiedToken<'_>,
     candidates: &[Arc<Rs256Key>],

@@ -726,7 +726,7 @@ async fn duplicate_cookies_and_authorization_headers_are_refused() {
     let t = Target::start(|b| b).await;
     let cookie_session = login(&t.server, "cookie-user", "cookie").await;
     let token = &cookie_session.access_token;
-    // §3.7: several sAccessToken cookies ⇒ "try refresh token", whichever way they come.
+    // docs/protocol.md §3.7: several sAccessToken cookies ⇒ "try refresh token", however sent.
     for (label, request) in [
         (
             "two sAccessToken in one Cookie header",

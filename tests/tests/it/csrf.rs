@@ -1,5 +1,5 @@
-//! Anti-CSRF for cookie sessions (protocol §5): custom header and token modes; header sessions
-//! are exempt; a failed check is a 401 (never 403).
+//! Anti-CSRF for cookie sessions (docs/protocol.md §5): custom header and token modes; header
+//! sessions are exempt; a failed check is a 401 (never 403).
 
 use serde_json::Value;
 use sessionward::AntiCsrf;

@@ -1,5 +1,5 @@
-//! Protocol Appendix A over HTTP: each vector sent as a bearer token and as a cookie to a route
-//! whose core publishes the Appendix A keys.
+//! docs/protocol.md Appendix A over HTTP: each vector sent as a bearer token and as a cookie to a
+//! route whose core publishes the Appendix A keys.
 
 use actix_web::{HttpResponse, Responder, get, post, web};
 use serde_json::{Value, json};

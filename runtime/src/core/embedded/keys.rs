@@ -1,4 +1,4 @@
-//! The embedded core's RSA-2048 signing keys (protocol §2): kept in the store, rotated, and
+//! The embedded core's RSA-2048 signing keys (docs/protocol.md §2): kept in the store, rotated, and
 //! published as a JWKS.
 //!
 //! * One static key `s-<uuid>` never rotates (the oldest one signs if several exist).

@@ -1,4 +1,4 @@
-//! Token material: v5 access tokens (protocol §1.2, §1.4), opaque refresh tokens, and the
+//! Token material: v5 access tokens (docs/protocol.md §1.2, §1.4), opaque refresh tokens, and the
 //! server secret that derives refresh-token children and anti-CSRF tokens deterministically.
 
 use std::fmt;
@@ -54,7 +54,7 @@ pub(crate) fn mint_access_token(
 ) -> Result<IssuedToken, CoreError> {
     let exp = claims.expiry_ms / 1000;
     let iat = claims.issued_ms / 1000;
-    // The core's field order (protocol §1.7): protected fields around the custom payload.
+    // The core's field order (docs/protocol.md §1.7): protected fields around the custom payload.
     let mut payload = Map::with_capacity(claims.payload.len() + 9);
     payload.insert("sub".into(), json!(claims.user_id));
     payload.insert("exp".into(), json!(exp));

@@ -1,5 +1,5 @@
-//! The embedded core: SuperTokens core session semantics (protocol §10.3, CDI ≤ 5.5) inside the
-//! app process, persisted in one SQLite file under a data directory. No service to run.
+//! The embedded core: SuperTokens core session semantics (docs/protocol.md §10.3, CDI ≤ 5.5) inside
+//! the app process, persisted in one SQLite file under a data directory. No service to run.
 //!
 //! Layout:
 //! * this file: opening the core, the state its parts share, and the [`SessionCore`] calls

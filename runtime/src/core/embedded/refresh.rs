@@ -1,4 +1,4 @@
-//! Refresh-token rotation (protocol §9.1, CDI refresh) with theft detection and a grace window.
+//! The CDI refresh call (docs/protocol.md §9.1): rotation with theft detection and a grace window.
 //!
 //! A presented refresh token `rt` is looked up by its double hash:
 //! * the session's current token: a child is issued (below); the rotation is committed only

@@ -1,4 +1,4 @@
-//! Create, verify, regenerate, and the session admin calls (protocol §10.3).
+//! Create, verify, regenerate, and the session admin calls (docs/protocol.md §10.3).
 
 use serde_json::{Map, Value, json};
 

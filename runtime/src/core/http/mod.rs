@@ -1,5 +1,5 @@
 //! [`CoreClient`]: a [`SessionCore`] backed by SuperTokens Core over the Core Driver
-//! Interface 5.4 (protocol §10).
+//! Interface 5.4 (docs/protocol.md §10).
 //!
 //! This file holds the client and its builder; `calls.rs` makes one CDI call (version check,
 //! JSON request and answer, JWKS fetch), `sessions.rs` maps each [`SessionCore`] call to its
@@ -27,7 +27,7 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const DEFAULT_RATE_LIMIT_RETRIES: u32 = 5;
 
 /// A [`SessionCore`] backed by SuperTokens Core (or a cluster of cores, or sessionward's own
-/// [`cdi`](crate::cdi) server) over the Core Driver Interface 5.4 (protocol §10).
+/// [`cdi`](crate::cdi) server) over the Core Driver Interface 5.4 (docs/protocol.md §10).
 ///
 /// * **Cores.** The connection URI lists one or more cores separated by `;`, each
 ///   `http(s)://host:port` with an optional base path (`/appid-<app>` for a non-default app).

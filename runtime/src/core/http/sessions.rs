@@ -1,5 +1,5 @@
 //! Each [`SessionCore`] call of [`CoreClient`] as its CDI request, and the CDI answer mapped
-//! back to the core's types (protocol §10.3).
+//! back to the core's types (docs/protocol.md §10.3).
 
 use std::sync::Arc;
 

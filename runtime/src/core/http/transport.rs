@@ -1,6 +1,6 @@
 //! The HTTP side of [`CoreClient`](super::CoreClient): the core list, failover, rate-limit
 //! retries, headers, and the mapping of transport failures and HTTP statuses to [`CoreError`]
-//! (protocol §10.1).
+//! (docs/protocol.md §10.1).
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
