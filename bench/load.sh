@@ -229,7 +229,20 @@ RESULTS=$OUT.tsv
 FLAGGED=$WORK/flagged
 : >"$FLAGGED"
 mkdir -p "$(dirname "$OUT")"
-printf 'round\tserver\tmode\tpath\trps\tp50_ms\tp99_ms\tnon2xx\tsocket_errors\n' >"$RESULTS"
+printf 'round\tserver\tmode\tpath\trps\tp50_ms\tp99_ms\tnon2xx\tsocket_errors\tcpu_us\n' >"$RESULTS"
+CLK_TCK=$(getconf CLK_TCK)
+
+# cpu_ticks PID: user + system CPU time, in clock ticks, of PID and its children (the
+# cluster workers of supertokens-node); empty without a PID (NODE_BASE: a server not ours).
+cpu_ticks() {
+  local pid=$1 total=0 child
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 0
+  for child in "$pid" $(pgrep -P "$pid" || true); do
+    # Fields 14 and 15 of /proc/PID/stat; the command name (field 2) may hold spaces.
+    total=$(( total + $(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0) ))
+  done
+  echo "$total"
+}
 
 # run ROUND SERVER MODE PATH: one bounded wrk run of $SLICE_SECS seconds against $ADDR;
 # appends a row.
@@ -245,13 +258,19 @@ run() {
     echo >&2
     exit 1
   fi
-  # The same header on /health too, so both requests are the same size.
+  # The same header on /health too, so both requests are the same size. The server's CPU time
+  # over the run, per request, is the figure a noisy neighbour disturbs least.
+  local cpu_before cpu_after
+  cpu_before=$(cpu_ticks "$SERVER_PID")
   timeout $((SLICE_SECS + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SLICE_SECS}s" --latency \
     -H "$header" "http://$ADDR$path" >"$WORK/wrk.out"
+  cpu_after=$(cpu_ticks "$SERVER_PID")
   check_alive
-  python3 - "$WORK/wrk.out" "$FLAGGED" "$round" "$server" "$mode" "$path" >>"$RESULTS" <<'PY'
+  python3 - "$WORK/wrk.out" "$FLAGGED" "$round" "$server" "$mode" "$path" \
+    "$cpu_before" "$cpu_after" "$CLK_TCK" >>"$RESULTS" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
+cpu_before, cpu_after, clk_tck = sys.argv[7:10]
 def ms(value):
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
@@ -264,7 +283,11 @@ bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
 non2xx = int(bad.group(1)) if bad else 0
 errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 socket_errors = sum(int(n) for n in errors.groups()) if errors else 0
-row = sys.argv[3:7] + [f"{rps:.0f}", f"{p50:.3f}", f"{p99:.3f}", str(non2xx), str(socket_errors)]
+requests = int(re.search(r"(\d+) requests in", text).group(1))
+cpu_us = ""
+if cpu_before and cpu_after and requests:
+    cpu_us = f"{(int(cpu_after) - int(cpu_before)) * 1e6 / int(clk_tck) / requests:.2f}"
+row = sys.argv[3:7] + [f"{rps:.0f}", f"{p50:.3f}", f"{p99:.3f}", str(non2xx), str(socket_errors), cpu_us]
 print("\t".join(row))
 if non2xx or socket_errors:
     note = f"{' '.join(sys.argv[3:7])}: {non2xx} non-2xx, {errors.group(0) if errors else 'no socket errors'}"
@@ -272,7 +295,7 @@ if non2xx or socket_errors:
     with open(sys.argv[2], "a") as f:
         f.write(("NON2XX " if non2xx else "SOCKET ") + note + "\n")
 PY
-  tail -n1 "$RESULTS" | awk -F'\t' '{printf "  %-16s %-6s %-9s %8s req/s  p50 %7s ms  p99 %7s ms%s\n", $2, $3, $4, $5, $6, $7, ($8 > 0 ? "  !! " $8 " non-2xx" : "")}' >&2
+  tail -n1 "$RESULTS" | awk -F'\t' '{printf "  %-16s %-6s %-9s %8s req/s  p50 %7s ms  p99 %7s ms  cpu %6s us/req%s\n", $2, $3, $4, $5, $6, $7, $10, ($8 > 0 ? "  !! " $8 " non-2xx" : "")}' >&2
 }
 
 # measure ROUND SERVER MODE PATH...: DURATION seconds per path, as SLICES runs interleaved

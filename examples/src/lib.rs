@@ -17,4 +17,5 @@ pub mod demo;
 pub mod demo_axum;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod per_core;
 pub mod support;

@@ -42,7 +42,7 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
-use crate::axum::{HttpView, config_of, returned_error, slot_of};
+use crate::axum::{HttpView, config_of, returned_error};
 use crate::error::SessionError;
 use crate::protocol::{self, SessionContainer, VerifyOptions};
 
@@ -54,18 +54,15 @@ pub use tower_layer::Layer;
 /// [`SessionLayer`], the session's changes reach the response.
 ///
 /// # Errors
-/// The [`SessionError`] of protocol §6.3; [`SessionError::MissingConfig`] without the layer.
+/// A [`SessionError`] (docs/protocol.md §6.3); [`SessionError::MissingConfig`] without the layer.
 pub async fn get_session(
     request: &Request,
     options: &VerifyOptions,
 ) -> Result<Option<SessionContainer>, SessionError> {
-    let config = config_of(request.extensions(), request.uri())?;
-    let slot = slot_of(request.extensions());
+    let state = config_of(request.extensions(), request.uri())?;
     let view = HttpView::of_request(request);
-    protocol::verify_request(&view, &config, options, |session| {
-        if let Some(slot) = slot {
-            slot.remember(session);
-        }
+    protocol::verify_request(&view, state.config(), options, |session| {
+        state.remember(session);
     })
     .await
 }
@@ -94,12 +91,11 @@ pub async fn create_new_session_for_tenant(
     user_id: &str,
     payload: Value,
 ) -> Result<SessionContainer, SessionError> {
-    let config = config_of(request.extensions(), request.uri())?;
+    let state = config_of(request.extensions(), request.uri())?;
     let view = HttpView::of_request(request);
-    let session = protocol::create_session(&config, &view, tenant_id, user_id, payload).await?;
-    if let Some(slot) = slot_of(request.extensions()) {
-        slot.remember(&session);
-    }
+    let session =
+        protocol::create_session(state.config(), &view, tenant_id, user_id, payload).await?;
+    state.remember(&session);
     Ok(session)
 }
 

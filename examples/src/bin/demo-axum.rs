@@ -6,17 +6,13 @@
 //!
 //! See [`sessionward_examples::demo_axum`] for the routes; the environment is the actix demo's.
 
-use sessionward_examples::{demo, demo_axum, support};
+use sessionward_examples::{demo, demo_axum, per_core, support};
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<()> {
     support::init_tracing();
     let port: u16 = demo::env_or("PORT", 3001)?;
     let config = demo::config_from_env(port)?;
     let website_domain = demo::env_or("WEBSITE_DOMAIN", String::from("http://localhost:3000"))?;
     let app = demo_axum::app(&config).layer(demo_axum::cors(&website_domain));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    // The first line on stdout names the bound address (PORT=0 picks a free port).
-    support::announce(&[listener.local_addr()?]);
-    axum::serve(listener, app).await
+    per_core::serve_axum((std::net::Ipv4Addr::LOCALHOST, port).into(), app)
 }

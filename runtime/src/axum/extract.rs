@@ -43,11 +43,11 @@ async fn request_session(
     if let Some(session) = slot_of(&parts.extensions).and_then(|slot| slot.get()) {
         return Ok(Some(session));
     }
-    let config = config_of(&parts.extensions, &parts.uri).map_err(|e| reject(parts, None, e))?;
+    let state = config_of(&parts.extensions, &parts.uri).map_err(|e| reject(parts, None, e))?;
     let options = protocol::extractor_options(required);
-    verify_parts(parts, &config, options)
+    verify_parts(parts, state.config(), options)
         .await
-        .map_err(|e| reject(parts, Some(&config), e))
+        .map_err(|e| reject(parts, Some(state.config()), e))
 }
 
 /// A required session: 401 without one, with the config's statuses, handlers and clearing.
@@ -63,8 +63,8 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionContainer {
                     clear_tokens: false,
                     reason: "no access token",
                 };
-                let config = config_of(&parts.extensions, &parts.uri).ok();
-                Err(reject(parts, config.as_ref(), error))
+                let state = config_of(&parts.extensions, &parts.uri).ok();
+                Err(reject(parts, state.as_ref().map(|s| s.config()), error))
             }
         }
     }
@@ -100,13 +100,13 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for SessionContainer {
 /// ```
 ///
 /// # Errors
-/// The [`SessionError`] of protocol §6.3; [`SessionError::MissingConfig`] without the layer.
+/// A [`SessionError`] (docs/protocol.md §6.3); [`SessionError::MissingConfig`] without the layer.
 pub async fn get_session(
     parts: &mut Parts,
     options: &VerifyOptions,
 ) -> Result<Option<SessionContainer>, SessionError> {
-    let config = config_of(&parts.extensions, &parts.uri)?;
-    verify_parts(parts, &config, options).await
+    let state = config_of(&parts.extensions, &parts.uri)?;
+    verify_parts(parts, state.config(), options).await
 }
 
 /// Creates a new session for `user_id` in the `public` tenant; under
@@ -134,11 +134,10 @@ pub async fn create_new_session_for_tenant(
     user_id: &str,
     payload: Value,
 ) -> Result<SessionContainer, SessionError> {
-    let config = config_of(&parts.extensions, &parts.uri)?;
+    let state = config_of(&parts.extensions, &parts.uri)?;
     let view = HttpView::of_parts(parts, None);
-    let session = protocol::create_session(&config, &view, tenant_id, user_id, payload).await?;
-    if let Some(slot) = slot_of(&parts.extensions) {
-        slot.remember(&session);
-    }
+    let session =
+        protocol::create_session(state.config(), &view, tenant_id, user_id, payload).await?;
+    state.remember(&session);
     Ok(session)
 }

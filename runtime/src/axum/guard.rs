@@ -43,9 +43,9 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
-        let config =
-            config_of(&parts.extensions, &parts.uri).map_err(|e| reject(parts, None, e))?;
-        let verified = verify_parts(parts, &config, R::options())
+        let state = config_of(&parts.extensions, &parts.uri).map_err(|e| reject(parts, None, e))?;
+        let config = state.config();
+        let verified = verify_parts(parts, config, R::options())
             .await
             .and_then(S::from_verified);
         match verified {
@@ -53,7 +53,7 @@ where
                 session,
                 route: PhantomData,
             }),
-            Err(error) => Err(reject(parts, Some(&config), error)),
+            Err(error) => Err(reject(parts, Some(config), error)),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::config::SessionConfig;
 use crate::error::ErrorResponse;
 use crate::protocol::{self, ResponseChanges, VerifyOptions};
 
-use super::request::{HttpView, SessionSlot, request_info};
+use super::request::{HttpView, RequestSession, request_info};
 use super::response::{ReturnedError, answer, apply_changes, to_response};
 
 /// Session handling for an axum `Router` (or any tower service over `http` requests).
@@ -210,16 +210,11 @@ where
                 }
                 None => {}
             }
-            let slot = match parts.extensions.get::<SessionSlot>() {
-                // An outer layer's slot: its responses carry the changes.
-                Some(outer) if require.is_some() => outer.clone(),
-                _ => {
-                    let slot = SessionSlot::default();
-                    parts.extensions.insert(slot.clone());
-                    slot
-                }
-            };
-            parts.extensions.insert(config.clone());
+            // This layer's state replaces an outer layer's: the session a handler verifies or
+            // creates is remembered here, and this layer writes its changes.
+            let state = RequestSession::new(config);
+            parts.extensions.insert(state.clone());
+            let config = state.config();
             if let Some(options) = &require {
                 let params = match options.tenant_param {
                     Some(_) => RawPathParams::from_request_parts(&mut parts, &())
@@ -229,13 +224,13 @@ where
                 };
                 let view = HttpView::of_parts(&parts, params.as_ref());
                 let verified =
-                    protocol::verify_request(&view, &config, options, |s| slot.remember(s)).await;
+                    protocol::verify_request(&view, config, options, |s| state.remember(s)).await;
                 if let Err(error) = verified {
                     return Ok(answer(
-                        &config,
+                        config,
                         &error,
                         &request_info(&parts.method, &parts.uri),
-                        slot.take().as_ref(),
+                        state.take().as_ref(),
                     ));
                 }
             }
@@ -244,9 +239,9 @@ where
             if let Some(ReturnedError(error)) = response.extensions_mut().remove::<ReturnedError>()
             {
                 let info = request_info(&method, &uri);
-                return Ok(answer(&config, &error, &info, slot.take().as_ref()));
+                return Ok(answer(config, &error, &info, state.take().as_ref()));
             }
-            if let Some(session) = slot.take() {
+            if let Some(session) = state.take() {
                 let changes = session.response_changes();
                 if !changes.is_empty() {
                     apply_changes(&changes, response.headers_mut());

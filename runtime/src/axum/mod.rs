@@ -46,7 +46,7 @@ mod response;
 pub use extract::{create_new_session, create_new_session_for_tenant, get_session};
 pub use layer::{SessionLayer, SessionService};
 #[cfg(feature = "lambda")]
-pub(crate) use request::{HttpView, config_of, slot_of};
+pub(crate) use request::{HttpView, config_of};
 #[cfg(feature = "lambda")]
 pub(crate) use response::returned_error;
 

@@ -1,5 +1,5 @@
-//! `http` requests as the protocol reads them, the config the layer serves, and the slot that
-//! carries the request's session to the layer.
+//! `http` requests as the protocol reads them, and what the layer gives each request: the
+//! config and the slot that carries the request's session back to the layer.
 
 use std::sync::{Arc, Mutex};
 
@@ -94,9 +94,13 @@ pub(crate) fn request_info<'r>(method: &'r Method, uri: &'r Uri) -> RequestInfo<
     RequestInfo::new(method.as_str(), uri.path(), uri.query().unwrap_or(""))
 }
 
-/// The config [`SessionLayer`](super::SessionLayer) serves to the request.
-pub(crate) fn config_of(extensions: &Extensions, uri: &Uri) -> Result<SessionConfig, SessionError> {
-    extensions.get::<SessionConfig>().cloned().ok_or_else(|| {
+/// What [`SessionLayer`](super::SessionLayer) gives the request: its config, and the session
+/// the response owes the client the changes of.
+pub(crate) fn config_of(
+    extensions: &Extensions,
+    uri: &Uri,
+) -> Result<RequestSession, SessionError> {
+    slot_of(extensions).cloned().ok_or_else(|| {
         tracing::error!(
             path = uri.path(),
             "sessionward: no SessionConfig for this route; add `.layer(SessionLayer::new(config))` \
@@ -106,15 +110,37 @@ pub(crate) fn config_of(extensions: &Extensions, uri: &Uri) -> Result<SessionCon
     })
 }
 
-/// The session whose changes the response owes the client, shared between the layer and the
-/// extractors of one request (request parts are cloned by some extractors; the slot is not).
-#[derive(Clone, Default)]
-pub(crate) struct SessionSlot(Arc<Mutex<Option<SessionContainer>>>);
+/// What the layer gives one request, shared between the layer and the request's extractors
+/// (some extractors clone request parts; this stays one): the layer's config, and the session
+/// whose changes the response owes the client.
+///
+/// One value per request, so the extractors reach the config without touching the layer's
+/// shared reference count (which every core's requests would contend on).
+#[derive(Clone)]
+pub(crate) struct RequestSession(Arc<RequestState>);
 
-impl SessionSlot {
+struct RequestState {
+    config: SessionConfig,
+    session: Mutex<Option<SessionContainer>>,
+}
+
+impl RequestSession {
+    /// The state of a request served with `config`, no session yet.
+    pub(crate) fn new(config: SessionConfig) -> Self {
+        Self(Arc::new(RequestState {
+            config,
+            session: Mutex::new(None),
+        }))
+    }
+
+    /// The config of the layer serving the request.
+    pub(crate) fn config(&self) -> &SessionConfig {
+        &self.0.config
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<SessionContainer>> {
         // Only a handle lives behind the lock, so a poisoned lock is still consistent.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.0.session.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Remembers `session` as the one whose changes the response carries.
@@ -133,7 +159,7 @@ impl SessionSlot {
     }
 }
 
-/// The request's session slot, if the layer runs.
-pub(crate) fn slot_of(extensions: &Extensions) -> Option<&SessionSlot> {
-    extensions.get::<SessionSlot>()
+/// What the layer gives the request, if the layer runs.
+pub(crate) fn slot_of(extensions: &Extensions) -> Option<&RequestSession> {
+    extensions.get::<RequestSession>()
 }
