@@ -1,9 +1,9 @@
-//! The errors of session handling and the one table that maps them to answers (protocol §6.3):
-//! status, body, token clearing and error-handler slot, used by every adapter.
+//! The errors of session handling and the one table that maps them to answers (docs/protocol.md
+//! §6.3): status, body, token clearing and error-handler slot, used by every adapter.
 
 use serde::Serialize;
 
-/// One failed claim validator, as sent in the 403 body (protocol §7.2).
+/// One failed claim validator, as sent in the 403 body (docs/protocol.md §7.2).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClaimValidationError {
     /// The validator id (by default the claim key, e.g. `st-role`).
@@ -29,9 +29,9 @@ pub enum CoreError {
 
 /// Everything that can stop a request from getting a session.
 ///
-/// Each variant maps to exactly one answer of protocol §6.3 ([`status_with`](Self::status_with),
-/// [`default_response`](Self::default_response)); the body never carries a token and `Display`
-/// never prints one.
+/// Each variant maps to exactly one answer of docs/protocol.md §6.3
+/// ([`status_with`](Self::status_with), [`default_response`](Self::default_response)); the body
+/// never carries a token and `Display` never prints one.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
@@ -39,7 +39,7 @@ pub enum SessionError {
     /// token that is missing or invalid. 401 `{"message":"unauthorised"}`.
     #[error("unauthorised: {reason}")]
     Unauthorised {
-        /// Whether the session tokens are cleared in the response (protocol §3.5).
+        /// Whether the session tokens are cleared in the response (docs/protocol.md §3.5).
         clear_tokens: bool,
         /// Why, for logs (never sent to the client).
         reason: &'static str,
@@ -87,6 +87,11 @@ pub enum SessionError {
 
 impl From<CoreError> for SessionError {
     fn from(error: CoreError) -> Self {
+        crate::metric::core_error(match &error {
+            CoreError::Unavailable(_) => "unavailable",
+            CoreError::BadRequest(_) => "bad_request",
+            CoreError::Internal(_) => "internal",
+        });
         match error {
             CoreError::Unavailable(_) => SessionError::CoreUnavailable(error),
             CoreError::BadRequest(_) | CoreError::Internal(_) => SessionError::Core(error),
@@ -116,7 +121,7 @@ pub(crate) enum HandlerSlot {
 const RETRY_AFTER_SECS: &str = "5";
 
 impl SessionError {
-    /// The JSON `message` of the body (protocol §6.3).
+    /// The JSON `message` of the body (docs/protocol.md §6.3).
     pub(crate) fn message(&self) -> &'static str {
         match self {
             SessionError::Unauthorised { .. } => "unauthorised",

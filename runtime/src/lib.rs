@@ -158,28 +158,36 @@
 //! | config | [`SessionConfig`] and its builder | the cache, cores, keys, claims, errors |
 //! | cache | the verified-token cache | cores, tokens, keys |
 //! | cores | [`core`]: the [`SessionCore`](core::SessionCore) trait, the embedded core, the SuperTokens Core client, the CDI wire types | tokens, keys, claims, errors |
-//! | bottom | `token`, `keys`, [`claims`], `error`, `observe`, `headers`, `util`, [`cors`] | nothing of the crate |
+//! | bottom | `token`, `keys`, [`claims`], `error`, `metric`, `observe`, `headers`, `util`, [`cors`] | each other, downward only |
 //!
 //! # Observability
 //!
 //! Verification and refresh run in [`tracing`](https://docs.rs/tracing) spans that record how
-//! they ended. Spans and events carry user ids, session handles, tenant ids and error kinds,
-//! never a token.
+//! they ended, with fields named by the OpenTelemetry semantic conventions where one exists.
+//! Spans and events carry user ids, session handles, tenant ids and error kinds, never a
+//! token.
 //!
 //! | span (target `sessionward::…`) | level | fields |
 //! |---|---|---|
-//! | `sessionward.verify`, per verification | DEBUG | `http.method`, `http.path` (no query), `outcome` (`ok`, `no_session`, `error`), `error_kind` ([`SessionError::kind`]), `reason`, `user_id`, `session_handle`, `tenant_id` |
-//! | `sessionward.refresh`, per call of the refresh endpoint | INFO | `outcome`, `error_kind`, `reason`, `user_id`, `session_handle`, `tenant_id` |
+//! | `sessionward.verify`, per verification | DEBUG | `http.request.method`, `url.path` (no query), `sessionward.outcome` (`ok`, `no_session`, `error`), `error.type` ([`SessionError::kind`]), `sessionward.reason`, `user.id`, `session.id` (the session handle), `sessionward.tenant_id`, `otel.status_code` (`ERROR` for our own failures, 5xx) |
+//! | `sessionward.refresh`, per call of the refresh endpoint | INFO | the same but the request's method and path |
 //!
-//! `RUST_LOG=sessionward=debug` with `tracing-subscriber` shows them; with an OpenTelemetry
-//! layer they become trace spans. With the `metrics` feature, these counters go to the
-//! [`metrics`](https://docs.rs/metrics) recorder you install (Prometheus, StatsD, …):
+//! `RUST_LOG=sessionward=debug` with `tracing-subscriber` shows them; with
+//! `tracing-opentelemetry` they become OpenTelemetry spans. With the `metrics` feature, these
+//! go to the [`metrics`](https://docs.rs/metrics) recorder you install (Prometheus, StatsD, …),
+//! described (help text, unit) when a config is built or by `describe_metrics()`:
 //!
-//! | counter | labels |
-//! |---|---|
-//! | `sessionward_verifications_total` | `outcome`: `ok`, `no_session` or an error kind (`unauthorised`, `try_refresh_token`, `invalid_claims`, …) |
-//! | `sessionward_refreshes_total` | `outcome`: `ok` or an error kind |
-//! | `sessionward_sessions_created_total` | none |
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `sessionward_verifications_total` | counter | `outcome`: `ok`, `no_session` or an error kind (`unauthorised`, `try_refresh_token`, `invalid_claims`, …) |
+//! | `sessionward_verification_duration_seconds` | histogram | `outcome` |
+//! | `sessionward_refreshes_total` | counter | `outcome`: `ok` or an error kind |
+//! | `sessionward_sessions_created_total` | counter | none |
+//! | `sessionward_verified_token_cache_lookups_total` | counter | `result`: `hit`, `miss` |
+//! | `sessionward_key_fetches_total` | counter | `outcome`: `ok`, `error` |
+//! | `sessionward_core_errors_total` | counter | `kind`: `unavailable`, `bad_request`, `internal` |
+//!
+//! docs/observability.md in the repository shows a Prometheus set-up.
 //!
 //! # Cargo features
 //!
@@ -192,7 +200,7 @@
 //! - `core-client`: `core::CoreClient`, a SuperTokens Core over HTTP (`reqwest`, rustls).
 //! - `cdi-server`: `sessionward::cdi`, any core served over the Core Driver Interface (needs
 //!   `actix`).
-//! - `metrics`: the counters above, through the `metrics` crate.
+//! - `metrics`: the metrics above, through the `metrics` crate.
 //! - `test-utils`: the `testing` module, sessions for your own handler tests without an HTTP
 //!   login.
 //!
@@ -237,6 +245,7 @@ mod keys;
 #[cfg(feature = "lambda")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]
 pub mod lambda;
+mod metric;
 mod observe;
 // The request-level entry points serve the framework adapters; a build without one still
 // offers the request-less API (`get_session_without_request_response`, `ssr_session`).
@@ -268,6 +277,14 @@ pub use config::{
 };
 pub use error::{ClaimValidationError, CoreError, ErrorResponse, RequestInfo, SessionError};
 pub use keys::{JwksCache, KeySource, KeySourceError, StaticKeySource};
+
+/// Describes sessionward's metrics (help text and unit) to the installed
+/// [`metrics`](https://docs.rs/metrics) recorder. [`SessionConfigBuilder::build`] does it too;
+/// call this when the recorder is installed after the config is built.
+#[cfg(feature = "metrics")]
+pub fn describe_metrics() {
+    metric::describe();
+}
 
 /// The JSON Web Key types that key sources hand out ([`KeySource::fetch_keys`],
 /// [`StaticKeySource::new`]): `jsonwebtoken`'s, re-exported so a key source needs no

@@ -1,44 +1,40 @@
-//! Observability: `tracing` spans with outcome fields for verification and refresh, and
-//! (with the `metrics` feature) counters through the `metrics` facade.
+//! Observability: `tracing` spans for verification and refresh, with fields named by the
+//! OpenTelemetry semantic conventions where one exists (`http.request.method`, `url.path`,
+//! `user.id`, `session.id`, `error.type`) and under `sessionward.` otherwise; their outcomes
+//! also go to the metrics of [`crate::metric`].
 //!
-//! Spans and counters carry user ids, session handles, tenant ids and error kinds, never a
+//! Spans and metrics carry user ids, session handles, tenant ids and error kinds, never a
 //! token: no access, refresh or anti-CSRF token, and no front-token.
 
 use std::future::Future;
+#[cfg(feature = "metrics")]
+use std::time::Instant;
 
 use tracing::field::Empty;
 use tracing::level_filters::LevelFilter;
 use tracing::{Instrument, Span};
 
 use crate::error::SessionError;
-
-/// Counter of verifications, labelled `outcome` (`ok`, `no_session` or an error kind).
-#[cfg(feature = "metrics")]
-pub(crate) const VERIFICATIONS: &str = "sessionward_verifications_total";
-/// Counter of refresh calls, labelled `outcome` (`ok` or an error kind).
-#[cfg(feature = "metrics")]
-pub(crate) const REFRESHES: &str = "sessionward_refreshes_total";
-/// Counter of sessions created.
-#[cfg(feature = "metrics")]
-pub(crate) const SESSIONS_CREATED: &str = "sessionward_sessions_created_total";
+use crate::metric;
 
 /// The span of one session verification (DEBUG: it runs on every guarded request), with the
 /// request's method and path (never its query string) when there is a request.
 pub(crate) fn verify_span(request: Option<(&str, &str)>) -> Span {
     let span = tracing::debug_span!(
         "sessionward.verify",
-        http.method = Empty,
-        http.path = Empty,
-        outcome = Empty,
-        error_kind = Empty,
-        reason = Empty,
-        user_id = Empty,
-        session_handle = Empty,
-        tenant_id = Empty,
+        http.request.method = Empty,
+        url.path = Empty,
+        sessionward.outcome = Empty,
+        error.type = Empty,
+        sessionward.reason = Empty,
+        user.id = Empty,
+        session.id = Empty,
+        sessionward.tenant_id = Empty,
+        otel.status_code = Empty,
     );
     if let Some((method, path)) = request.filter(|_| !span.is_disabled()) {
-        span.record("http.method", method);
-        span.record("http.path", path);
+        span.record("http.request.method", method);
+        span.record("url.path", path);
     }
     span
 }
@@ -47,12 +43,13 @@ pub(crate) fn verify_span(request: Option<(&str, &str)>) -> Span {
 pub(crate) fn refresh_span() -> Span {
     tracing::info_span!(
         "sessionward.refresh",
-        outcome = Empty,
-        error_kind = Empty,
-        reason = Empty,
-        user_id = Empty,
-        session_handle = Empty,
-        tenant_id = Empty,
+        sessionward.outcome = Empty,
+        error.type = Empty,
+        sessionward.reason = Empty,
+        user.id = Empty,
+        session.id = Empty,
+        sessionward.tenant_id = Empty,
+        otel.status_code = Empty,
     )
 }
 
@@ -68,37 +65,44 @@ pub(crate) fn record_session(user_id: &str, session_handle: &str, tenant_id: &st
     if span.is_disabled() {
         return;
     }
-    span.record("user_id", user_id);
-    span.record("session_handle", session_handle);
-    span.record("tenant_id", tenant_id);
+    span.record("user.id", user_id);
+    span.record("session.id", session_handle);
+    span.record("sessionward.tenant_id", tenant_id);
 }
 
 /// Records an error's kind and reason (never a token: reasons are fixed strings) on `span`.
+/// Only failures of ours (5xx) mark the span as an error for OpenTelemetry: a client without a
+/// valid session is an expected outcome.
 fn record_error(span: &Span, error: &SessionError) {
-    span.record("outcome", "error");
-    span.record("error_kind", error.kind());
+    span.record("sessionward.outcome", "error");
+    span.record("error.type", error.kind());
+    if error.status_with(401, 403) >= 500 {
+        span.record("otel.status_code", "ERROR");
+    }
     match error {
         SessionError::Unauthorised { reason, .. } | SessionError::TryRefreshToken { reason } => {
-            span.record("reason", *reason);
+            span.record("sessionward.reason", *reason);
         }
         SessionError::TokenTheftDetected {
             session_handle,
             user_id,
             ..
         } => {
-            span.record("user_id", user_id.as_str());
-            span.record("session_handle", session_handle.as_str());
+            span.record("user.id", user_id.as_str());
+            span.record("session.id", session_handle.as_str());
         }
         _ => {}
     }
 }
 
-/// Runs a verification inside `span` and records its outcome on the span and in the
-/// verification counter.
+/// Runs a verification inside `span` and records its outcome on the span, in the verification
+/// counter and in the verification-time histogram.
 pub(crate) async fn verification<F, S>(span: Span, verify: F) -> Result<Option<S>, SessionError>
 where
     F: Future<Output = Result<Option<S>, SessionError>>,
 {
+    #[cfg(feature = "metrics")]
+    let started = Instant::now();
     let result = verify.instrument(span.clone()).await;
     // Whoever verified already recorded the session (`record_session`).
     let outcome = result.as_ref().map(|session| {
@@ -109,7 +113,7 @@ where
         }
     });
     #[cfg(feature = "metrics")]
-    count(VERIFICATIONS, outcome);
+    metric::verification(outcome_name(outcome), started.elapsed());
     record_outcome(&span, outcome);
     result
 }
@@ -123,8 +127,7 @@ where
     let span = refresh_span();
     let result = refresh.instrument(span.clone()).await;
     let outcome = result.as_ref().map(|_| "ok");
-    #[cfg(feature = "metrics")]
-    count(REFRESHES, outcome);
+    metric::refresh(outcome_name(outcome));
     record_outcome(&span, outcome);
     result
 }
@@ -137,21 +140,18 @@ fn record_outcome(span: &Span, outcome: Result<&'static str, &SessionError>) {
     }
     match outcome {
         Ok(name) => {
-            span.record("outcome", name);
+            span.record("sessionward.outcome", name);
         }
         Err(error) => record_error(span, error),
     }
 }
 
-/// Counts an outcome in `counter`, labelled with its name or the error's kind.
-#[cfg(feature = "metrics")]
-fn count(counter: &'static str, outcome: Result<&'static str, &SessionError>) {
-    let name = outcome.unwrap_or_else(SessionError::kind);
-    metrics::counter!(counter, "outcome" => name).increment(1);
+/// The name an outcome is counted under: `ok`-like names as they are, errors by kind.
+fn outcome_name(outcome: Result<&'static str, &SessionError>) -> &'static str {
+    outcome.unwrap_or_else(SessionError::kind)
 }
 
 /// Counts a created session.
 pub(crate) fn session_created() {
-    #[cfg(feature = "metrics")]
-    metrics::counter!(SESSIONS_CREATED).increment(1);
+    metric::session_created();
 }

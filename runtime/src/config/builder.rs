@@ -365,12 +365,15 @@ impl SessionConfigBuilder {
         self
     }
 
-    /// Opens the core and builds the config.
+    /// Opens the core and builds the config. With the `metrics` feature, also describes
+    /// sessionward's metrics to the `metrics` recorder installed by then
+    /// ([`describe_metrics`](crate::describe_metrics) does it later).
     ///
     /// # Errors
     /// [`ConfigError::NoCore`] without a data directory or core, [`ConfigError::Embedded`] when
     /// the data directory cannot be used, and the other variants for options that cannot work.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
+        crate::metric::describe();
         let api_domain = normalise_origin(
             self.api_domain
                 .as_deref()

@@ -1,5 +1,5 @@
-//! Signing-key cache (protocol §2.3): max age, refetch on an unknown `kid` after a cooldown,
-//! single-flight fetches, and stale keys kept when the key source fails.
+//! Signing-key cache (docs/protocol.md §2.3): max age, refetch on an unknown `kid` after a
+//! cooldown, single-flight fetches, and stale keys kept when the key source fails.
 
 use std::fmt;
 use std::future::Future;
@@ -95,7 +95,7 @@ impl KeySource for StaticKeySource {
     }
 }
 
-/// Caches the signing keys of a [`KeySource`] (protocol §2.3). `Send + Sync`; share it via `Arc`.
+/// Caches a [`KeySource`]'s signing keys (docs/protocol.md §2.3). `Send + Sync`; share via `Arc`.
 ///
 /// * No cached set, or one older than the max age (default 4 h) ⇒ fetch before answering.
 /// * Unknown `kid` ⇒ refetch, but only if the last fetch attempt is older than the cooldown
@@ -338,6 +338,7 @@ impl JwksCache {
             Ok(set) => build_key_set(&set),
             Err(error) => Err(error),
         };
+        crate::metric::key_fetch(outcome.is_ok());
 
         let now = Instant::now();
         let mut state = self.write();

@@ -1,4 +1,4 @@
-//! The verification pipeline of protocol §6.2, in steps: read the token, check it (from the
+//! The verification pipeline of docs/protocol.md §6.2, in steps: read the token, check it (from the
 //! verified-token cache or by signature), key type and anti-CSRF, core confirmation, build the
 //! session, then the route's tenant and claims.
 
@@ -8,6 +8,7 @@ use crate::cache::{Admission, CachedToken, TokenKey, VerifiedTokenCache};
 use crate::config::{AntiCsrf, ConfigInner, SessionConfig};
 use crate::core::{VerifyOutcome, VerifyRequest};
 use crate::error::SessionError;
+use crate::metric;
 use crate::token::{self, AccessTokenInfo, TokenError, UnverifiedToken};
 use crate::util::now_ms;
 
@@ -121,7 +122,7 @@ async fn verify_token_of<R: RequestView>(
         .map(Some)
 }
 
-/// Protocol §6.2 steps 5–9 for a presented token: the signature (or a live cache entry),
+/// docs/protocol.md §6.2 steps 5–9 for a presented token: the signature (or a live cache entry),
 /// expiry, key type and anti-CSRF checks, and the core call for rotated tokens and
 /// `check_database`.
 pub(crate) async fn verify_presented(
@@ -199,7 +200,11 @@ async fn checked_token(
     if let (Some(cache), Some(entry)) = (cache, &entry)
         && let Some(info) = cache.reuse(entry, &c.keys).await
     {
+        metric::cache_lookup(true);
         return Ok((info, None));
+    }
+    if cache.is_some() {
+        metric::cache_lookup(false);
     }
     let parsed = match parsed {
         Some(parsed) => parsed,

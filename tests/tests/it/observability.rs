@@ -1,5 +1,6 @@
-//! Observability: the verification and refresh spans record their outcome (user id, session
-//! handle, error kind) and never a token; the `metrics` counters count by outcome.
+//! Observability: the verification and refresh spans record their outcome under OpenTelemetry
+//! names (user id, session handle, error kind) and never a token; the `metrics` counters count
+//! by outcome, the histogram times verifications, and every metric is described.
 //!
 //! The app runs in the test's own thread (`actix_web::test`), so a thread-local subscriber and
 //! a thread-local metrics recorder see everything it does.
@@ -13,6 +14,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::{App, HttpRequest, HttpResponse, Responder, get, http::StatusCode, post, test};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use serde_json::json;
+use sessionward::core::CoreError;
 use sessionward::prelude::*;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -128,36 +130,82 @@ impl Capture {
     }
 }
 
-/// A metrics recorder that counts; keys are `name{label=value,..}`.
+/// A metrics recorder that counts, keeps histogram samples and descriptions; keys are
+/// `name{label=value,..}`.
 #[derive(Default)]
-struct Counters(Mutex<HashMap<String, Arc<AtomicU64>>>);
+struct Counters {
+    counters: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    histograms: Mutex<HashMap<String, Arc<Samples>>>,
+    described: Mutex<HashMap<String, Option<Unit>>>,
+}
+
+/// The samples recorded in one histogram.
+#[derive(Default)]
+struct Samples(Mutex<Vec<f64>>);
+
+impl metrics::HistogramFn for Samples {
+    fn record(&self, value: f64) {
+        self.0.lock().unwrap().push(value);
+    }
+}
+
+fn key_text(key: &Key) -> String {
+    let labels: Vec<String> = key
+        .labels()
+        .map(|l| format!("{}={}", l.key(), l.value()))
+        .collect();
+    if labels.is_empty() {
+        key.name().to_owned()
+    } else {
+        format!("{}{{{}}}", key.name(), labels.join(","))
+    }
+}
 
 impl Counters {
     fn get(&self, key: &str) -> u64 {
-        self.0
+        self.counters
             .lock()
             .unwrap()
             .get(key)
             .map_or(0, |c| c.load(Ordering::SeqCst))
     }
+
+    fn samples(&self, key: &str) -> Vec<f64> {
+        self.histograms
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|h| h.0.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    fn describe(&self, name: KeyName, unit: Option<Unit>) {
+        self.described
+            .lock()
+            .unwrap()
+            .insert(name.as_str().to_owned(), unit);
+    }
 }
 
 impl Recorder for Counters {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_counter(&self, name: KeyName, unit: Option<Unit>, _: SharedString) {
+        self.describe(name, unit);
+    }
+    fn describe_gauge(&self, name: KeyName, unit: Option<Unit>, _: SharedString) {
+        self.describe(name, unit);
+    }
+    fn describe_histogram(&self, name: KeyName, unit: Option<Unit>, _: SharedString) {
+        self.describe(name, unit);
+    }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        let labels: Vec<String> = key
-            .labels()
-            .map(|l| format!("{}={}", l.key(), l.value()))
-            .collect();
-        let name = if labels.is_empty() {
-            key.name().to_owned()
-        } else {
-            format!("{}{{{}}}", key.name(), labels.join(","))
-        };
-        let counter = self.0.lock().unwrap().entry(name).or_default().clone();
+        let counter = self
+            .counters
+            .lock()
+            .unwrap()
+            .entry(key_text(key))
+            .or_default()
+            .clone();
         Counter::from_arc(counter)
     }
 
@@ -165,8 +213,15 @@ impl Recorder for Counters {
         Gauge::noop()
     }
 
-    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::noop()
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        let samples = self
+            .histograms
+            .lock()
+            .unwrap()
+            .entry(key_text(key))
+            .or_default()
+            .clone();
+        Histogram::from_arc(samples)
     }
 }
 
@@ -286,8 +341,8 @@ async fn spans_and_counters_record_outcomes_and_never_tokens() {
         .iter()
         .map(|f| {
             (
-                f.get("outcome").map_or("-", String::as_str),
-                f.get("error_kind").map_or("-", String::as_str),
+                f.get("sessionward.outcome").map_or("-", String::as_str),
+                f.get("error.type").map_or("-", String::as_str),
             )
         })
         .collect();
@@ -301,26 +356,31 @@ async fn spans_and_counters_record_outcomes_and_never_tokens() {
         ],
         "{verify:#?}"
     );
-    assert_eq!(verify[0]["reason"], "no access token");
-    assert_eq!(verify[0]["http.path"], "/me");
-    assert_eq!(verify[0]["http.method"], "GET");
+    assert_eq!(verify[0]["sessionward.reason"], "no access token");
+    assert_eq!(verify[0]["url.path"], "/me");
+    assert_eq!(verify[0]["http.request.method"], "GET");
     for ok in [&verify[1], &verify[2]] {
         // Known for a failed claim too: the token itself was valid.
-        assert_eq!(ok["user_id"], "alice");
-        assert_eq!(ok["tenant_id"], "public");
-        assert!(!ok["session_handle"].is_empty());
+        assert_eq!(ok["user.id"], "alice");
+        assert_eq!(ok["sessionward.tenant_id"], "public");
+        assert!(!ok["session.id"].is_empty());
     }
-    assert_eq!(verify[3]["reason"], "access token failed verification");
-    assert!(!verify[3].contains_key("user_id"));
+    assert_eq!(
+        verify[3]["sessionward.reason"],
+        "access token failed verification"
+    );
+    assert!(!verify[3].contains_key("user.id"));
+    // A client without a valid session is not a failure of ours.
+    assert!(verify.iter().all(|f| !f.contains_key("otel.status_code")));
 
     // Refresh spans.
     let refreshes = capture.spans("sessionward.refresh");
     assert_eq!(refreshes.len(), 2, "{refreshes:#?}");
-    assert_eq!(refreshes[0]["outcome"], "ok");
-    assert_eq!(refreshes[0]["user_id"], "alice");
-    assert_eq!(refreshes[0]["session_handle"], verify[1]["session_handle"]);
-    assert_eq!(refreshes[1]["outcome"], "error");
-    assert_eq!(refreshes[1]["error_kind"], "unauthorised");
+    assert_eq!(refreshes[0]["sessionward.outcome"], "ok");
+    assert_eq!(refreshes[0]["user.id"], "alice");
+    assert_eq!(refreshes[0]["session.id"], verify[1]["session.id"]);
+    assert_eq!(refreshes[1]["sessionward.outcome"], "error");
+    assert_eq!(refreshes[1]["error.type"], "unauthorised");
 
     // No token, nor any of its three parts, in any span field or event.
     let secrets: Vec<&str> = [&access, &refresh, &new_access, &new_refresh, &tampered]
@@ -359,4 +419,95 @@ async fn spans_and_counters_record_outcomes_and_never_tokens() {
         1
     );
     assert_eq!(counters.get("sessionward_sessions_created_total"), 1);
+
+    // One verification-time sample per verification, by outcome.
+    let ok_times = counters.samples("sessionward_verification_duration_seconds{outcome=ok}");
+    assert_eq!(ok_times.len(), 1);
+    assert!(ok_times[0] > 0.0 && ok_times[0] < 60.0, "{ok_times:?}");
+    for kind in ["unauthorised", "invalid_claims", "try_refresh_token"] {
+        let key = format!("sessionward_verification_duration_seconds{{outcome={kind}}}");
+        assert_eq!(counters.samples(&key).len(), 1, "{kind}");
+    }
+    // The cache (on by default) missed the new token and the tampered one, and hit the second
+    // use of the token; the request without a token asked nothing.
+    assert_eq!(
+        counters.get("sessionward_verified_token_cache_lookups_total{result=miss}"),
+        2
+    );
+    assert_eq!(
+        counters.get("sessionward_verified_token_cache_lookups_total{result=hit}"),
+        1
+    );
+    // The signing keys were fetched from the embedded core, without failure.
+    assert!(counters.get("sessionward_key_fetches_total{outcome=ok}") >= 1);
+    assert_eq!(
+        counters.get("sessionward_key_fetches_total{outcome=error}"),
+        0
+    );
+    assert_eq!(
+        counters.get("sessionward_core_errors_total{kind=unavailable}"),
+        0
+    );
+
+    // Every metric was described when the config was built, with its unit.
+    let described = counters.described.lock().unwrap().clone();
+    for name in [
+        "sessionward_verifications_total",
+        "sessionward_refreshes_total",
+        "sessionward_sessions_created_total",
+        "sessionward_verified_token_cache_lookups_total",
+        "sessionward_key_fetches_total",
+        "sessionward_core_errors_total",
+    ] {
+        assert_eq!(described.get(name), Some(&Some(Unit::Count)), "{name}");
+    }
+    assert_eq!(
+        described.get("sessionward_verification_duration_seconds"),
+        Some(&Some(Unit::Seconds))
+    );
+}
+
+#[actix_web::test]
+async fn core_errors_are_counted_by_kind_and_mark_spans_as_failed() {
+    let counters = Counters::default();
+    let _metrics = metrics::set_default_local_recorder(&counters);
+    let capture = Capture::default();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(capture.clone()));
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let _tracing = tracing::dispatcher::set_default(&dispatch);
+
+    let down = SessionError::from(CoreError::Unavailable("connection refused".into()));
+    assert_eq!(down.status_with(401, 403), 503);
+    let _ = SessionError::from(CoreError::BadRequest("no such field".into()));
+    let _ = SessionError::from(CoreError::Unavailable("timed out".into()));
+    assert_eq!(
+        counters.get("sessionward_core_errors_total{kind=unavailable}"),
+        2
+    );
+    assert_eq!(
+        counters.get("sessionward_core_errors_total{kind=bad_request}"),
+        1
+    );
+
+    // A verification that fails for our own reason (the key source is down: nothing listens on
+    // the core's port) marks its span as an error (the test above: client errors do not).
+    let config = SessionConfig::builder()
+        .supertokens_core("http://127.0.0.1:9", None)
+        .unwrap()
+        .build()
+        .unwrap();
+    let options = VerifyOptions::new(true);
+    let vectors = sessionward_tests::AppendixA::load();
+    let verified = config
+        .get_session_without_request_response(vectors.token("v5"), None, &options)
+        .await;
+    assert!(
+        matches!(verified, Err(SessionError::CoreUnavailable(_))),
+        "{verified:?}"
+    );
+    let spans = capture.spans("sessionward.verify");
+    assert_eq!(spans.len(), 1, "{spans:#?}");
+    assert_eq!(spans[0]["error.type"], "core_unavailable");
+    assert_eq!(spans[0]["otel.status_code"], "ERROR");
+    assert!(counters.get("sessionward_key_fetches_total{outcome=error}") >= 1);
 }
