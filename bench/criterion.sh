@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Criterion benchmarks of the verify path and the targets of issue 7 as ratios taken within
+# Criterion benchmarks of the verify path and the targets of BENCHMARKS.md as ratios taken within
 # one run (same group, same token): repeats ROUNDS times and prints each round and the range.
 #
 # Usage: bash bench/criterion.sh            (1 round, about 2 minutes)

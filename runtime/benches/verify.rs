@@ -1,5 +1,5 @@
 //! The verify path, measured in ONE criterion group on ONE token so that the ratios between
-//! entries hold on a noisy machine (issue 7; targets and figures in `BENCHMARKS.md`):
+//! entries hold on a noisy machine (targets and figures in `BENCHMARKS.md`):
 //!
 //! * `jwt_decode`: raw `jsonwebtoken::decode` RS256 (leeway 0, `exp` validated), the baseline;
 //! * `verify_miss` / `verify_hit` / `verify_nocache`: what `#[verify_session]` runs for a

@@ -1,5 +1,5 @@
 //! Shared fixtures of the integration tests: real actix servers on 127.0.0.1, an HTTP client,
-//! the protocol's Appendix A test vectors, and a core with fixed keys.
+//! the test vectors of docs/protocol.md Appendix A, and a core with fixed keys.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -122,7 +122,7 @@ pub fn embedded_config(
     (dir, config)
 }
 
-/// The JWKS and tokens of protocol Appendix A.1.
+/// The JWKS and tokens of docs/protocol.md Appendix A.
 #[derive(Debug)]
 pub struct AppendixA {
     /// The JWKS JSON.
@@ -320,3 +320,13 @@ pub async fn login(server: &TestServer, user_id: &str, mode: &str) -> LoggedIn {
         set_cookies,
     }
 }
+
+/// The Rust snippets of docs/coming-from-supertokens-node.md, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/coming-from-supertokens-node.md")]
+mod coming_from_supertokens_node {}
+
+/// The Rust snippets of README.md, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}
