@@ -20,7 +20,7 @@ use actix_web::{HttpRequest, HttpResponse, Responder, get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sessionward::prelude::*;
-use sessionward::{AccessTokenPayload, AntiCsrf, SessionConfig, SessionMiddleware};
+use sessionward::{AccessTokenPayload, AntiCsrf, SessionConfig, SessionMiddleware, Tenants};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -72,6 +72,19 @@ pub(crate) fn user_json(session: &SessionContainer) -> UserBody<'_> {
         session_handle: session.handle(),
         access_token_payload: session.access_token_payload(),
     }
+}
+
+/// "Sign out everywhere": revokes every session of the caller's user in every tenant (the other
+/// devices' refreshes then fail) and clears this device's tokens; answers how many were revoked.
+#[post("/logout-everywhere")]
+#[verify_session]
+async fn logout_everywhere(session: SessionContainer) -> Result<HttpResponse, SessionError> {
+    let revoked = session
+        .config()
+        .revoke_all_sessions_for_user(session.user_id(), Tenants::All)
+        .await?;
+    session.revoke_session().await?;
+    Ok(HttpResponse::Ok().json(json!({"revoked": revoked.len()})))
 }
 
 /// Requires a session.
@@ -187,6 +200,7 @@ pub fn middleware(config: &SessionConfig) -> SessionMiddleware {
 /// Registers the demo's routes (refresh and sign-out come from `config.endpoints()`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health)
+        .service(logout_everywhere)
         .service(login)
         .service(legacy)
         .service(user)

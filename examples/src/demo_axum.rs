@@ -14,7 +14,7 @@ use axum::{Json, Router, routing::post};
 use serde_json::json;
 use sessionward::axum::{SessionLayer, create_new_session, get_session, verify_session};
 use sessionward::claims::Roles;
-use sessionward::{SessionConfig, SessionContainer, SessionError, VerifyOptions};
+use sessionward::{SessionConfig, SessionContainer, SessionError, Tenants, VerifyOptions};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::demo::{Login, user_json};
@@ -56,6 +56,19 @@ async fn user(session: SessionContainer) -> Response {
 #[verify_session(claims = [Roles::includes("admin")])]
 async fn admin(session: SessionContainer) -> Response {
     Json(user_json(&session)).into_response()
+}
+
+/// "Sign out everywhere", as on the actix demo.
+#[verify_session]
+async fn logout_everywhere(
+    session: SessionContainer,
+) -> Result<Json<serde_json::Value>, SessionError> {
+    let revoked = session
+        .config()
+        .revoke_all_sessions_for_user(session.user_id(), Tenants::All)
+        .await?;
+    session.revoke_session().await?;
+    Ok(Json(json!({"revoked": revoked.len()})))
 }
 
 /// Works with or without a session.
@@ -102,5 +115,6 @@ pub fn app(config: &SessionConfig) -> Router {
         .route("/optional", get(optional))
         .route("/legacy", get(legacy))
         .route("/admin", get(admin))
+        .route("/logout-everywhere", post(logout_everywhere))
         .layer(SessionLayer::new(config.clone()))
 }

@@ -293,7 +293,8 @@ pub mod jwk {
     pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 }
 pub use protocol::{
-    AccessTokenPayload, OverrideClaims, SessionContainer, SessionTokens, SsrSession, VerifyOptions,
+    AccessTokenPayload, OverrideClaims, SessionContainer, SessionTokens, SsrSession, Tenants,
+    VerifyOptions,
 };
 
 #[cfg(feature = "actix")]

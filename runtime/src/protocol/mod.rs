@@ -10,6 +10,7 @@
 mod answer;
 mod claims_check;
 mod create;
+mod manage;
 mod options;
 mod read;
 mod refresh;
@@ -22,6 +23,7 @@ mod without_request;
 
 pub(crate) use answer::error_answer;
 pub(crate) use create::create_session;
+pub use manage::Tenants;
 pub(crate) use options::extractor_options;
 pub use options::{OverrideClaims, VerifyOptions};
 #[cfg(feature = "__internals")]

@@ -169,7 +169,10 @@ impl SessionContainer {
         ))
     }
 
-    pub(crate) fn config(&self) -> &SessionConfig {
+    /// The config this session was verified or created with: the by-user and by-handle
+    /// functions from a handler, e.g.
+    /// `session.config().revoke_all_sessions_for_user(session.user_id(), Tenants::All)`.
+    pub fn config(&self) -> &SessionConfig {
         &self.inner.config
     }
 

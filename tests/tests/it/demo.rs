@@ -239,3 +239,55 @@ async fn garbage_tokens_never_cause_5xx() {
         }
     }
 }
+
+#[actix_web::test]
+async fn logout_everywhere_revokes_every_session_of_the_user() {
+    let (_dir, servers) = start();
+    for server in &servers {
+        let this_device = login(server, "everywhere", "header").await;
+        let other_device = login(server, "everywhere", "header").await;
+        let someone_else = login(server, "bystander", "header").await;
+
+        let response = client()
+            .post(server.url("/logout-everywhere"))
+            .bearer_auth(&this_device.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        // This device's tokens are cleared with the answer.
+        assert_eq!(
+            response.headers()["front-token"].to_str().unwrap(),
+            "remove"
+        );
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"revoked": 2})
+        );
+
+        // The other device can no longer refresh; another user's session is untouched.
+        let refresh = |token: &str| {
+            client()
+                .post(server.url("/auth/session/refresh"))
+                .header("st-auth-mode", "header")
+                .bearer_auth(token)
+                .send()
+        };
+        assert_eq!(
+            refresh(&other_device.refresh_token).await.unwrap().status(),
+            401
+        );
+        assert_eq!(
+            refresh(&someone_else.refresh_token).await.unwrap().status(),
+            200
+        );
+
+        // Without a session: the ordinary 401.
+        let response = client()
+            .post(server.url("/logout-everywhere"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+}

@@ -10,6 +10,7 @@ mod demo;
 mod faults;
 mod lifecycle;
 mod macro_order;
+mod manage;
 mod middleware;
 mod observability;
 mod properties;

@@ -1,0 +1,249 @@
+//! Managing sessions without a request, by handle and by user: the SDKs' `revokeSession`,
+//! `revokeMultipleSessions`, `revokeAllSessionsForUser`, `getAllSessionHandlesForUser`,
+//! `getSessionInformation`, `updateSessionDataInDatabase` and `mergeIntoAccessTokenPayload`
+//! (by handle). They work with every core and in every adapter: account pages, "sign out
+//! everywhere" after a password change, jobs that hold only a session handle.
+//!
+//! What a revocation changes: the session's refresh token is refused at once by every instance,
+//! and so is its access token on routes with `check_database` (they ask the core). Elsewhere
+//! the access token, being signed, stays valid until it expires, on every instance, as with the
+//! SDKs. Revocations go through the config's core, which drops the session's entries from this
+//! instance's verified-token cache at once; other instances' entries age out with their cache
+//! TTL (`verified_token_cache_ttl`, 60 s by default).
+
+use serde_json::{Map, Value};
+
+use crate::config::SessionConfig;
+use crate::core::SessionInformation;
+use crate::error::SessionError;
+use crate::token::PROTECTED_PROPS;
+
+/// Which tenants a by-user call covers (the SDKs' `tenantId` and `revokeAcrossAllTenants` /
+/// `fetchAcrossAllTenants`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Tenants<'a> {
+    /// One tenant, by id (`"public"` is the default tenant).
+    One(&'a str),
+    /// Every tenant of the app.
+    All,
+}
+
+impl Tenants<'_> {
+    /// The tenant id and the across-all-tenants flag of the core call.
+    fn scope(self) -> (String, bool) {
+        match self {
+            Tenants::One(tenant_id) => (tenant_id.to_owned(), false),
+            Tenants::All => ("public".to_owned(), true),
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Revokes the session `handle` (the SDKs' `revokeSession`); `false` when there was no such
+    /// session.
+    ///
+    /// # Errors
+    /// Core failures ([`SessionError::CoreUnavailable`] when the core is down).
+    pub async fn revoke_session(&self, handle: &str) -> Result<bool, SessionError> {
+        let revoked = self.core().revoke_sessions(vec![handle.to_owned()]).await?;
+        Ok(!revoked.is_empty())
+    }
+
+    /// Revokes the sessions `handles` (the SDKs' `revokeMultipleSessions`); returns the handles
+    /// that existed.
+    ///
+    /// # Errors
+    /// Core failures.
+    pub async fn revoke_multiple_sessions<I, S>(
+        &self,
+        handles: I,
+    ) -> Result<Vec<String>, SessionError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let handles: Vec<String> = handles.into_iter().map(Into::into).collect();
+        if handles.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.core().revoke_sessions(handles).await?)
+    }
+
+    /// Revokes every session of `user_id` in `tenants` (the SDKs' `revokeAllSessionsForUser`):
+    /// "sign out everywhere" after a password change. Returns the revoked handles.
+    ///
+    /// ```no_run
+    /// # async fn run(config: sessionward::SessionConfig) -> Result<(), sessionward::SessionError> {
+    /// use sessionward::Tenants;
+    ///
+    /// let revoked = config.revoke_all_sessions_for_user("user-1", Tenants::All).await?;
+    /// println!("signed out of {} sessions", revoked.len());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// Core failures.
+    pub async fn revoke_all_sessions_for_user(
+        &self,
+        user_id: &str,
+        tenants: Tenants<'_>,
+    ) -> Result<Vec<String>, SessionError> {
+        let (tenant_id, all) = tenants.scope();
+        Ok(self
+            .core()
+            .revoke_all_sessions_for_user(tenant_id, user_id.to_owned(), all)
+            .await?)
+    }
+
+    /// The handles of `user_id`'s live sessions in `tenants` (the SDKs'
+    /// `getAllSessionHandlesForUser`): an account page's list of devices, with
+    /// [`get_session_information`](Self::get_session_information) for each.
+    ///
+    /// # Errors
+    /// Core failures.
+    pub async fn get_all_session_handles_for_user(
+        &self,
+        user_id: &str,
+        tenants: Tenants<'_>,
+    ) -> Result<Vec<String>, SessionError> {
+        let (tenant_id, all) = tenants.scope();
+        Ok(self
+            .core()
+            .session_handles_for_user(tenant_id, user_id.to_owned(), all)
+            .await?)
+    }
+
+    /// What the core keeps about the session `handle` (the SDKs' `getSessionInformation`):
+    /// user, tenant, database-only data, the custom access-token payload, creation and expiry
+    /// times; `None` when there is no such session.
+    ///
+    /// # Errors
+    /// Core failures.
+    pub async fn get_session_information(
+        &self,
+        handle: &str,
+    ) -> Result<Option<SessionInformation>, SessionError> {
+        Ok(self.core().session_information(handle.to_owned()).await?)
+    }
+
+    /// Replaces the database-only data of the session `handle` (the SDKs'
+    /// `updateSessionDataInDatabase`); `false` when there is no such session.
+    ///
+    /// # Errors
+    /// Core failures.
+    pub async fn update_session_data_in_database(
+        &self,
+        handle: &str,
+        data: Value,
+    ) -> Result<bool, SessionError> {
+        Ok(self
+            .core()
+            .update_session_data(handle.to_owned(), data)
+            .await?)
+    }
+
+    /// Merges `update` into the custom access-token payload of the session `handle` (the SDKs'
+    /// `mergeIntoAccessTokenPayload` by handle): a key set to `null` is removed. The client gets
+    /// the new payload with its next refresh. `false` when there is no such session.
+    ///
+    /// # Errors
+    /// [`SessionError::Internal`] when `update` is not a JSON object or sets a protected field
+    /// (`sub`, `exp`, `sessionHandle`, …, which only the core sets); core failures.
+    pub async fn merge_into_access_token_payload(
+        &self,
+        handle: &str,
+        update: Value,
+    ) -> Result<bool, SessionError> {
+        let update = payload_update(update)?;
+        let Some(info) = self.get_session_information(handle).await? else {
+            return Ok(false);
+        };
+        let payload = merged_payload(info.user_data_in_jwt, update);
+        Ok(self
+            .core()
+            .update_access_token_payload(handle.to_owned(), payload)
+            .await?)
+    }
+}
+
+/// `update` as a payload update: a JSON object without protected fields.
+fn payload_update(update: Value) -> Result<Map<String, Value>, SessionError> {
+    let Value::Object(update) = update else {
+        return Err(SessionError::Internal(
+            "merge_into_access_token_payload needs a JSON object".into(),
+        ));
+    };
+    if let Some(key) = update
+        .keys()
+        .find(|key| PROTECTED_PROPS.contains(&key.as_str()))
+    {
+        return Err(SessionError::Internal(format!(
+            "merge_into_access_token_payload cannot set the protected field `{key}`"
+        )));
+    }
+    Ok(update)
+}
+
+/// `current` with `update` merged in: `null` removes a key. Protected fields a core may have
+/// stored with the payload are dropped: the core sets them when it signs.
+fn merged_payload(
+    mut current: Map<String, Value>,
+    update: Map<String, Value>,
+) -> Map<String, Value> {
+    current.retain(|key, _| !PROTECTED_PROPS.contains(&key.as_str()));
+    for (key, value) in update {
+        if value.is_null() {
+            current.remove(&key);
+        } else {
+            current.insert(key, value);
+        }
+    }
+    current
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            _ => unreachable!("a JSON object"),
+        }
+    }
+
+    #[test]
+    fn null_removes_a_key_and_other_keys_are_set_or_kept() {
+        let current = object(json!({"plan": "free", "theme": "dark", "sub": "u1"}));
+        let update = payload_update(json!({"plan": "pro", "theme": null, "seats": 3})).unwrap();
+        assert_eq!(
+            Value::Object(merged_payload(current, update)),
+            json!({"plan": "pro", "seats": 3})
+        );
+    }
+
+    #[test]
+    fn protected_fields_and_non_objects_are_refused() {
+        for update in [
+            json!({"sub": "someone-else"}),
+            json!({"exp": 1}),
+            json!([1]),
+        ] {
+            let error = payload_update(update.clone()).unwrap_err();
+            assert!(matches!(error, SessionError::Internal(_)), "{update}");
+        }
+        let message = payload_update(json!({"sessionHandle": "h"}))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("`sessionHandle`"), "{message}");
+    }
+
+    #[test]
+    fn one_tenant_or_all() {
+        assert_eq!(Tenants::One("t1").scope(), ("t1".to_owned(), false));
+        assert_eq!(Tenants::All.scope(), ("public".to_owned(), true));
+    }
+}

@@ -1,0 +1,232 @@
+//! Session management without a request, by handle and by user, against the embedded core and
+//! through `CoreClient` (the embedded core served over CDI in process): list, inspect, change
+//! and revoke sessions as an account page or a "sign out everywhere" would.
+
+use serde_json::{Map, json};
+use sessionward::core::NewSession;
+use sessionward::{SessionConfig, SessionError, Tenants, VerifyOptions};
+use sessionward_tests::embedded_config;
+
+use crate::core_client::{API_KEY, Running, cdi_core};
+
+/// A session the core created: its handle and access token.
+struct Created {
+    handle: String,
+    access_token: String,
+}
+
+async fn create(config: &SessionConfig, tenant: &str, user: &str) -> Created {
+    let created = config
+        .core()
+        .create_session(NewSession {
+            tenant_id: tenant.to_owned(),
+            recipe_user_id: user.to_owned(),
+            access_token_payload: Map::from_iter([("theme".to_owned(), json!("dark"))]),
+            session_data: json!({"device": "laptop"}),
+            enable_anti_csrf: false,
+            use_dynamic_signing_key: true,
+        })
+        .await
+        .expect("create a session");
+    Created {
+        handle: created.session.handle,
+        access_token: created.access_token.token,
+    }
+}
+
+fn sorted(mut handles: Vec<String>) -> Vec<String> {
+    handles.sort();
+    handles
+}
+
+/// Every management function against `config`, whichever core it uses.
+async fn manage_sessions(config: &SessionConfig) {
+    let laptop = create(config, "public", "u1").await;
+    let phone = create(config, "public", "u1").await;
+    let other_tenant = create(config, "t1", "u1").await;
+    let someone_else = create(config, "public", "u2").await;
+
+    // Listing, by tenant or across tenants.
+    let public = config
+        .get_all_session_handles_for_user("u1", Tenants::One("public"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted(public),
+        sorted(vec![laptop.handle.clone(), phone.handle.clone()])
+    );
+    let everywhere = config
+        .get_all_session_handles_for_user("u1", Tenants::All)
+        .await
+        .unwrap();
+    assert_eq!(everywhere.len(), 3, "{everywhere:?}");
+    assert!(everywhere.contains(&other_tenant.handle));
+
+    // Inspecting.
+    let info = config
+        .get_session_information(&other_tenant.handle)
+        .await
+        .unwrap()
+        .expect("the session exists");
+    assert_eq!(
+        (info.user_id.as_str(), info.tenant_id.as_str()),
+        ("u1", "t1")
+    );
+    assert_eq!(info.session_data, json!({"device": "laptop"}));
+    assert_eq!(info.user_data_in_jwt.get("theme"), Some(&json!("dark")));
+    assert!(info.expiry_ms > info.time_created_ms);
+    assert!(
+        config
+            .get_session_information("no-such-handle")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Database-only data.
+    assert!(
+        config
+            .update_session_data_in_database(&phone.handle, json!({"device": "phone"}))
+            .await
+            .unwrap()
+    );
+    let info = config
+        .get_session_information(&phone.handle)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.session_data, json!({"device": "phone"}));
+    assert!(
+        !config
+            .update_session_data_in_database("no-such-handle", json!({}))
+            .await
+            .unwrap()
+    );
+
+    // The access-token payload by handle: merged, null removes, protected fields refused.
+    assert!(
+        config
+            .merge_into_access_token_payload(&phone.handle, json!({"plan": "pro", "theme": null}))
+            .await
+            .unwrap()
+    );
+    let payload = config
+        .get_session_information(&phone.handle)
+        .await
+        .unwrap()
+        .unwrap()
+        .user_data_in_jwt;
+    assert_eq!(payload.get("plan"), Some(&json!("pro")));
+    assert!(!payload.contains_key("theme"), "{payload:?}");
+    let refused = config
+        .merge_into_access_token_payload(&phone.handle, json!({"sub": "u2"}))
+        .await;
+    assert!(
+        matches!(refused, Err(SessionError::Internal(_))),
+        "{refused:?}"
+    );
+    assert!(
+        !config
+            .merge_into_access_token_payload("no-such-handle", json!({"plan": "pro"}))
+            .await
+            .unwrap()
+    );
+
+    // Revoking one: the core confirms, and a database-checked verification refuses its token
+    // while the other sessions still verify.
+    let checked = VerifyOptions::new(true).check_database(true);
+    assert!(config.revoke_session(&laptop.handle).await.unwrap());
+    assert!(!config.revoke_session(&laptop.handle).await.unwrap());
+    let gone = config
+        .get_session_without_request_response(&laptop.access_token, None, &checked)
+        .await;
+    assert!(
+        matches!(gone, Err(SessionError::Unauthorised { .. })),
+        "{gone:?}"
+    );
+    let alive = config
+        .get_session_without_request_response(&phone.access_token, None, &checked)
+        .await
+        .unwrap()
+        .expect("a session");
+    assert_eq!(alive.handle(), phone.handle);
+
+    // Several, then every session of a user.
+    let revoked = config
+        .revoke_multiple_sessions([someone_else.handle.clone(), "no-such-handle".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(revoked, vec![someone_else.handle.clone()]);
+    assert!(
+        config
+            .revoke_multiple_sessions(Vec::<String>::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let revoked = config
+        .revoke_all_sessions_for_user("u1", Tenants::One("public"))
+        .await
+        .unwrap();
+    assert_eq!(revoked, vec![phone.handle.clone()]);
+    assert_eq!(
+        config
+            .get_all_session_handles_for_user("u1", Tenants::All)
+            .await
+            .unwrap(),
+        vec![other_tenant.handle.clone()]
+    );
+    let revoked = config
+        .revoke_all_sessions_for_user("u1", Tenants::All)
+        .await
+        .unwrap();
+    assert_eq!(revoked, vec![other_tenant.handle.clone()]);
+    for token in [&phone.access_token, &other_tenant.access_token] {
+        let gone = config
+            .get_session_without_request_response(token, None, &checked)
+            .await;
+        assert!(
+            matches!(gone, Err(SessionError::Unauthorised { .. })),
+            "{gone:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn sessions_are_managed_by_handle_and_user_on_the_embedded_core() {
+    let (_dir, config) = embedded_config(|builder| builder);
+    manage_sessions(&config).await;
+}
+
+#[actix_web::test]
+async fn sessions_are_managed_by_handle_and_user_through_a_core_client() {
+    let (_dir, _core, server): (_, _, Running) = cdi_core();
+    let config = SessionConfig::builder()
+        .supertokens_core(&server.base, Some(API_KEY))
+        .unwrap()
+        .build()
+        .unwrap();
+    manage_sessions(&config).await;
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn a_core_that_is_down_is_a_503_not_an_empty_answer() {
+    let config = SessionConfig::builder()
+        .supertokens_core("http://127.0.0.1:9", Some(API_KEY))
+        .unwrap()
+        .build()
+        .unwrap();
+    let listed = config
+        .get_all_session_handles_for_user("u1", Tenants::All)
+        .await;
+    assert!(
+        matches!(listed, Err(SessionError::CoreUnavailable(_))),
+        "{listed:?}"
+    );
+    let revoked = config.revoke_session("h").await;
+    assert!(
+        matches!(revoked, Err(SessionError::CoreUnavailable(_))),
+        "{revoked:?}"
+    );
+}
