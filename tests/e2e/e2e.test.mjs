@@ -377,6 +377,30 @@ function scenario({ name, mode, antiCsrf, plainPost, core = false }) {
       const optional = await call("/optional");
       assert.deepEqual(optional, { status: 200, body: { userId: null } });
     });
+
+    step("logout-everywhere ends the user's session on another device too", async () => {
+      const other = await browser.newContext();
+      try {
+        const otherPage = await other.newPage();
+        otherPage.setDefaultTimeout(stepTimeout);
+        await otherPage.goto(`${pageServer.origin}/?api=${encodeURIComponent(demo.api)}&mode=${mode}`);
+        await otherPage.waitForSelector("body[data-ready=true]");
+        const onOther = await otherPage.evaluate(() => window.e2e.login("carol"));
+        assert.equal(onOther.status, 200);
+        const onThis = await page.evaluate(() => window.e2e.login("carol"));
+        assert.equal(onThis.status, 200);
+
+        const answer = await call("/logout-everywhere", { method: "POST" });
+        assert.deepEqual(answer, { status: 200, body: { revoked: 2 } });
+        assert.equal((await session()).exists, false, "this device's tokens are cleared");
+        const refreshed = await otherPage.evaluate(() => window.e2e.refresh());
+        assert.equal(refreshed, false, "the other device's refresh fails");
+        const otherSession = await otherPage.evaluate(() => window.e2e.session());
+        assert.equal(otherSession.exists, false, "the other device is signed out");
+      } finally {
+        await other.close();
+      }
+    });
   });
 }
 

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::claims::{ClaimFetchInput, encode_value};
 use crate::config::{AntiCsrf, SessionConfig};
-use crate::core::NewSession;
+use crate::core::{CreatedSession, NewSession};
 use crate::error::SessionError;
 use crate::token::PROTECTED_PROPS;
 use crate::util::now_ms;
@@ -26,6 +26,35 @@ pub(crate) async fn create_session<R: RequestView>(
 ) -> Result<SessionContainer, SessionError> {
     let c = config.inner();
     let method = creation_transfer(req, c);
+    let enable_anti_csrf = c.anti_csrf == AntiCsrf::ViaToken && method == Transfer::Cookie;
+    let created = create_in_core(
+        config,
+        tenant_id,
+        user_id,
+        payload,
+        Value::Object(Map::new()),
+        enable_anti_csrf,
+    )
+    .await?;
+    // A new session replaces one carried by the other method (docs/protocol.md §3.5 "create").
+    let replaces_other = has_access_token(req, method.other());
+    let session = SessionContainer::from_created(config, created, method, replaces_other)?;
+    crate::observe::session_created();
+    Ok(session)
+}
+
+/// Creates a session in the core: `payload` (a JSON object or `null`; protected fields are
+/// dropped) with the first values of the config's fetched claims, and `session_data` kept in
+/// the database only.
+pub(super) async fn create_in_core(
+    config: &SessionConfig,
+    tenant_id: &str,
+    user_id: &str,
+    payload: Value,
+    session_data: Value,
+    enable_anti_csrf: bool,
+) -> Result<CreatedSession, SessionError> {
+    let c = config.inner();
     let mut custom = match payload {
         Value::Object(map) => map,
         Value::Null => Map::new(),
@@ -59,20 +88,14 @@ pub(crate) async fn create_session<R: RequestView>(
             custom.insert(key.clone(), encode_value(value, fetched_at));
         }
     }
-    let created = c
-        .core
+    Ok(c.core
         .create_session(NewSession {
             tenant_id: tenant_id.to_owned(),
             recipe_user_id: user_id.to_owned(),
             access_token_payload: custom,
-            session_data: Value::Object(Map::new()),
-            enable_anti_csrf: c.anti_csrf == AntiCsrf::ViaToken && method == Transfer::Cookie,
+            session_data,
+            enable_anti_csrf,
             use_dynamic_signing_key: c.use_dynamic_signing_key,
         })
-        .await?;
-    // A new session replaces one carried by the other method (docs/protocol.md §3.5 "create").
-    let replaces_other = has_access_token(req, method.other());
-    let session = SessionContainer::from_created(config, created, method, replaces_other)?;
-    crate::observe::session_created();
-    Ok(session)
+        .await?)
 }

@@ -1,7 +1,7 @@
 //! The frontend's session endpoints (docs/protocol.md §9): refresh and sign-out.
 
 use crate::config::{AntiCsrf, SessionConfig};
-use crate::core::{RefreshOutcome, RefreshRequest};
+use crate::core::{CreatedSession, RefreshOutcome, RefreshRequest};
 use crate::error::SessionError;
 
 use super::options::VerifyOptions;
@@ -45,38 +45,13 @@ async fn refresh_session<R: RequestView>(
             reason: "anti-CSRF: refresh without rid header",
         });
     }
-    let outcome = c
-        .core
-        .refresh_session(RefreshRequest {
-            refresh_token,
-            anti_csrf_token: req.header(HeaderKey::AntiCsrf).map(str::to_owned),
-            enable_anti_csrf: !anti_csrf_disabled && c.anti_csrf == AntiCsrf::ViaToken,
-            use_dynamic_signing_key: c.use_dynamic_signing_key,
-        })
-        .await?;
-    let created = match outcome {
-        RefreshOutcome::Ok(created) => created,
-        RefreshOutcome::Unauthorised(reason) => {
-            tracing::debug!(%reason, "refresh refused by the core");
-            return Err(SessionError::Unauthorised {
-                clear_tokens: true,
-                reason: "refresh token invalid or expired",
-            });
-        }
-        RefreshOutcome::TokenTheftDetected {
-            handle,
-            user_id,
-            recipe_user_id,
-        } => {
-            tracing::warn!(session_handle = %handle, user_id = %user_id, "refresh token theft detected; revoking the session");
-            c.core.revoke_sessions(vec![handle.clone()]).await?;
-            return Err(SessionError::TokenTheftDetected {
-                session_handle: handle,
-                user_id,
-                recipe_user_id,
-            });
-        }
-    };
+    let created = refresh_in_core(
+        config,
+        refresh_token,
+        req.header(HeaderKey::AntiCsrf).map(str::to_owned),
+        !anti_csrf_disabled && c.anti_csrf == AntiCsrf::ViaToken,
+    )
+    .await?;
     // Clear a refresh token that came by the other method (docs/protocol.md §9.1 step 5).
     let other_has_refresh_token =
         method == Transfer::Header && !cookie_values(req, REFRESH_TOKEN_COOKIE).is_empty();
@@ -90,6 +65,49 @@ async fn refresh_session<R: RequestView>(
     let mut changes = session.response_changes();
     changes.extend(legacy_cookie_clearing(config, req));
     Ok(changes)
+}
+
+/// Rotates `refresh_token` in the core. A refused token is [`SessionError::Unauthorised`]
+/// (clearing); a reused one revokes its session and is [`SessionError::TokenTheftDetected`].
+pub(super) async fn refresh_in_core(
+    config: &SessionConfig,
+    refresh_token: String,
+    anti_csrf_token: Option<String>,
+    enable_anti_csrf: bool,
+) -> Result<CreatedSession, SessionError> {
+    let c = config.inner();
+    let outcome = c
+        .core
+        .refresh_session(RefreshRequest {
+            refresh_token,
+            anti_csrf_token,
+            enable_anti_csrf,
+            use_dynamic_signing_key: c.use_dynamic_signing_key,
+        })
+        .await?;
+    match outcome {
+        RefreshOutcome::Ok(created) => Ok(created),
+        RefreshOutcome::Unauthorised(reason) => {
+            tracing::debug!(%reason, "refresh refused by the core");
+            Err(SessionError::Unauthorised {
+                clear_tokens: true,
+                reason: "refresh token invalid or expired",
+            })
+        }
+        RefreshOutcome::TokenTheftDetected {
+            handle,
+            user_id,
+            recipe_user_id,
+        } => {
+            tracing::warn!(session_handle = %handle, user_id = %user_id, "refresh token theft detected; revoking the session");
+            c.core.revoke_sessions(vec![handle.clone()]).await?;
+            Err(SessionError::TokenTheftDetected {
+                session_handle: handle,
+                user_id,
+                recipe_user_id,
+            })
+        }
+    }
 }
 
 /// Expires the legacy `sIdRefreshToken` cookie if the request has one: refresh answers carry it,

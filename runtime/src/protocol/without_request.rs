@@ -12,8 +12,10 @@ use crate::token::{self, TokenError};
 use crate::util::now_ms;
 
 use super::claims_check::validate_route_claims;
+use super::create::create_in_core;
 use super::options::VerifyOptions;
 use super::read::{ACCESS_TOKEN_COOKIE, Transfer, bearer_token, cookie_values};
+use super::refresh::refresh_in_core;
 use super::request::RequestView;
 use super::session::SessionContainer;
 use super::verify::{Presented, Token, verify_presented};
@@ -89,6 +91,75 @@ impl SessionConfig {
         };
         let span = crate::observe::verify_span(None);
         crate::observe::verification(span, verify).await
+    }
+
+    /// Creates a session without a request (the SDKs' `createNewSessionWithoutRequestResponse`):
+    /// for `user_id` in `tenant_id`, with `access_token_payload` (a JSON object or `null`;
+    /// protected fields are dropped) and `session_data` kept in the database only. With the
+    /// `ViaToken` anti-CSRF mode an anti-CSRF token is issued unless `disable_anti_csrf`.
+    ///
+    /// Nothing is written anywhere: hand the tokens to the client yourself
+    /// ([`SessionContainer::get_all_session_tokens_dangerously`]).
+    ///
+    /// # Errors
+    /// [`SessionError::Internal`] when the payload is not an object or a claim fetch fails;
+    /// core failures.
+    pub async fn create_new_session_without_request_response(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        access_token_payload: Value,
+        session_data: Value,
+        disable_anti_csrf: bool,
+    ) -> Result<SessionContainer, SessionError> {
+        let enable_anti_csrf = !disable_anti_csrf && self.inner().anti_csrf == AntiCsrf::ViaToken;
+        let created = create_in_core(
+            self,
+            tenant_id,
+            user_id,
+            access_token_payload,
+            session_data,
+            enable_anti_csrf,
+        )
+        .await?;
+        let session = SessionContainer::from_created(self, created, Transfer::Header, false)?;
+        crate::observe::session_created();
+        Ok(session)
+    }
+
+    /// Refreshes a session without a request (the SDKs' `refreshSessionWithoutRequestResponse`):
+    /// rotates `refresh_token` and returns the session with its new tokens
+    /// ([`SessionContainer::get_all_session_tokens_dangerously`]). With the `ViaToken`
+    /// anti-CSRF mode, `anti_csrf_token` must match unless `disable_anti_csrf`. A refresh token
+    /// used after its rotation revokes the session, as on the refresh endpoint.
+    ///
+    /// # Errors
+    /// [`SessionError::Unauthorised`] for a refresh token the core refuses,
+    /// [`SessionError::TokenTheftDetected`] for a reused one; core failures.
+    pub async fn refresh_session_without_request_response(
+        &self,
+        refresh_token: &str,
+        disable_anti_csrf: bool,
+        anti_csrf_token: Option<&str>,
+    ) -> Result<SessionContainer, SessionError> {
+        let enable_anti_csrf = !disable_anti_csrf && self.inner().anti_csrf == AntiCsrf::ViaToken;
+        let refresh = async {
+            let created = refresh_in_core(
+                self,
+                refresh_token.to_owned(),
+                anti_csrf_token.map(str::to_owned),
+                enable_anti_csrf,
+            )
+            .await?;
+            let session = SessionContainer::from_created(self, created, Transfer::Header, false)?;
+            crate::observe::record_session(
+                session.user_id(),
+                session.handle(),
+                session.tenant_id(),
+            );
+            Ok(session)
+        };
+        crate::observe::refresh(refresh).await
     }
 
     /// Checks the session of a page request for server-side rendering, never refreshing and

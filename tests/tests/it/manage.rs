@@ -4,7 +4,7 @@
 
 use serde_json::{Map, json};
 use sessionward::core::NewSession;
-use sessionward::{SessionConfig, SessionError, Tenants, VerifyOptions};
+use sessionward::{AntiCsrf, SessionConfig, SessionError, Tenants, VerifyOptions};
 use sessionward_tests::embedded_config;
 
 use crate::core_client::{API_KEY, Running, cdi_core};
@@ -192,10 +192,107 @@ async fn manage_sessions(config: &SessionConfig) {
     }
 }
 
+/// Creating and refreshing sessions without a request, whichever core `config` uses.
+async fn without_a_request(config: &SessionConfig) {
+    let session = config
+        .create_new_session_without_request_response(
+            "public",
+            "u9",
+            json!({"plan": "free", "sub": "ignored"}),
+            json!({"n": 1}),
+            false,
+        )
+        .await
+        .unwrap();
+    let tokens = session.get_all_session_tokens_dangerously();
+    let refresh_token = tokens
+        .refresh_token
+        .expect("a new session has a refresh token");
+    let verified = config
+        .get_session_without_request_response(&tokens.access_token, None, &VerifyOptions::new(true))
+        .await
+        .unwrap()
+        .expect("a session");
+    assert_eq!(verified.user_id(), "u9");
+    assert_eq!(verified.access_token_payload()["plan"], json!("free"));
+    let info = config
+        .get_session_information(session.handle())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.session_data, json!({"n": 1}));
+
+    let refreshed = config
+        .refresh_session_without_request_response(&refresh_token, true, None)
+        .await
+        .unwrap();
+    assert_eq!(refreshed.handle(), session.handle());
+    let new_tokens = refreshed.get_all_session_tokens_dangerously();
+    assert_ne!(new_tokens.access_token, tokens.access_token);
+    let new_refresh = new_tokens.refresh_token.expect("a rotated refresh token");
+    assert_ne!(new_refresh, refresh_token);
+    // The new access token is good, and with the session revoked its refresh token is refused.
+    let checked = VerifyOptions::new(true).check_database(true);
+    config
+        .get_session_without_request_response(&new_tokens.access_token, None, &checked)
+        .await
+        .unwrap()
+        .expect("a session");
+    assert!(config.revoke_session(session.handle()).await.unwrap());
+    let refused = config
+        .refresh_session_without_request_response(&new_refresh, true, None)
+        .await;
+    assert!(
+        matches!(refused, Err(SessionError::Unauthorised { .. })),
+        "{refused:?}"
+    );
+    let garbage = config
+        .refresh_session_without_request_response("not-a-refresh-token", true, None)
+        .await;
+    assert!(
+        matches!(garbage, Err(SessionError::Unauthorised { .. })),
+        "{garbage:?}"
+    );
+}
+
 #[actix_web::test]
 async fn sessions_are_managed_by_handle_and_user_on_the_embedded_core() {
     let (_dir, config) = embedded_config(|builder| builder);
     manage_sessions(&config).await;
+    without_a_request(&config).await;
+}
+
+#[actix_web::test]
+async fn request_less_sessions_get_an_anti_csrf_token_unless_disabled() {
+    let (_dir, config) = embedded_config(|builder| builder.anti_csrf(AntiCsrf::ViaToken));
+    let with = config
+        .create_new_session_without_request_response("public", "u1", json!({}), json!({}), false)
+        .await
+        .unwrap()
+        .get_all_session_tokens_dangerously();
+    let anti_csrf = with
+        .anti_csrf_token
+        .expect("VIA_TOKEN issues an anti-CSRF token");
+    let without = config
+        .create_new_session_without_request_response("public", "u1", json!({}), json!({}), true)
+        .await
+        .unwrap()
+        .get_all_session_tokens_dangerously();
+    assert!(without.anti_csrf_token.is_none());
+
+    // Refreshing with anti-CSRF on needs the session's anti-CSRF token.
+    let refresh_token = with.refresh_token.unwrap();
+    let wrong = config
+        .refresh_session_without_request_response(&refresh_token, false, Some("wrong"))
+        .await;
+    assert!(
+        matches!(wrong, Err(SessionError::Unauthorised { .. })),
+        "{wrong:?}"
+    );
+    config
+        .refresh_session_without_request_response(&refresh_token, false, Some(&anti_csrf))
+        .await
+        .unwrap();
 }
 
 #[actix_web::test]
@@ -207,6 +304,7 @@ async fn sessions_are_managed_by_handle_and_user_through_a_core_client() {
         .build()
         .unwrap();
     manage_sessions(&config).await;
+    without_a_request(&config).await;
     server.stop().await;
 }
 
