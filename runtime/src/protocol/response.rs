@@ -19,6 +19,9 @@ pub(crate) const ANTI_CSRF_HEADER: &str = "anti-csrf";
 pub(crate) const SET_COOKIE: &str = "set-cookie";
 pub(crate) const EXPOSE_HEADERS: &str = "access-control-expose-headers";
 
+/// Sent with every response that carries new tokens.
+const CACHE_CONTROL_HEADER: &str = "cache-control";
+
 /// One year, the `sAccessToken` cookie lifetime (the JWT's own `exp` governs validity).
 const ACCESS_COOKIE_LIFETIME_MS: u64 = 31_536_000_000;
 
@@ -137,6 +140,9 @@ impl ResponseChanges {
         method: Transfer,
         now_ms: u64,
     ) {
+        // A response with tokens must never be stored by a shared cache (a CDN, a proxy) and
+        // handed to someone else.
+        self.insert(CACHE_CONTROL_HEADER, "no-store");
         self.insert(FRONT_TOKEN_HEADER, tokens.front_token);
         self.expose(FRONT_TOKEN_HEADER);
         self.set_token(

@@ -439,6 +439,12 @@ impl SessionContainer {
         Ok(self.information().await?.expiry_ms)
     }
 
+    /// The current access token (the SDKs' `getAccessToken`): the one the request carried, or
+    /// the new one after a refresh promotion or a payload change. Handle it as a secret.
+    pub fn get_access_token(&self) -> String {
+        self.state().access_token.clone()
+    }
+
     /// The session's tokens, for transports this library does not write to (websockets,
     /// serverless responses). Handle them as secrets.
     pub fn get_all_session_tokens_dangerously(&self) -> SessionTokens {

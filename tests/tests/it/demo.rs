@@ -291,3 +291,40 @@ async fn logout_everywhere_revokes_every_session_of_the_user() {
         assert_eq!(response.status(), 401);
     }
 }
+
+#[actix_web::test]
+async fn responses_with_tokens_are_never_cached() {
+    let (_dir, servers) = start();
+    for server in &servers {
+        for mode in ["header", "cookie"] {
+            let response = client()
+                .post(server.url("/login"))
+                .header("st-auth-mode", mode)
+                .json(&json!({"userId": "cached"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.headers()["cache-control"], "no-store", "{mode}");
+        }
+        let session = login(server, "cached", "header").await;
+        let refreshed = client()
+            .post(server.url("/auth/session/refresh"))
+            .header("st-auth-mode", "header")
+            .bearer_auth(&session.refresh_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refreshed.status(), 200);
+        assert_eq!(refreshed.headers()["cache-control"], "no-store");
+        // A response without new tokens keeps the app's own caching.
+        let response = client()
+            .get(server.url("/user"))
+            .bearer_auth(&session.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().get("cache-control").is_none());
+    }
+}

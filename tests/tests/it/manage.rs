@@ -205,6 +205,7 @@ async fn without_a_request(config: &SessionConfig) {
         .await
         .unwrap();
     let tokens = session.get_all_session_tokens_dangerously();
+    assert_eq!(session.get_access_token(), tokens.access_token);
     let refresh_token = tokens
         .refresh_token
         .expect("a new session has a refresh token");
@@ -229,6 +230,7 @@ async fn without_a_request(config: &SessionConfig) {
     assert_eq!(refreshed.handle(), session.handle());
     let new_tokens = refreshed.get_all_session_tokens_dangerously();
     assert_ne!(new_tokens.access_token, tokens.access_token);
+    assert_eq!(refreshed.get_access_token(), new_tokens.access_token);
     let new_refresh = new_tokens.refresh_token.expect("a rotated refresh token");
     assert_ne!(new_refresh, refresh_token);
     // The new access token is good, and with the session revoked its refresh token is refused.
