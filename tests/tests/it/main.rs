@@ -4,6 +4,7 @@ mod apps;
 mod attacks;
 mod axum;
 mod cdi_server;
+mod config_options;
 mod core_client;
 mod csrf;
 mod demo;
