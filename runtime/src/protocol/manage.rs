@@ -1,7 +1,7 @@
 //! Managing sessions without a request, by handle and by user: the SDKs' `revokeSession`,
 //! `revokeMultipleSessions`, `revokeAllSessionsForUser`, `getAllSessionHandlesForUser`,
-//! `getSessionInformation`, `updateSessionDataInDatabase` and `mergeIntoAccessTokenPayload`
-//! (by handle). They work with every core and in every adapter: account pages, "sign out
+//! `getSessionInformation`, `updateSessionDataInDatabase`, `mergeIntoAccessTokenPayload` and
+//! the claim functions (by handle). They work with every core and in every adapter: account pages, "sign out
 //! everywhere" after a password change, jobs that hold only a session handle.
 //!
 //! What a revocation changes: the session's refresh token is refused at once by every instance,
@@ -11,12 +11,14 @@
 //! instance's verified-token cache at once; other instances' entries age out with their cache
 //! TTL (`verified_token_cache_ttl`, 60 s by default).
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
+use crate::claims::{ClaimFetchInput, SessionClaim, encode_value};
 use crate::config::SessionConfig;
 use crate::core::SessionInformation;
 use crate::error::SessionError;
 use crate::token::PROTECTED_PROPS;
+use crate::util::now_ms;
 
 /// Which tenants a by-user call covers (the SDKs' `tenantId` and `revokeAcrossAllTenants` /
 /// `fetchAcrossAllTenants`).
@@ -167,6 +169,104 @@ impl SessionConfig {
     }
 }
 
+/// Claims of a session held only by its handle (the SDKs' `fetchAndSetClaim`, `setClaimValue`,
+/// `getClaimValue` and `removeClaim` by handle). Changes reach the client with its next refresh.
+impl SessionConfig {
+    /// Sets `claim` to `value` in the session's access-token payload; `false` when there is no
+    /// such session.
+    ///
+    /// # Errors
+    /// As [`merge_into_access_token_payload`](Self::merge_into_access_token_payload).
+    pub async fn set_claim_value_by_handle<C: SessionClaim>(
+        &self,
+        handle: &str,
+        claim: &C,
+        value: C::Value,
+    ) -> Result<bool, SessionError> {
+        let stored = claim.to_payload_value(&value, now_ms());
+        self.merge_into_access_token_payload(handle, json!({ claim.key(): stored }))
+            .await
+    }
+
+    /// The value of `claim` in the session's access-token payload (`None` when the payload has
+    /// none).
+    ///
+    /// # Errors
+    /// [`SessionError::Unauthorised`] when there is no such session; core failures.
+    pub async fn get_claim_value_by_handle<C: SessionClaim>(
+        &self,
+        handle: &str,
+        claim: &C,
+    ) -> Result<Option<C::Value>, SessionError> {
+        let info = self.existing_session(handle).await?;
+        Ok(claim.value_from_payload(&info.user_data_in_jwt))
+    }
+
+    /// Removes `claim` from the session's access-token payload; `false` when there is no such
+    /// session.
+    ///
+    /// # Errors
+    /// As [`merge_into_access_token_payload`](Self::merge_into_access_token_payload).
+    pub async fn remove_claim_by_handle<C: SessionClaim>(
+        &self,
+        handle: &str,
+        claim: &C,
+    ) -> Result<bool, SessionError> {
+        self.merge_into_access_token_payload(handle, json!({ claim.key(): null }))
+            .await
+    }
+
+    /// Fetches `claim`'s value for the session's user (with the claim's own fetcher, or the
+    /// one registered in the config) and stores it; a fetch that returns no value changes
+    /// nothing. `false` when there is no such session.
+    ///
+    /// # Errors
+    /// [`SessionError::Internal`] when no fetcher is known or the fetch fails; core failures.
+    pub async fn fetch_and_set_claim_by_handle<C: SessionClaim>(
+        &self,
+        handle: &str,
+        claim: &C,
+    ) -> Result<bool, SessionError> {
+        let key = claim.key();
+        let fetcher = claim
+            .fetcher()
+            .or_else(|| self.claim_fetcher(key))
+            .cloned()
+            .ok_or_else(|| SessionError::Internal(format!("no fetcher known for claim `{key}`")))?;
+        let Some(info) = self.get_session_information(handle).await? else {
+            return Ok(false);
+        };
+        let input = ClaimFetchInput {
+            user_id: info.user_id,
+            recipe_user_id: info.recipe_user_id,
+            tenant_id: info.tenant_id,
+            payload: info.user_data_in_jwt,
+        };
+        let value = fetcher
+            .fetch(input)
+            .await
+            .map_err(|e| SessionError::Internal(e.to_string()))?;
+        match value {
+            Some(value) => {
+                let stored = encode_value(value, now_ms());
+                self.merge_into_access_token_payload(handle, json!({ key: stored }))
+                    .await
+            }
+            None => Ok(true),
+        }
+    }
+
+    /// The session `handle`, which must exist.
+    async fn existing_session(&self, handle: &str) -> Result<SessionInformation, SessionError> {
+        self.get_session_information(handle)
+            .await?
+            .ok_or(SessionError::Unauthorised {
+                clear_tokens: false,
+                reason: "no session with this handle",
+            })
+    }
+}
+
 /// `update` as a payload update: a JSON object without protected fields.
 fn payload_update(update: Value) -> Result<Map<String, Value>, SessionError> {
     let Value::Object(update) = update else {
@@ -204,8 +304,6 @@ fn merged_payload(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     fn object(value: Value) -> Map<String, Value> {

@@ -3,6 +3,7 @@
 //! and revoke sessions as an account page or a "sign out everywhere" would.
 
 use serde_json::{Map, json};
+use sessionward::claims::{ClaimFetchError, PrimitiveClaim};
 use sessionward::core::NewSession;
 use sessionward::{AntiCsrf, SessionConfig, SessionError, Tenants, VerifyOptions};
 use sessionward_tests::embedded_config;
@@ -192,6 +193,92 @@ async fn manage_sessions(config: &SessionConfig) {
     }
 }
 
+/// Claims of a session held only by its handle, whichever core `config` uses.
+async fn claims_by_handle(config: &SessionConfig) {
+    let tier = PrimitiveClaim::<String>::new("tier");
+    let fetched_tier = PrimitiveClaim::<String>::new("tier").with_fetch(|input| async move {
+        Ok::<_, ClaimFetchError>(Some(format!("gold-{}", input.user_id)))
+    });
+    let session = create(config, "public", "claims-user").await;
+    let handle = session.handle.as_str();
+
+    assert_eq!(
+        config
+            .get_claim_value_by_handle(handle, &tier)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        config
+            .set_claim_value_by_handle(handle, &tier, "pro".to_owned())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        config
+            .get_claim_value_by_handle(handle, &tier)
+            .await
+            .unwrap(),
+        Some("pro".to_owned())
+    );
+    assert!(
+        config
+            .fetch_and_set_claim_by_handle(handle, &fetched_tier)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        config
+            .get_claim_value_by_handle(handle, &tier)
+            .await
+            .unwrap(),
+        Some("gold-claims-user".to_owned())
+    );
+    // The rest of the payload is kept.
+    let payload = config
+        .get_session_information(handle)
+        .await
+        .unwrap()
+        .unwrap()
+        .user_data_in_jwt;
+    assert_eq!(payload.get("theme"), Some(&json!("dark")));
+    assert!(config.remove_claim_by_handle(handle, &tier).await.unwrap());
+    assert_eq!(
+        config
+            .get_claim_value_by_handle(handle, &tier)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // No fetcher anywhere: a clear error. No such session: false, or an error for a read.
+    let no_fetcher = config.fetch_and_set_claim_by_handle(handle, &tier).await;
+    assert!(
+        matches!(no_fetcher, Err(SessionError::Internal(_))),
+        "{no_fetcher:?}"
+    );
+    assert!(
+        !config
+            .set_claim_value_by_handle("no-such-handle", &tier, "pro".to_owned())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !config
+            .fetch_and_set_claim_by_handle("no-such-handle", &fetched_tier)
+            .await
+            .unwrap()
+    );
+    let missing = config
+        .get_claim_value_by_handle("no-such-handle", &tier)
+        .await;
+    assert!(
+        matches!(missing, Err(SessionError::Unauthorised { .. })),
+        "{missing:?}"
+    );
+}
+
 /// Creating and refreshing sessions without a request, whichever core `config` uses.
 async fn without_a_request(config: &SessionConfig) {
     let session = config
@@ -262,6 +349,7 @@ async fn sessions_are_managed_by_handle_and_user_on_the_embedded_core() {
     let (_dir, config) = embedded_config(|builder| builder);
     manage_sessions(&config).await;
     without_a_request(&config).await;
+    claims_by_handle(&config).await;
 }
 
 #[actix_web::test]
@@ -307,6 +395,7 @@ async fn sessions_are_managed_by_handle_and_user_through_a_core_client() {
         .unwrap();
     manage_sessions(&config).await;
     without_a_request(&config).await;
+    claims_by_handle(&config).await;
     server.stop().await;
 }
 
