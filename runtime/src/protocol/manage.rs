@@ -13,10 +13,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::claims::{ClaimFetchInput, SessionClaim, encode_value};
+use crate::claims::{ClaimFetchInput, SessionClaim, ValidatorRef, encode_value};
 use crate::config::SessionConfig;
 use crate::core::SessionInformation;
-use crate::error::SessionError;
+use crate::error::{ClaimValidationError, SessionError};
 use crate::token::PROTECTED_PROPS;
 use crate::util::now_ms;
 
@@ -256,6 +256,80 @@ impl SessionConfig {
         }
     }
 
+    /// Checks the config's global claim validators and `validators` against the session
+    /// `handle` (the SDKs' `validateClaimsForSessionHandle`): claim values that are missing or
+    /// stale are fetched and stored first, as verification does. Returns the failures; empty
+    /// when every validator passes.
+    ///
+    /// # Errors
+    /// [`SessionError::Unauthorised`] when there is no such session, [`SessionError::Internal`]
+    /// when a fetch fails; core failures.
+    pub async fn validate_claims_for_session_handle(
+        &self,
+        handle: &str,
+        validators: &[ValidatorRef],
+    ) -> Result<Vec<ClaimValidationError>, SessionError> {
+        let info = self.existing_session(handle).await?;
+        let all = self.with_global_validators(validators);
+        let now = now_ms();
+        let mut payload = info.user_data_in_jwt;
+        let mut update = Map::new();
+        for validator in &all {
+            let Some(key) = validator.claim_key() else {
+                continue;
+            };
+            if !validator.should_refetch(&payload, now) {
+                continue;
+            }
+            let Some(fetcher) = validator.fetcher().or_else(|| self.claim_fetcher(key)) else {
+                continue;
+            };
+            let input = ClaimFetchInput {
+                user_id: info.user_id.clone(),
+                recipe_user_id: info.recipe_user_id.clone(),
+                tenant_id: info.tenant_id.clone(),
+                payload: payload.clone(),
+            };
+            let value = fetcher.fetch(input).await.map_err(|e| {
+                tracing::error!(claim = key, error = %e, "claim fetch failed");
+                SessionError::Internal(format!("fetching claim `{key}` failed"))
+            })?;
+            if let Some(value) = value {
+                let entry = encode_value(value, now);
+                payload.insert(key.to_owned(), entry.clone());
+                update.insert(key.to_owned(), entry);
+            }
+        }
+        if !update.is_empty()
+            && !self
+                .merge_into_access_token_payload(handle, Value::Object(update))
+                .await?
+        {
+            return Err(SessionError::Unauthorised {
+                clear_tokens: false,
+                reason: "no session with this handle",
+            });
+        }
+        Ok(failures(&all, &payload, now))
+    }
+
+    /// Checks the config's global claim validators and `validators` against an access-token
+    /// payload (the SDKs' `validateClaimsInJWTPayload`), fetching nothing: for a payload you
+    /// verified yourself. Returns the failures; empty when every validator passes.
+    pub fn validate_claims_in_jwt_payload(
+        &self,
+        payload: &Map<String, Value>,
+        validators: &[ValidatorRef],
+    ) -> Vec<ClaimValidationError> {
+        failures(&self.with_global_validators(validators), payload, now_ms())
+    }
+
+    fn with_global_validators(&self, validators: &[ValidatorRef]) -> Vec<ValidatorRef> {
+        let mut all = self.inner().global_validators.clone();
+        all.extend(validators.iter().cloned());
+        all
+    }
+
     /// The session `handle`, which must exist.
     async fn existing_session(&self, handle: &str) -> Result<SessionInformation, SessionError> {
         self.get_session_information(handle)
@@ -265,6 +339,25 @@ impl SessionConfig {
                 reason: "no session with this handle",
             })
     }
+}
+
+/// The validators that fail on `payload` at `now`, with their reasons.
+fn failures(
+    validators: &[ValidatorRef],
+    payload: &Map<String, Value>,
+    now: u64,
+) -> Vec<ClaimValidationError> {
+    validators
+        .iter()
+        .filter_map(|v| {
+            v.validate(payload, now)
+                .err()
+                .map(|reason| ClaimValidationError {
+                    id: v.id().to_owned(),
+                    reason,
+                })
+        })
+        .collect()
 }
 
 /// `update` as a payload update: a JSON object without protected fields.

@@ -3,7 +3,7 @@
 //! and revoke sessions as an account page or a "sign out everywhere" would.
 
 use serde_json::{Map, json};
-use sessionward::claims::{ClaimFetchError, PrimitiveClaim};
+use sessionward::claims::{ClaimFetchError, IntoValidator, PrimitiveClaim};
 use sessionward::core::NewSession;
 use sessionward::{AntiCsrf, SessionConfig, SessionError, Tenants, VerifyOptions};
 use sessionward_tests::embedded_config;
@@ -251,6 +251,52 @@ async fn claims_by_handle(config: &SessionConfig) {
             .unwrap(),
         None
     );
+
+    // Validating by handle fetches the missing value first, then checks.
+    let gold = fetched_tier
+        .has_value("gold-claims-user".to_owned())
+        .into_validator();
+    let platinum = tier.has_value("platinum".to_owned()).into_validator();
+    let failures = config
+        .validate_claims_for_session_handle(handle, std::slice::from_ref(&gold))
+        .await
+        .unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(
+        config
+            .get_claim_value_by_handle(handle, &tier)
+            .await
+            .unwrap(),
+        Some("gold-claims-user".to_owned())
+    );
+    let failures = config
+        .validate_claims_for_session_handle(handle, std::slice::from_ref(&platinum))
+        .await
+        .unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].id, "tier");
+    let missing = config
+        .validate_claims_for_session_handle("no-such-handle", &[])
+        .await;
+    assert!(
+        matches!(missing, Err(SessionError::Unauthorised { .. })),
+        "{missing:?}"
+    );
+    // A payload checked as it is, nothing fetched.
+    let payload = config
+        .get_session_information(handle)
+        .await
+        .unwrap()
+        .unwrap()
+        .user_data_in_jwt;
+    assert!(
+        config
+            .validate_claims_in_jwt_payload(&payload, &[gold])
+            .is_empty()
+    );
+    let failures = config.validate_claims_in_jwt_payload(&payload, &[platinum]);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(config.remove_claim_by_handle(handle, &tier).await.unwrap());
 
     // No fetcher anywhere: a clear error. No such session: false, or an error for a read.
     let no_fetcher = config.fetch_and_set_claim_by_handle(handle, &tier).await;
