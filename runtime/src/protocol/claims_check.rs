@@ -1,11 +1,11 @@
 //! The route's checks after the token: the tenant from the path, and the claim validators with
 //! refetching of stale values (docs/protocol.md §7.4).
 
-use std::sync::Arc;
+use std::borrow::Cow;
 
 use serde_json::{Map, Value, json};
 
-use crate::claims::{ValidatorRef, encode_value};
+use crate::claims::{ClaimFetchInput, ValidatorRef, encode_value};
 use crate::config::SessionConfig;
 use crate::error::{ClaimValidationError, SessionError};
 use crate::util::now_ms;
@@ -63,51 +63,84 @@ pub(crate) async fn refetch_and_validate(
     validators: &[ValidatorRef],
     now: u64,
 ) -> Result<(), SessionError> {
-    let mut payload = session.state().payload.clone();
+    let current = session.state().payload.clone();
+    let mut payload = Cow::Borrowed(&*current);
+    let update = fetch_stale_claims(session.config(), validators, &mut payload, now, |payload| {
+        ClaimFetchInput {
+            payload,
+            ..session.fetch_input()
+        }
+    })
+    .await?;
+    let failures = if update.is_empty() {
+        claim_failures(validators, &payload, now)
+    } else {
+        session
+            .merge_into_access_token_payload(Value::Object(update))
+            .await?;
+        claim_failures(validators, &session.state().payload.clone(), now)
+    };
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(SessionError::InvalidClaims(failures))
+    }
+}
+
+/// Fetches, in order, the claim values `validators` read that are missing or stale in
+/// `payload` and have a fetcher (the validator's own or the config's), and puts them into
+/// `payload` as the payload stores them, so each fetch sees the values fetched before it.
+/// `input` makes a fetch's input from the payload so far. Returns the new entries, to merge
+/// into the session.
+pub(super) async fn fetch_stale_claims(
+    config: &SessionConfig,
+    validators: &[ValidatorRef],
+    payload: &mut Cow<'_, Map<String, Value>>,
+    now: u64,
+    input: impl Fn(Map<String, Value>) -> ClaimFetchInput,
+) -> Result<Map<String, Value>, SessionError> {
     let mut update = Map::new();
     for validator in validators {
         let Some(key) = validator.claim_key() else {
             continue;
         };
-        if !validator.should_refetch(&payload, now) {
+        if !validator.should_refetch(payload, now) {
             continue;
         }
-        let fetcher = validator
-            .fetcher()
-            .or_else(|| session.config().claim_fetcher(key));
-        let Some(fetcher) = fetcher else { continue };
-        let mut input = session.fetch_input();
-        input.payload = Map::clone(&payload);
-        let value = fetcher.fetch(input).await.map_err(|e| {
-            tracing::error!(claim = key, error = %e, "claim fetch failed");
-            SessionError::Internal(format!("fetching claim `{key}` failed"))
-        })?;
+        let Some(fetcher) = validator.fetcher().or_else(|| config.claim_fetcher(key)) else {
+            continue;
+        };
+        let value = fetcher
+            .fetch(input(payload.clone().into_owned()))
+            .await
+            .map_err(|e| {
+                tracing::error!(claim = key, error = %e, "claim fetch failed");
+                SessionError::Internal(format!("fetching claim `{key}` failed"))
+            })?;
         if let Some(value) = value {
             let entry = encode_value(value, now);
-            Arc::make_mut(&mut payload).insert(key.to_owned(), entry.clone());
+            payload.to_mut().insert(key.to_owned(), entry.clone());
             update.insert(key.to_owned(), entry);
         }
     }
-    if !update.is_empty() {
-        session
-            .merge_into_access_token_payload(Value::Object(update))
-            .await?;
-        payload = session.state().payload.clone();
-    }
-    let failures: Vec<ClaimValidationError> = validators
+    Ok(update)
+}
+
+/// The validators that fail on `payload` at `now`, with their reasons.
+pub(super) fn claim_failures(
+    validators: &[ValidatorRef],
+    payload: &Map<String, Value>,
+    now: u64,
+) -> Vec<ClaimValidationError> {
+    validators
         .iter()
         .filter_map(|v| {
-            v.validate(&payload, now)
+            v.validate(payload, now)
                 .err()
                 .map(|reason| ClaimValidationError {
                     id: v.id().to_owned(),
                     reason,
                 })
         })
-        .collect();
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(SessionError::InvalidClaims(failures))
-    }
+        .collect()
 }

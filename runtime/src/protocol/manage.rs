@@ -11,12 +11,16 @@
 //! instance's verified-token cache at once; other instances' entries age out with their cache
 //! TTL (`verified_token_cache_ttl`, 60 s by default).
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value, json};
 
 use crate::claims::{ClaimFetchInput, SessionClaim, ValidatorRef, encode_value};
 use crate::config::SessionConfig;
 use crate::core::SessionInformation;
 use crate::error::{ClaimValidationError, SessionError};
+
+use super::claims_check::{claim_failures, fetch_stale_claims};
 use crate::token::PROTECTED_PROPS;
 use crate::util::now_ms;
 
@@ -269,48 +273,31 @@ impl SessionConfig {
         handle: &str,
         validators: &[ValidatorRef],
     ) -> Result<Vec<ClaimValidationError>, SessionError> {
-        let info = self.existing_session(handle).await?;
+        let SessionInformation {
+            user_id,
+            recipe_user_id,
+            tenant_id,
+            user_data_in_jwt,
+            ..
+        } = self.existing_session(handle).await?;
         let all = self.with_global_validators(validators);
         let now = now_ms();
-        let mut payload = info.user_data_in_jwt;
-        let mut update = Map::new();
-        for validator in &all {
-            let Some(key) = validator.claim_key() else {
-                continue;
-            };
-            if !validator.should_refetch(&payload, now) {
-                continue;
-            }
-            let Some(fetcher) = validator.fetcher().or_else(|| self.claim_fetcher(key)) else {
-                continue;
-            };
-            let input = ClaimFetchInput {
-                user_id: info.user_id.clone(),
-                recipe_user_id: info.recipe_user_id.clone(),
-                tenant_id: info.tenant_id.clone(),
-                payload: payload.clone(),
-            };
-            let value = fetcher.fetch(input).await.map_err(|e| {
-                tracing::error!(claim = key, error = %e, "claim fetch failed");
-                SessionError::Internal(format!("fetching claim `{key}` failed"))
-            })?;
-            if let Some(value) = value {
-                let entry = encode_value(value, now);
-                payload.insert(key.to_owned(), entry.clone());
-                update.insert(key.to_owned(), entry);
-            }
-        }
+        let mut payload = Cow::Owned(user_data_in_jwt);
+        let update = fetch_stale_claims(self, &all, &mut payload, now, |payload| ClaimFetchInput {
+            user_id: user_id.clone(),
+            recipe_user_id: recipe_user_id.clone(),
+            tenant_id: tenant_id.clone(),
+            payload,
+        })
+        .await?;
         if !update.is_empty()
             && !self
                 .merge_into_access_token_payload(handle, Value::Object(update))
                 .await?
         {
-            return Err(SessionError::Unauthorised {
-                clear_tokens: false,
-                reason: "no session with this handle",
-            });
+            return Err(no_such_session());
         }
-        Ok(failures(&all, &payload, now))
+        Ok(claim_failures(&all, &payload, now))
     }
 
     /// Checks the config's global claim validators and `validators` against an access-token
@@ -321,7 +308,7 @@ impl SessionConfig {
         payload: &Map<String, Value>,
         validators: &[ValidatorRef],
     ) -> Vec<ClaimValidationError> {
-        failures(&self.with_global_validators(validators), payload, now_ms())
+        claim_failures(&self.with_global_validators(validators), payload, now_ms())
     }
 
     fn with_global_validators(&self, validators: &[ValidatorRef]) -> Vec<ValidatorRef> {
@@ -334,30 +321,16 @@ impl SessionConfig {
     async fn existing_session(&self, handle: &str) -> Result<SessionInformation, SessionError> {
         self.get_session_information(handle)
             .await?
-            .ok_or(SessionError::Unauthorised {
-                clear_tokens: false,
-                reason: "no session with this handle",
-            })
+            .ok_or_else(no_such_session)
     }
 }
 
-/// The validators that fail on `payload` at `now`, with their reasons.
-fn failures(
-    validators: &[ValidatorRef],
-    payload: &Map<String, Value>,
-    now: u64,
-) -> Vec<ClaimValidationError> {
-    validators
-        .iter()
-        .filter_map(|v| {
-            v.validate(payload, now)
-                .err()
-                .map(|reason| ClaimValidationError {
-                    id: v.id().to_owned(),
-                    reason,
-                })
-        })
-        .collect()
+/// What a function that reads a session answers for a handle the core does not know.
+fn no_such_session() -> SessionError {
+    SessionError::Unauthorised {
+        clear_tokens: false,
+        reason: "no session with this handle",
+    }
 }
 
 /// `update` as a payload update: a JSON object without protected fields.
