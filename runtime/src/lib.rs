@@ -155,7 +155,7 @@
 //! |---|---|---|
 //! | adapters | `actix` (extractors, macro guard, middleware, endpoints), `axum` (layer, extractors), `cdi` (the CDI server) | everything below |
 //! | protocol | [`protocol`]: request view, token reading, verification, create, refresh, sign-out, response changes, error answers | config and below |
-//! | config | [`SessionConfig`] and its builder | the cache, cores, keys, claims, errors |
+//! | config | [`SessionConfig`] and its builder | the cache, cores, keys, claims, errors; the [`hooks`] traits, as stored trait objects |
 //! | cache | the verified-token cache | cores, tokens, keys |
 //! | cores | [`core`]: the [`SessionCore`](core::SessionCore) trait, the embedded core, the SuperTokens Core client, the CDI wire types | tokens, keys, claims, errors |
 //! | bottom | `token`, `keys`, [`claims`], `error`, `metric`, `observe`, `headers`, `util`, [`cors`] | each other, downward only |
@@ -292,6 +292,8 @@ pub fn describe_metrics() {
 pub mod jwk {
     pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 }
+/// Overriding the recipe's functions and the frontend endpoints (the SDKs' `override`).
+pub use protocol::hooks;
 pub use protocol::{
     AccessTokenPayload, OverrideClaims, SessionContainer, SessionTokens, SsrSession, Tenants,
     VerifyOptions,

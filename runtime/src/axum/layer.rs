@@ -8,14 +8,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::{FromRequestParts, RawPathParams};
-use http::{Method, Request};
-use serde_json::json;
+use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::config::SessionConfig;
-use crate::error::ErrorResponse;
-use crate::protocol::{self, ResponseChanges, VerifyOptions};
+use crate::protocol::{self, VerifyOptions};
 
 use super::request::{HttpView, RequestSession, request_info};
 use super::response::{ReturnedError, answer, apply_changes, to_response};
@@ -119,42 +117,6 @@ impl<S> fmt::Debug for SessionService<S> {
     }
 }
 
-/// Which session endpoint a request is for.
-enum Endpoint {
-    Refresh,
-    SignOut,
-}
-
-fn endpoint(config: &SessionConfig, method: &Method, path: &str) -> Option<Endpoint> {
-    if method != Method::POST {
-        return None;
-    }
-    // Behind an API gateway stage, the function may see the stage in the path or not.
-    let path = strip_segments(path, config.api_gateway_path()).unwrap_or(path);
-    let rest = strip_segments(path, config.api_base_path())?;
-    match rest {
-        "/session/refresh" => Some(Endpoint::Refresh),
-        "/signout" => Some(Endpoint::SignOut),
-        _ => None,
-    }
-}
-
-/// `path` without `prefix` when the prefix ends at a segment boundary (`/dev` is a prefix of
-/// `/dev/auth` but not of `/devices`).
-fn strip_segments<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
-    let rest = path.strip_prefix(prefix)?;
-    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
-}
-
-fn ok_with<B: From<String>>(
-    body: serde_json::Value,
-    changes: &ResponseChanges,
-) -> http::Response<B> {
-    let mut response: http::Response<B> = to_response(ErrorResponse::json(200, &body));
-    apply_changes(changes, response.headers_mut());
-    response
-}
-
 impl<S, B, ResB> Service<Request<B>> for SessionService<S>
 where
     S: Service<Request<B>, Response = http::Response<ResB>> + Clone + Send + 'static,
@@ -178,37 +140,14 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
-            let target = endpoint(&config, &parts.method, parts.uri.path());
-            let view = HttpView::of_parts(&parts, None);
-            match target {
-                Some(Endpoint::Refresh) => {
-                    return Ok(match protocol::refresh(&config, &view).await {
-                        Ok(changes) => ok_with(json!({}), &changes),
-                        Err(error) => {
-                            let mut response = answer(
-                                &config,
-                                &error,
-                                &request_info(&parts.method, &parts.uri),
-                                None,
-                            );
-                            let legacy = protocol::legacy_cookie_clearing(&config, &view);
-                            apply_changes(&legacy, response.headers_mut());
-                            response
-                        }
-                    });
-                }
-                Some(Endpoint::SignOut) => {
-                    return Ok(match protocol::sign_out(&config, &view, |_| {}).await {
-                        Ok(changes) => ok_with(json!({"status": "OK"}), &changes),
-                        Err(error) => answer(
-                            &config,
-                            &error,
-                            &request_info(&parts.method, &parts.uri),
-                            None,
-                        ),
-                    });
-                }
-                None => {}
+            if let Some(endpoint) =
+                protocol::endpoint_for(&config, parts.method.as_str(), parts.uri.path())
+            {
+                let view = HttpView::of_parts(&parts, None);
+                let answer = protocol::serve_endpoint(&config, endpoint, &view).await;
+                let mut response = to_response(answer.response);
+                apply_changes(&answer.changes, response.headers_mut());
+                return Ok(response);
             }
             // This layer's state replaces an outer layer's: the session a handler verifies or
             // creates is remembered here, and this layer writes its changes.
@@ -249,49 +188,5 @@ where
             }
             Ok(response)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(gateway: &str) -> (tempfile::TempDir, SessionConfig) {
-        let dir = tempfile::tempdir().unwrap();
-        let config = SessionConfig::builder()
-            .data_dir(dir.path())
-            .api_gateway_path(gateway)
-            .build()
-            .unwrap();
-        (dir, config)
-    }
-
-    #[test]
-    fn endpoints_are_matched_by_whole_segments_with_or_without_the_stage() {
-        let (_dir, staged) = config("/dev");
-        let post = Method::POST;
-        for path in ["/dev/auth/session/refresh", "/auth/session/refresh"] {
-            assert!(
-                matches!(endpoint(&staged, &post, path), Some(Endpoint::Refresh)),
-                "{path}"
-            );
-        }
-        assert!(matches!(
-            endpoint(&staged, &post, "/dev/auth/signout"),
-            Some(Endpoint::SignOut)
-        ));
-        for path in [
-            "/devices/auth/signout",
-            "/authx/signout",
-            "/auth/signout/x",
-            "/dev/auth",
-        ] {
-            assert!(endpoint(&staged, &post, path).is_none(), "{path}");
-        }
-        assert!(endpoint(&staged, &Method::GET, "/auth/signout").is_none());
-        assert_eq!(
-            staged.inner().refresh_token_path,
-            "/dev/auth/session/refresh"
-        );
     }
 }

@@ -16,6 +16,7 @@ use crate::core::SessionCore;
 use crate::core::embedded::{EmbeddedCore, EmbeddedCoreOptions};
 use crate::error::{ErrorResponse, RequestInfo, SessionError};
 use crate::keys::JwksCache;
+use crate::protocol::hooks::{SessionApis, SessionFunctions};
 
 use super::domains::{
     default_same_site, http_status, is_local, normalise_cookie_domain, normalise_origin,
@@ -53,6 +54,10 @@ pub struct SessionConfigBuilder {
     global_validators: Vec<ValidatorRef>,
     claim_fetchers: HashMap<String, ClaimFetcher>,
     error_handlers: ErrorHandlers,
+    functions: Option<Arc<dyn SessionFunctions>>,
+    apis: Option<Arc<dyn SessionApis>>,
+    refresh_endpoint_disabled: bool,
+    sign_out_endpoint_disabled: bool,
 }
 
 impl fmt::Debug for SessionConfigBuilder {
@@ -365,6 +370,35 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// Overrides the recipe's functions (the SDKs' `override.functions`): every method of
+    /// `functions` that is not overridden calls the built-in one. See
+    /// [`SessionFunctions`](crate::hooks::SessionFunctions).
+    pub fn override_functions(mut self, functions: impl SessionFunctions) -> Self {
+        self.functions = Some(Arc::new(functions));
+        self
+    }
+
+    /// Runs `apis` before and after the refresh and sign-out endpoints (the SDKs'
+    /// `override.apis`). See [`SessionApis`](crate::hooks::SessionApis).
+    pub fn override_apis(mut self, apis: impl SessionApis) -> Self {
+        self.apis = Some(Arc::new(apis));
+        self
+    }
+
+    /// Stops serving `POST {apiBasePath}/session/refresh` (the SDKs' `refreshPOST: undefined`):
+    /// the request reaches the app, which may serve its own. Default: served.
+    pub fn disable_refresh_endpoint(mut self) -> Self {
+        self.refresh_endpoint_disabled = true;
+        self
+    }
+
+    /// Stops serving `POST {apiBasePath}/signout` (the SDKs' `signOutPOST: undefined`): the
+    /// request reaches the app. Default: served.
+    pub fn disable_sign_out_endpoint(mut self) -> Self {
+        self.sign_out_endpoint_disabled = true;
+        self
+    }
+
     /// Opens the core and builds the config. With the `metrics` feature, also describes
     /// sessionward's metrics to the `metrics` recorder installed by then
     /// ([`describe_metrics`](crate::describe_metrics) does it later).
@@ -458,6 +492,10 @@ impl SessionConfigBuilder {
                 global_validators: self.global_validators,
                 claim_fetchers: self.claim_fetchers,
                 error_handlers: self.error_handlers,
+                functions: self.functions,
+                apis: self.apis,
+                refresh_endpoint_disabled: self.refresh_endpoint_disabled,
+                sign_out_endpoint_disabled: self.sign_out_endpoint_disabled,
                 verified_tokens,
             }),
         })

@@ -16,6 +16,8 @@ use crate::claims::{ClaimFetcher, ValidatorRef};
 use crate::core::SessionCore;
 use crate::error::{ErrorResponse, HandlerSlot, RequestInfo, SessionError};
 use crate::keys::JwksCache;
+// The one upward edge: the config stores the protocol's hooks as trait objects.
+use crate::protocol::hooks::{SessionApis, SessionFunctions};
 
 /// How session tokens travel between the browser and the backend (docs/protocol.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +141,12 @@ pub(crate) struct ConfigInner {
     pub(crate) global_validators: Vec<ValidatorRef>,
     pub(crate) claim_fetchers: HashMap<String, ClaimFetcher>,
     pub(crate) error_handlers: ErrorHandlers,
+    /// The overridden recipe functions; `None`: the built-in ones.
+    pub(crate) functions: Option<Arc<dyn SessionFunctions>>,
+    /// Logic around the refresh and sign-out endpoints.
+    pub(crate) apis: Option<Arc<dyn SessionApis>>,
+    pub(crate) refresh_endpoint_disabled: bool,
+    pub(crate) sign_out_endpoint_disabled: bool,
     /// The verified-token cache; `None` when disabled.
     pub(crate) verified_tokens: Option<Arc<crate::cache::VerifiedTokenCache>>,
 }
@@ -185,6 +193,10 @@ impl fmt::Debug for SessionConfig {
             .field("use_dynamic_signing_key", &c.use_dynamic_signing_key)
             .field("token_transfer_method", &c.token_transfer_method)
             .field("global_validators", &c.global_validators.len())
+            .field("functions_overridden", &c.functions.is_some())
+            .field("apis_overridden", &c.apis.is_some())
+            .field("refresh_endpoint_disabled", &c.refresh_endpoint_disabled)
+            .field("sign_out_endpoint_disabled", &c.sign_out_endpoint_disabled)
             .finish_non_exhaustive()
     }
 }

@@ -7,9 +7,9 @@ use crate::error::{Clearing, ErrorResponse, RequestInfo, SessionError};
 use super::response::ResponseChanges;
 use super::session::SessionContainer;
 
-/// What to send for a session error: the response and the header changes to apply to it.
+/// What to send: the response and the header changes to apply to it.
 #[derive(Debug)]
-pub(crate) struct ErrorAnswer {
+pub(crate) struct Answer {
     pub(crate) response: ErrorResponse,
     pub(crate) changes: ResponseChanges,
 }
@@ -22,7 +22,7 @@ pub(crate) fn error_answer(
     error: &SessionError,
     request: &RequestInfo<'_>,
     session: Option<&SessionContainer>,
-) -> ErrorAnswer {
+) -> Answer {
     let c = config.inner();
     let response = match c.error_handlers.for_error(error) {
         Some(handler) => handler(request, error),
@@ -49,5 +49,5 @@ pub(crate) fn error_answer(
     } else {
         tracing::debug!(kind = error.kind(), "session rejected");
     }
-    ErrorAnswer { response, changes }
+    Answer { response, changes }
 }

@@ -43,7 +43,7 @@ pub(crate) async fn create_session<R: RequestView>(
     Ok(session)
 }
 
-/// Creates a session in the core: `payload` (a JSON object or `null`; protected fields are
+/// Creates a session through the recipe functions (the core, or an override): `payload` (a JSON object or `null`; protected fields are
 /// dropped) with the first values of the config's fetched claims, and `session_data` kept in
 /// the database only.
 pub(super) async fn create_in_core(
@@ -88,14 +88,18 @@ pub(super) async fn create_in_core(
             custom.insert(key.clone(), encode_value(value, fetched_at));
         }
     }
-    Ok(c.core
-        .create_session(NewSession {
-            tenant_id: tenant_id.to_owned(),
-            recipe_user_id: user_id.to_owned(),
-            access_token_payload: custom,
-            session_data,
-            enable_anti_csrf,
-            use_dynamic_signing_key: c.use_dynamic_signing_key,
-        })
-        .await?)
+    let (functions, original) = config.functions();
+    functions
+        .create_new_session(
+            NewSession {
+                tenant_id: tenant_id.to_owned(),
+                recipe_user_id: user_id.to_owned(),
+                access_token_payload: custom,
+                session_data,
+                enable_anti_csrf,
+                use_dynamic_signing_key: c.use_dynamic_signing_key,
+            },
+            original,
+        )
+        .await
 }

@@ -37,7 +37,7 @@ pub enum Tenants<'a> {
 
 impl Tenants<'_> {
     /// The tenant id and the across-all-tenants flag of the core call.
-    fn scope(self) -> (String, bool) {
+    pub(super) fn scope(self) -> (String, bool) {
         match self {
             Tenants::One(tenant_id) => (tenant_id.to_owned(), false),
             Tenants::All => ("public".to_owned(), true),
@@ -52,8 +52,8 @@ impl SessionConfig {
     /// # Errors
     /// Core failures ([`SessionError::CoreUnavailable`] when the core is down).
     pub async fn revoke_session(&self, handle: &str) -> Result<bool, SessionError> {
-        let revoked = self.core().revoke_sessions(vec![handle.to_owned()]).await?;
-        Ok(!revoked.is_empty())
+        let (functions, original) = self.functions();
+        functions.revoke_session(handle.to_owned(), original).await
     }
 
     /// Revokes the sessions `handles` (the SDKs' `revokeMultipleSessions`); returns the handles
@@ -70,10 +70,8 @@ impl SessionConfig {
         S: Into<String>,
     {
         let handles: Vec<String> = handles.into_iter().map(Into::into).collect();
-        if handles.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(self.core().revoke_sessions(handles).await?)
+        let (functions, original) = self.functions();
+        functions.revoke_multiple_sessions(handles, original).await
     }
 
     /// Revokes every session of `user_id` in `tenants` (the SDKs' `revokeAllSessionsForUser`):
@@ -95,11 +93,10 @@ impl SessionConfig {
         user_id: &str,
         tenants: Tenants<'_>,
     ) -> Result<Vec<String>, SessionError> {
-        let (tenant_id, all) = tenants.scope();
-        Ok(self
-            .core()
-            .revoke_all_sessions_for_user(tenant_id, user_id.to_owned(), all)
-            .await?)
+        let (functions, original) = self.functions();
+        functions
+            .revoke_all_sessions_for_user(user_id.to_owned(), tenants, original)
+            .await
     }
 
     /// The handles of `user_id`'s live sessions in `tenants` (the SDKs'
@@ -113,11 +110,10 @@ impl SessionConfig {
         user_id: &str,
         tenants: Tenants<'_>,
     ) -> Result<Vec<String>, SessionError> {
-        let (tenant_id, all) = tenants.scope();
-        Ok(self
-            .core()
-            .session_handles_for_user(tenant_id, user_id.to_owned(), all)
-            .await?)
+        let (functions, original) = self.functions();
+        functions
+            .get_all_session_handles_for_user(user_id.to_owned(), tenants, original)
+            .await
     }
 
     /// What the core keeps about the session `handle` (the SDKs' `getSessionInformation`):
@@ -130,7 +126,10 @@ impl SessionConfig {
         &self,
         handle: &str,
     ) -> Result<Option<SessionInformation>, SessionError> {
-        Ok(self.core().session_information(handle.to_owned()).await?)
+        let (functions, original) = self.functions();
+        functions
+            .get_session_information(handle.to_owned(), original)
+            .await
     }
 
     /// Replaces the database-only data of the session `handle` (the SDKs'
@@ -143,10 +142,10 @@ impl SessionConfig {
         handle: &str,
         data: Value,
     ) -> Result<bool, SessionError> {
-        Ok(self
-            .core()
-            .update_session_data(handle.to_owned(), data)
-            .await?)
+        let (functions, original) = self.functions();
+        functions
+            .update_session_data_in_database(handle.to_owned(), data, original)
+            .await
     }
 
     /// Merges `update` into the custom access-token payload of the session `handle` (the SDKs'
@@ -162,14 +161,10 @@ impl SessionConfig {
         update: Value,
     ) -> Result<bool, SessionError> {
         let update = payload_update(update)?;
-        let Some(info) = self.get_session_information(handle).await? else {
-            return Ok(false);
-        };
-        let payload = merged_payload(info.user_data_in_jwt, update);
-        Ok(self
-            .core()
-            .update_access_token_payload(handle.to_owned(), payload)
-            .await?)
+        let (functions, original) = self.functions();
+        functions
+            .merge_into_access_token_payload(handle.to_owned(), update, original)
+            .await
     }
 }
 
@@ -334,7 +329,7 @@ fn no_such_session() -> SessionError {
 }
 
 /// `update` as a payload update: a JSON object without protected fields.
-fn payload_update(update: Value) -> Result<Map<String, Value>, SessionError> {
+pub(super) fn payload_update(update: Value) -> Result<Map<String, Value>, SessionError> {
     let Value::Object(update) = update else {
         return Err(SessionError::Internal(
             "merge_into_access_token_payload needs a JSON object".into(),
@@ -353,7 +348,7 @@ fn payload_update(update: Value) -> Result<Map<String, Value>, SessionError> {
 
 /// `current` with `update` merged in: `null` removes a key. Protected fields a core may have
 /// stored with the payload are dropped: the core sets them when it signs.
-fn merged_payload(
+pub(super) fn merged_payload(
     mut current: Map<String, Value>,
     update: Map<String, Value>,
 ) -> Map<String, Value> {

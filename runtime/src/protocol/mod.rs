@@ -10,6 +10,8 @@
 mod answer;
 mod claims_check;
 mod create;
+mod endpoints;
+pub mod hooks;
 mod manage;
 mod options;
 mod read;
@@ -23,12 +25,12 @@ mod without_request;
 
 pub(crate) use answer::error_answer;
 pub(crate) use create::create_session;
+pub(crate) use endpoints::{Endpoint, endpoint_for, serve_endpoint};
 pub use manage::Tenants;
 pub(crate) use options::extractor_options;
 pub use options::{OverrideClaims, VerifyOptions};
 #[cfg(feature = "__internals")]
 pub(crate) use read::{bearer_token, cookie_values};
-pub(crate) use refresh::{legacy_cookie_clearing, refresh, sign_out};
 pub use request::{HeaderKey, RequestView};
 #[cfg(feature = "__internals")]
 pub(crate) use response::front_token;

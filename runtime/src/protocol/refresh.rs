@@ -1,7 +1,7 @@
 //! The frontend's session endpoints (docs/protocol.md §9): refresh and sign-out.
 
 use crate::config::{AntiCsrf, SessionConfig};
-use crate::core::{CreatedSession, RefreshOutcome, RefreshRequest};
+use crate::core::{CreatedSession, RefreshRequest};
 use crate::error::SessionError;
 
 use super::options::VerifyOptions;
@@ -13,21 +13,21 @@ use super::response::ResponseChanges;
 use super::session::SessionContainer;
 use super::verify::verify_request;
 
-/// `POST {apiBasePath}/session/refresh` (docs/protocol.md §9.1): the new tokens to send with a 200
-/// `{}`. Runs in a `sessionward.refresh` span that records the outcome.
-///
-/// On an error, answer it and add [`legacy_cookie_clearing`].
+/// `POST {apiBasePath}/session/refresh` (docs/protocol.md §9.1): the refreshed session, whose
+/// [`response_changes`](SessionContainer::response_changes) go out with a 200 `{}`, with
+/// [`legacy_cookie_clearing`] whatever the outcome. Runs in a `sessionward.refresh` span that
+/// records the outcome.
 pub(crate) async fn refresh<R: RequestView>(
     config: &SessionConfig,
     req: &R,
-) -> Result<ResponseChanges, SessionError> {
+) -> Result<SessionContainer, SessionError> {
     crate::observe::refresh(refresh_session(config, req)).await
 }
 
 async fn refresh_session<R: RequestView>(
     config: &SessionConfig,
     req: &R,
-) -> Result<ResponseChanges, SessionError> {
+) -> Result<SessionContainer, SessionError> {
     let c = config.inner();
     let Some((refresh_token, method)) = refresh_token(req, c.token_transfer_method)? else {
         return Err(SessionError::Unauthorised {
@@ -62,52 +62,30 @@ async fn refresh_session<R: RequestView>(
         user_id = session.user_id(),
         "session refreshed"
     );
-    let mut changes = session.response_changes();
-    changes.extend(legacy_cookie_clearing(config, req));
-    Ok(changes)
+    Ok(session)
 }
 
-/// Rotates `refresh_token` in the core. A refused token is [`SessionError::Unauthorised`]
-/// (clearing); a reused one revokes its session and is [`SessionError::TokenTheftDetected`].
+/// Rotates `refresh_token` through the recipe functions (the core, or an override). A refused
+/// token is [`SessionError::Unauthorised`] (clearing); a reused one revokes its session and is
+/// [`SessionError::TokenTheftDetected`].
 pub(super) async fn refresh_in_core(
     config: &SessionConfig,
     refresh_token: String,
     anti_csrf_token: Option<String>,
     enable_anti_csrf: bool,
 ) -> Result<CreatedSession, SessionError> {
-    let c = config.inner();
-    let outcome = c
-        .core
-        .refresh_session(RefreshRequest {
-            refresh_token,
-            anti_csrf_token,
-            enable_anti_csrf,
-            use_dynamic_signing_key: c.use_dynamic_signing_key,
-        })
-        .await?;
-    match outcome {
-        RefreshOutcome::Ok(created) => Ok(created),
-        RefreshOutcome::Unauthorised(reason) => {
-            tracing::debug!(%reason, "refresh refused by the core");
-            Err(SessionError::Unauthorised {
-                clear_tokens: true,
-                reason: "refresh token invalid or expired",
-            })
-        }
-        RefreshOutcome::TokenTheftDetected {
-            handle,
-            user_id,
-            recipe_user_id,
-        } => {
-            tracing::warn!(session_handle = %handle, user_id = %user_id, "refresh token theft detected; revoking the session");
-            c.core.revoke_sessions(vec![handle.clone()]).await?;
-            Err(SessionError::TokenTheftDetected {
-                session_handle: handle,
-                user_id,
-                recipe_user_id,
-            })
-        }
-    }
+    let (functions, original) = config.functions();
+    functions
+        .refresh_session(
+            RefreshRequest {
+                refresh_token,
+                anti_csrf_token,
+                enable_anti_csrf,
+                use_dynamic_signing_key: config.inner().use_dynamic_signing_key,
+            },
+            original,
+        )
+        .await
 }
 
 /// Expires the legacy `sIdRefreshToken` cookie if the request has one: refresh answers carry it,
@@ -123,8 +101,9 @@ pub(crate) fn legacy_cookie_clearing<R: RequestView>(
     changes
 }
 
-/// `POST {apiBasePath}/signout` (docs/protocol.md §9.2): revokes the request's session; the cleared
-/// tokens to send with a 200 `{"status":"OK"}`.
+/// `POST {apiBasePath}/signout` (docs/protocol.md §9.2): revokes the request's session, whose
+/// [`response_changes`](SessionContainer::response_changes) (the cleared tokens) go out with a
+/// 200 `{"status":"OK"}`.
 ///
 /// On an error, the session whose token checked out (if any) went to `keep`, as in
 /// [`verify_request`].
@@ -132,7 +111,7 @@ pub(crate) async fn sign_out<R: RequestView>(
     config: &SessionConfig,
     req: &R,
     keep: impl FnOnce(&SessionContainer),
-) -> Result<ResponseChanges, SessionError> {
+) -> Result<SessionContainer, SessionError> {
     // Sign-out verifies like any POST, but checks no claims: a user must always be able to
     // leave.
     let options = VerifyOptions::new(true).without_global_claims();
@@ -144,5 +123,5 @@ pub(crate) async fn sign_out<R: RequestView>(
                 reason: "no access token",
             })?;
     session.revoke_session().await?;
-    Ok(session.response_changes())
+    Ok(session)
 }

@@ -251,11 +251,9 @@ impl SessionContainer {
                 custom.insert(key, value);
             }
         }
-        let outcome = self
-            .inner
-            .config
-            .core()
-            .regenerate_access_token(access_token, custom.clone())
+        let (functions, original) = self.inner.config.functions();
+        let outcome = functions
+            .regenerate_access_token(access_token, custom.clone(), original)
             .await?;
         match outcome {
             RegenerateOutcome::Ok {
@@ -377,10 +375,9 @@ impl SessionContainer {
     }
 
     async fn information(&self) -> Result<SessionInformation, SessionError> {
-        self.inner
-            .config
-            .core()
-            .session_information(self.inner.handle.clone())
+        let (functions, original) = self.inner.config.functions();
+        functions
+            .get_session_information(self.inner.handle.clone(), original)
             .await?
             .ok_or(SessionError::Unauthorised {
                 clear_tokens: true,
@@ -401,16 +398,9 @@ impl SessionContainer {
     /// # Errors
     /// [`SessionError::Unauthorised`] when the session no longer exists; core failures.
     pub async fn update_session_data_in_database(&self, data: Value) -> Result<(), SessionError> {
-        let data = if data.is_null() {
-            Value::Object(Map::new())
-        } else {
-            data
-        };
-        let exists = self
-            .inner
-            .config
-            .core()
-            .update_session_data(self.inner.handle.clone(), data)
+        let (functions, original) = self.inner.config.functions();
+        let exists = functions
+            .update_session_data_in_database(self.inner.handle.clone(), data, original)
             .await?;
         if exists {
             Ok(())
@@ -466,10 +456,9 @@ impl SessionContainer {
     /// [`SessionError::CoreUnavailable`] when the core cannot be reached (nothing is cleared,
     /// so the user is not signed out by our outage).
     pub async fn revoke_session(&self) -> Result<(), SessionError> {
-        self.inner
-            .config
-            .core()
-            .revoke_sessions(vec![self.inner.handle.clone()])
+        let (functions, original) = self.inner.config.functions();
+        functions
+            .revoke_session(self.inner.handle.clone(), original)
             .await?;
         let mut state = self.state();
         state.updated = false;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::cache::{Admission, CachedToken, TokenKey, VerifiedTokenCache};
 use crate::config::{AntiCsrf, ConfigInner, SessionConfig};
 use crate::core::{VerifyOutcome, VerifyRequest};
-use crate::error::SessionError;
+use crate::error::{RequestInfo, SessionError};
 use crate::metric;
 use crate::token::{self, AccessTokenInfo, TokenError, UnverifiedToken};
 use crate::util::now_ms;
@@ -60,7 +60,17 @@ pub(crate) async fn verify_request<R: RequestView>(
         validate_route_claims(config, &session, options).await?;
         Ok(Some(session))
     };
-    crate::observe::verification(span, verify).await
+    let verified = crate::observe::verification(span, verify).await;
+    // Checked here so that verification costs nothing more without an override.
+    match &config.inner().functions {
+        None => verified,
+        Some(functions) => {
+            let request = RequestInfo::new(req.method(), req.path(), req.query());
+            functions
+                .get_session(Some(request), options, verified)
+                .await
+        }
+    }
 }
 
 /// Steps up to the session: read the token, check it, confirm with the core where needed.

@@ -90,7 +90,11 @@ impl SessionConfig {
             Ok(Some(session))
         };
         let span = crate::observe::verify_span(None);
-        crate::observe::verification(span, verify).await
+        let verified = crate::observe::verification(span, verify).await;
+        match &self.inner().functions {
+            None => verified,
+            Some(functions) => functions.get_session(None, options, verified).await,
+        }
     }
 
     /// Creates a session without a request (the SDKs' `createNewSessionWithoutRequestResponse`):
