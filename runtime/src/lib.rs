@@ -293,8 +293,8 @@ pub mod jwk {
     pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 }
 pub use protocol::{
-    AccessTokenPayload, OverrideClaims, SessionContainer, SessionTokens, SsrSession, Tenants,
-    VerifyOptions,
+    AccessTokenPayload, OpenIdDiscovery, OverrideClaims, SessionContainer, SessionTokens,
+    SsrSession, Tenants, VerifyOptions,
 };
 
 #[cfg(feature = "actix")]

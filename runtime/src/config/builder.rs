@@ -459,6 +459,7 @@ impl SessionConfigBuilder {
                 claim_fetchers: self.claim_fetchers,
                 error_handlers: self.error_handlers,
                 verified_tokens,
+                served_jwks: std::sync::Mutex::new(None),
             }),
         })
     }
