@@ -1,4 +1,6 @@
-//! The frontend-facing session endpoints on actix-web (docs/protocol.md §9): refresh and sign-out.
+//! The session endpoints on actix-web: refresh and sign-out for the frontend (docs/protocol.md
+//! §9), the JWKS and the OpenID discovery document for services verifying the JWTs of
+//! [`SessionConfig::create_jwt`].
 
 use actix_web::dev::HttpServiceFactory;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,8 +12,10 @@ use crate::protocol::{self, ResponseChanges};
 use super::response::{apply_changes, reject};
 
 impl SessionConfig {
-    /// The session endpoints the frontend SDK calls, to register on the app:
-    /// `POST {apiBasePath}/session/refresh` and `POST {apiBasePath}/signout`.
+    /// The session endpoints, to register on the app: `POST {apiBasePath}/session/refresh` and
+    /// `POST {apiBasePath}/signout`, which the frontend SDK calls, and
+    /// `GET {apiBasePath}/jwt/jwks.json` and `GET {apiBasePath}/.well-known/openid-configuration`
+    /// (see [`SessionConfig::get_jwks`], [`SessionConfig::get_open_id_discovery_configuration`]).
     ///
     /// ```no_run
     /// # use actix_web::App;
@@ -24,6 +28,9 @@ impl SessionConfig {
         (
             web::resource(format!("{base}/session/refresh")).route(web::post().to(refresh)),
             web::resource(format!("{base}/signout")).route(web::post().to(sign_out)),
+            web::resource(format!("{base}{}", protocol::JWKS_PATH)).route(web::get().to(jwks)),
+            web::resource(format!("{base}{}", protocol::DISCOVERY_PATH))
+                .route(web::get().to(discovery)),
         )
     }
 }
@@ -55,4 +62,29 @@ async fn sign_out(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
         Ok(changes) => Ok(ok_with(json!({"status": "OK"}), &changes)),
         Err(error) => Err(reject(&req, Some(&config), error)),
     }
+}
+
+/// A 200 JSON answer of the JWKS or discovery endpoint.
+fn jwt_endpoint(answer: protocol::JwtEndpointAnswer) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    response.content_type("application/json");
+    for header in answer.headers {
+        response.insert_header(header);
+    }
+    response.body(answer.body)
+}
+
+/// `GET {apiBasePath}/jwt/jwks.json`.
+async fn jwks(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    let config = SessionConfig::from_request(&req).map_err(|e| reject(&req, None, e))?;
+    match protocol::jwks_answer(&config).await {
+        Ok(answer) => Ok(jwt_endpoint(answer)),
+        Err(error) => Err(reject(&req, Some(&config), error)),
+    }
+}
+
+/// `GET {apiBasePath}/.well-known/openid-configuration`.
+async fn discovery(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    let config = SessionConfig::from_request(&req).map_err(|e| reject(&req, None, e))?;
+    Ok(jwt_endpoint(protocol::discovery_answer(&config)))
 }

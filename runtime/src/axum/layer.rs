@@ -23,7 +23,9 @@ use super::response::{ReturnedError, answer, apply_changes, to_response};
 /// Session handling for an axum `Router` (or any tower service over `http` requests).
 ///
 /// - Serves `POST {apiBasePath}/session/refresh` and `POST {apiBasePath}/signout` for the
-///   frontend SDK.
+///   frontend SDK, and `GET {apiBasePath}/jwt/jwks.json` and
+///   `GET {apiBasePath}/.well-known/openid-configuration` for services that verify the JWTs
+///   of [`SessionConfig::create_jwt`].
 /// - Serves the config to the extractors ([`SessionContainer`](crate::SessionContainer),
 ///   `Option<SessionContainer>`) and to [`get_session`](super::get_session).
 /// - Applies pending session changes to every response: a session created, refreshed,
@@ -123,20 +125,35 @@ impl<S> fmt::Debug for SessionService<S> {
 enum Endpoint {
     Refresh,
     SignOut,
+    Jwks,
+    Discovery,
 }
 
 fn endpoint(config: &SessionConfig, method: &Method, path: &str) -> Option<Endpoint> {
-    if method != Method::POST {
-        return None;
-    }
     // Behind an API gateway stage, the function may see the stage in the path or not.
     let path = strip_segments(path, config.api_gateway_path()).unwrap_or(path);
     let rest = strip_segments(path, config.api_base_path())?;
-    match rest {
-        "/session/refresh" => Some(Endpoint::Refresh),
-        "/signout" => Some(Endpoint::SignOut),
+    match (method, rest) {
+        (&Method::POST, "/session/refresh") => Some(Endpoint::Refresh),
+        (&Method::POST, "/signout") => Some(Endpoint::SignOut),
+        (&Method::GET, protocol::JWKS_PATH) => Some(Endpoint::Jwks),
+        (&Method::GET, protocol::DISCOVERY_PATH) => Some(Endpoint::Discovery),
         _ => None,
     }
+}
+
+/// A 200 JSON answer of the JWKS or discovery endpoint.
+fn jwt_endpoint<B: From<String>>(answer: protocol::JwtEndpointAnswer) -> http::Response<B> {
+    let mut response = http::Response::new(B::from(answer.body));
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    for (name, value) in answer.headers {
+        headers.insert(name, http::HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// `path` without `prefix` when the prefix ends at a segment boundary (`/dev` is a prefix of
@@ -207,6 +224,20 @@ where
                             None,
                         ),
                     });
+                }
+                Some(Endpoint::Jwks) => {
+                    return Ok(match protocol::jwks_answer(&config).await {
+                        Ok(jwks) => jwt_endpoint(jwks),
+                        Err(error) => answer(
+                            &config,
+                            &error,
+                            &request_info(&parts.method, &parts.uri),
+                            None,
+                        ),
+                    });
+                }
+                Some(Endpoint::Discovery) => {
+                    return Ok(jwt_endpoint(protocol::discovery_answer(&config)));
                 }
                 None => {}
             }
@@ -289,6 +320,20 @@ mod tests {
             assert!(endpoint(&staged, &post, path).is_none(), "{path}");
         }
         assert!(endpoint(&staged, &Method::GET, "/auth/signout").is_none());
+        assert!(matches!(
+            endpoint(&staged, &Method::GET, "/dev/auth/jwt/jwks.json"),
+            Some(Endpoint::Jwks)
+        ));
+        assert!(matches!(
+            endpoint(
+                &staged,
+                &Method::GET,
+                "/auth/.well-known/openid-configuration"
+            ),
+            Some(Endpoint::Discovery)
+        ));
+        assert!(endpoint(&staged, &post, "/auth/jwt/jwks.json").is_none());
+        assert!(endpoint(&staged, &post, "/auth/.well-known/openid-configuration").is_none());
         assert_eq!(
             staged.inner().refresh_token_path,
             "/dev/auth/session/refresh"

@@ -235,7 +235,7 @@ pub(crate) struct JwtEndpointAnswer {
     /// `(name, value)` pairs besides `Content-Type: application/json`.
     pub(crate) headers: Vec<(&'static str, &'static str)>,
     /// The JSON body.
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: String,
 }
 
 /// `GET {apiBasePath}/jwt/jwks.json`: `{"keys":[…]}`, cacheable for a minute and readable from
@@ -245,7 +245,7 @@ pub(crate) struct JwtEndpointAnswer {
 /// [`SessionError::CoreUnavailable`] when the keys cannot be fetched.
 pub(crate) async fn jwks_answer(config: &SessionConfig) -> Result<JwtEndpointAnswer, SessionError> {
     let set = config.get_jwks().await?;
-    let body = serde_json::to_vec(&set)
+    let body = serde_json::to_string(&set)
         .map_err(|e| SessionError::Internal(format!("cannot encode the JWKS: {e}")))?;
     Ok(JwtEndpointAnswer {
         headers: vec![
@@ -259,8 +259,8 @@ pub(crate) async fn jwks_answer(config: &SessionConfig) -> Result<JwtEndpointAns
 /// `GET {apiBasePath}/.well-known/openid-configuration`: the discovery document, readable
 /// from any origin, as supertokens-node answers.
 pub(crate) fn discovery_answer(config: &SessionConfig) -> JwtEndpointAnswer {
-    let body = serde_json::to_vec(&config.get_open_id_discovery_configuration())
-        .unwrap_or_else(|_| b"{}".to_vec());
+    let body = serde_json::to_string(&config.get_open_id_discovery_configuration())
+        .unwrap_or_else(|_| "{}".to_owned());
     JwtEndpointAnswer {
         headers: vec![("access-control-allow-origin", "*")],
         body,

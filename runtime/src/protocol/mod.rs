@@ -25,7 +25,6 @@ mod without_request;
 pub(crate) use answer::error_answer;
 pub(crate) use create::create_session;
 pub use jwt::{DEFAULT_JWT_VALIDITY, OpenIdDiscovery};
-#[cfg_attr(not(any(feature = "actix", feature = "axum")), allow(unused_imports))]
 pub(crate) use jwt::{DISCOVERY_PATH, JWKS_PATH, JwtEndpointAnswer, discovery_answer, jwks_answer};
 pub use manage::Tenants;
 pub(crate) use options::extractor_options;
