@@ -9,6 +9,7 @@ mod core_client;
 mod csrf;
 mod demo;
 mod faults;
+mod jwt;
 mod lifecycle;
 mod macro_order;
 mod manage;
