@@ -197,7 +197,8 @@ pub fn middleware(config: &SessionConfig) -> SessionMiddleware {
     SessionMiddleware::new(config.clone())
 }
 
-/// Registers the demo's routes (refresh and sign-out come from `config.endpoints()`).
+/// Registers the demo's routes (refresh, sign-out, the JWKS and the OpenID discovery document
+/// come from `config.endpoints()`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health)
         .service(logout_everywhere)

@@ -8,6 +8,7 @@
 //! | `POST /login` `{"userId": ".."}` | 200 `{"userId"}`, the session's tokens (cookies or headers, as the frontend asks) |
 //! | `GET /user` with a valid session | 200 `{"userId","sessionHandle","accessTokenPayload"}` |
 //! | `POST /auth/session/refresh`, `POST /auth/signout` | the SDK endpoints, served by the layer |
+//! | `GET /auth/jwt/jwks.json`, `GET /auth/.well-known/openid-configuration` | the signing keys and the OpenID discovery document, served by the layer |
 //! | no access token / an expired one | 401 `{"message":"unauthorised"}` / `{"message":"try refresh token"}` (the configured status) |
 //! | another path | 404 |
 //!

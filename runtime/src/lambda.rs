@@ -2,7 +2,8 @@
 //! (REST or HTTP API) or an ALB, with the same answers as the web frameworks.
 //!
 //! `lambda_http` runs a tower service, so [`SessionLayer`] wraps it as it wraps an axum
-//! router: it serves `POST {apiBasePath}/session/refresh` and `POST {apiBasePath}/signout`,
+//! router: it serves `POST {apiBasePath}/session/refresh` and `POST {apiBasePath}/signout`
+//! (and `GET {apiBasePath}/jwt/jwks.json` and `GET {apiBasePath}/.well-known/openid-configuration`),
 //! applies session changes to every response (new tokens after login or a refresh promotion,
 //! cleared tokens after sign-out), and answers session errors with the config's statuses,
 //! handlers and token clearing. Handlers verify with [`get_session`] (route options: claims,

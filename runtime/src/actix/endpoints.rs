@@ -1,5 +1,6 @@
-//! The frontend-facing session endpoints on actix-web (docs/protocol.md §9), served by the
-//! protocol layer: refresh and sign-out.
+//! The session endpoints on actix-web, answered by the protocol layer: refresh and sign-out
+//! for the frontend (docs/protocol.md §9), the JWKS and the OpenID discovery document for
+//! services verifying the JWTs of [`SessionConfig::create_jwt`].
 
 use actix_web::dev::HttpServiceFactory;
 use actix_web::http::Method;
@@ -11,9 +12,11 @@ use crate::protocol::{self, Endpoint};
 use super::response::{apply_changes, reject, to_http_response};
 
 impl SessionConfig {
-    /// The session endpoints the frontend SDK calls, to register on the app:
-    /// `POST {apiBasePath}/session/refresh` and `POST {apiBasePath}/signout` (each unless
-    /// disabled in the builder).
+    /// The session endpoints, to register on the app: `POST {apiBasePath}/session/refresh` and
+    /// `POST {apiBasePath}/signout`, which the frontend SDK calls (each unless disabled in the
+    /// builder), and `GET {apiBasePath}/jwt/jwks.json` and
+    /// `GET {apiBasePath}/.well-known/openid-configuration` (see [`SessionConfig::get_jwks`],
+    /// [`SessionConfig::get_open_id_discovery_configuration`]).
     ///
     /// ```no_run
     /// # use actix_web::App;

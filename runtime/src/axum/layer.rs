@@ -21,7 +21,9 @@ use super::response::{ReturnedError, answer, apply_changes, to_response};
 /// Session handling for an axum `Router` (or any tower service over `http` requests).
 ///
 /// - Serves `POST {apiBasePath}/session/refresh` and `POST {apiBasePath}/signout` for the
-///   frontend SDK.
+///   frontend SDK, and `GET {apiBasePath}/jwt/jwks.json` and
+///   `GET {apiBasePath}/.well-known/openid-configuration` for services that verify the JWTs
+///   of [`SessionConfig::create_jwt`].
 /// - Serves the config to the extractors ([`SessionContainer`](crate::SessionContainer),
 ///   `Option<SessionContainer>`) and to [`get_session`](super::get_session).
 /// - Applies pending session changes to every response: a session created, refreshed,

@@ -31,7 +31,7 @@ use quick_cache::sync::Cache;
 use serde_json::{Map, Value};
 
 use crate::core::{
-    BoxFuture, CoreError, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
+    BoxFuture, CoreError, CreatedSession, NewJwt, NewSession, RefreshOutcome, RefreshRequest,
     RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
 };
 use crate::keys::{JwksCache, KeySource, Rs256Key};
@@ -381,6 +381,10 @@ impl SessionCore for EvictingCore {
     ) -> BoxFuture<'_, Result<bool, CoreError>> {
         self.inner
             .update_access_token_payload(handle, user_data_in_jwt)
+    }
+
+    fn create_jwt(&self, jwt: NewJwt) -> BoxFuture<'_, Result<String, CoreError>> {
+        self.inner.create_jwt(jwt)
     }
 }
 

@@ -13,8 +13,8 @@ use super::routes::{self, Endpoint};
 use super::{JWKS_REUSE, State};
 use crate::core::wire::{CDI_VERSION, PUBLIC_TENANT, Session, TheftSession, Token, status};
 use crate::core::{
-    CreatedSession, NewSession, RefreshOutcome, RefreshRequest, RegenerateOutcome, VerifyOutcome,
-    VerifyRequest,
+    CreatedSession, MAX_JWT_VALIDITY_SECS, NewJwt, NewSession, RefreshOutcome, RefreshRequest,
+    RegenerateOutcome, VerifyOutcome, VerifyRequest,
 };
 
 /// Runs the checks every endpoint shares (app, api key, CDI version, tenant, method), then
@@ -69,6 +69,7 @@ pub(super) async fn handle(
             .body("Hello")),
         Endpoint::Jwks if get => jwks(state).await,
         Endpoint::JwtJwks if get => jwt_jwks(state).await,
+        Endpoint::Jwt if post => create_jwt(state, &Body::parse(body)?).await,
         Endpoint::UserId if get => {
             // No user store: every user is unknown, so the SDK keeps the recipe user id.
             Query::parse(req.query_string())?.string("userId")?;
@@ -167,6 +168,42 @@ async fn create(state: &State, tenant: &str, body: &Body) -> Result<HttpResponse
     };
     let created = state.core.create_session(new).await?;
     Ok(ok_json(&created_json(&created)))
+}
+
+/// `POST /recipe/jwt`: `{"status":"OK","jwt"}`. As the core: `algorithm`, `jwksDomain`,
+/// `payload` (an object) and `validity` (seconds) are required, `useStaticSigningKey` defaults
+/// to `true`, and an algorithm the core does not sign (anything but RS256, in any case) is the
+/// logical answer `UNSUPPORTED_ALGORITHM_ERROR`, which the SDKs return to their caller.
+async fn create_jwt(state: &State, body: &Body) -> Result<HttpResponse, Reject> {
+    let algorithm = body.string("algorithm")?;
+    let jwks_domain = body.string("jwksDomain")?;
+    let payload = body.object("payload")?;
+    let validity = body.integer("validity")?;
+    if validity <= 0 {
+        return Err(Reject::bad_request("validity must be greater than 0"));
+    }
+    let validity_secs = validity.unsigned_abs();
+    if validity_secs > MAX_JWT_VALIDITY_SECS {
+        return Err(Reject::bad_request(format!(
+            "validity must be at most {MAX_JWT_VALIDITY_SECS} seconds (1000 years)"
+        )));
+    }
+    let use_static_signing_key = body.opt_bool("useStaticSigningKey")?.unwrap_or(true);
+    if !algorithm.eq_ignore_ascii_case("RS256") {
+        return Ok(ok_json(
+            &json!({ "status": status::UNSUPPORTED_ALGORITHM_ERROR }),
+        ));
+    }
+    let jwt = state
+        .core
+        .create_jwt(NewJwt {
+            payload,
+            validity_secs,
+            use_static_signing_key,
+            jwks_domain,
+        })
+        .await?;
+    Ok(ok_json(&json!({ "status": status::OK, "jwt": jwt })))
 }
 
 async fn verify(state: &State, body: &Body) -> Result<HttpResponse, Reject> {

@@ -99,6 +99,14 @@ impl Body {
         }
     }
 
+    /// A JSON integer (as the core's `parseLong`: no fraction, within `i64`).
+    pub(crate) fn integer(&self, name: &str) -> Result<i64, Reject> {
+        self.0
+            .get(name)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| Self::invalid(name))
+    }
+
     pub(crate) fn object(&self, name: &str) -> Result<Map<String, Value>, Reject> {
         match self.0.get(name) {
             Some(Value::Object(map)) => Ok(map.clone()),
@@ -153,8 +161,11 @@ mod tests {
 
     #[test]
     fn body_fields_are_checked_by_type() {
-        let body = Body::parse(br#"{"s":"x","b":true,"o":{},"a":["h"],"n":null,"i":1,"bad":[1]}"#)
-            .unwrap();
+        let body = Body::parse(
+            br#"{"s":"x","b":true,"o":{},"a":["h"],"n":null,"i":1,"bad":[1],"f":1.5,"big":18446744073709551615}"#,
+        )
+        .unwrap();
+        assert_eq!(body.integer("i").unwrap(), 1);
         assert_eq!(body.string("s").unwrap(), "x");
         assert!(body.boolean("b").unwrap());
         assert!(body.object("o").unwrap().is_empty());
@@ -168,6 +179,9 @@ mod tests {
             ("s", body.boolean("s").map(drop)),
             ("n", body.object("n").map(drop)),
             ("bad", body.strings("bad").map(drop)),
+            ("f", body.integer("f").map(drop)),
+            ("big", body.integer("big").map(drop)),
+            ("s", body.integer("s").map(drop)),
         ] {
             let reject = result.unwrap_err();
             assert_eq!(reject.status, StatusCode::BAD_REQUEST);

@@ -10,6 +10,7 @@
 //! | `GET /apiversion` → `{"versions":["5.4"]}` | api key |
 //! | `GET /.well-known/jwks.json` | public |
 //! | `GET /recipe/jwt/jwks` (deprecated) | api key |
+//! | `POST /recipe/jwt`: sign a JWT for other services (`Jwt.createJWT`) | api key |
 //! | `GET /hello` (health check) | public |
 //! | `POST /<tenant>/recipe/session`, `POST /recipe/session` (tenant `public`): create | api key |
 //! | `GET /recipe/session?sessionHandle=`: session information | api key |

@@ -12,6 +12,8 @@ pub(crate) enum Endpoint {
     Jwks,
     /// `GET /recipe/jwt/jwks` (deprecated, api key).
     JwtJwks,
+    /// `POST /recipe/jwt`: sign a JWT for other services.
+    Jwt,
     /// `GET /user/id` (the account-linking lookup supertokens-node makes before creating a
     /// session).
     UserId,
@@ -40,6 +42,7 @@ impl Endpoint {
             "hello" => Self::Hello,
             ".well-known/jwks.json" => Self::Jwks,
             "recipe/jwt/jwks" => Self::JwtJwks,
+            "recipe/jwt" => Self::Jwt,
             "user/id" => Self::UserId,
             "recipe/session" => Self::Session,
             "recipe/session/verify" => Self::Verify,
@@ -157,6 +160,7 @@ mod tests {
             target(None, None, Endpoint::ApiVersion)
         );
         assert_eq!(parse("/user/id"), target(None, None, Endpoint::UserId));
+        assert_eq!(parse("/recipe/jwt"), target(None, None, Endpoint::Jwt));
     }
 
     #[test]

@@ -497,6 +497,7 @@ impl SessionConfigBuilder {
                 refresh_endpoint_disabled: self.refresh_endpoint_disabled,
                 sign_out_endpoint_disabled: self.sign_out_endpoint_disabled,
                 verified_tokens,
+                served_jwks: std::sync::Mutex::new(None),
             }),
         })
     }

@@ -18,6 +18,7 @@ use crate::error::{ErrorResponse, HandlerSlot, RequestInfo, SessionError};
 use crate::keys::JwksCache;
 // The one upward edge: the config stores the protocol's hooks as trait objects.
 use crate::protocol::hooks::{SessionApis, SessionFunctions};
+use jsonwebtoken::jwk::JwkSet;
 
 /// How session tokens travel between the browser and the backend (docs/protocol.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +150,9 @@ pub(crate) struct ConfigInner {
     pub(crate) sign_out_endpoint_disabled: bool,
     /// The verified-token cache; `None` when disabled.
     pub(crate) verified_tokens: Option<Arc<crate::cache::VerifiedTokenCache>>,
+    /// The last JWKS handed out by `get_jwks` and when it was fetched: the JWKS endpoint is
+    /// public, so the core is not asked more often than every few seconds.
+    pub(crate) served_jwks: std::sync::Mutex<Option<(std::time::Instant, JwkSet)>>,
 }
 
 /// A custom response for one kind of session error (the SDKs' `errorHandlers`).

@@ -247,6 +247,59 @@ pub struct SessionInformation {
     pub time_created_ms: u64,
 }
 
+/// The longest validity [`SessionCore::create_jwt`] accepts: 1000 years, ten times the
+/// SDKs' default of 100 years. Longer is certainly a unit mistake (milliseconds given as
+/// seconds), and the expiry must stay a number every JWT library can read.
+pub const MAX_JWT_VALIDITY_SECS: u64 = 1000 * 365 * 24 * 60 * 60;
+
+/// What [`SessionCore::create_jwt`] signs (CDI `POST /recipe/jwt`): a JWT for other
+/// services, not a session token.
+#[derive(Clone)]
+pub struct NewJwt {
+    /// The claims. `iss` (see [`jwks_domain`](Self::jwks_domain)), `iat` and `exp` are added;
+    /// a claim of the same name in the payload wins, as with the SuperTokens core.
+    pub payload: Map<String, Value>,
+    /// Seconds from now to `exp`: 1 to [`MAX_JWT_VALIDITY_SECS`].
+    pub validity_secs: u64,
+    /// Sign with the static key (`s-…`, never rotated) rather than the current dynamic key
+    /// (`d-…`, which is deleted after rotation: verifiers then refuse the JWT).
+    pub use_static_signing_key: bool,
+    /// The `iss` claim unless the payload has one (CDI `jwksDomain`).
+    pub jwks_domain: String,
+}
+
+impl fmt::Debug for NewJwt {
+    // Claim names only: the values are the caller's and may be personal data.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewJwt")
+            .field("claims", &self.payload.keys().collect::<Vec<_>>())
+            .field("validity_secs", &self.validity_secs)
+            .field("use_static_signing_key", &self.use_static_signing_key)
+            .field("jwks_domain", &self.jwks_domain)
+            .finish()
+    }
+}
+
+impl NewJwt {
+    /// Checks what a core cannot sign: a validity of 0 or above [`MAX_JWT_VALIDITY_SECS`].
+    ///
+    /// # Errors
+    /// [`CoreError::BadRequest`] with a message for the caller.
+    pub fn check(&self) -> Result<(), CoreError> {
+        if self.validity_secs == 0 {
+            return Err(CoreError::BadRequest(
+                "validity must be greater than 0 seconds".into(),
+            ));
+        }
+        if self.validity_secs > MAX_JWT_VALIDITY_SECS {
+            return Err(CoreError::BadRequest(format!(
+                "validity must be at most {MAX_JWT_VALIDITY_SECS} seconds (1000 years)"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A session core: the embedded one, or a SuperTokens Core over HTTP.
 ///
 /// The methods mirror the CDI session calls (docs/protocol.md §10.3) and keep their semantics, so
@@ -323,4 +376,17 @@ pub trait SessionCore: Send + Sync + 'static {
         handle: String,
         user_data_in_jwt: Map<String, Value>,
     ) -> BoxFuture<'_, Result<bool, CoreError>>;
+
+    /// Signs a JWT for other services (CDI `POST /recipe/jwt`) with RS256 and one of the keys
+    /// this core publishes; header `{"alg":"RS256","typ":"JWT","kid":…}`.
+    ///
+    /// The default answers [`CoreError::Internal`]: a core that only verifies cannot sign.
+    fn create_jwt(&self, jwt: NewJwt) -> BoxFuture<'_, Result<String, CoreError>> {
+        drop(jwt);
+        Box::pin(async {
+            Err(CoreError::Internal(
+                "this session core cannot sign JWTs".into(),
+            ))
+        })
+    }
 }

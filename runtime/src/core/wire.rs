@@ -113,4 +113,5 @@ pub(crate) mod status {
     pub(crate) const TRY_REFRESH_TOKEN: &str = "TRY_REFRESH_TOKEN";
     pub(crate) const TOKEN_THEFT_DETECTED: &str = "TOKEN_THEFT_DETECTED";
     pub(crate) const UNKNOWN_USER_ID_ERROR: &str = "UNKNOWN_USER_ID_ERROR";
+    pub(crate) const UNSUPPORTED_ALGORITHM_ERROR: &str = "UNSUPPORTED_ALGORITHM_ERROR";
 }

@@ -8,6 +8,7 @@ use crate::config::SessionConfig;
 use crate::error::{ErrorResponse, RequestInfo};
 
 use super::answer::{Answer, error_answer};
+use super::jwt::{DISCOVERY_PATH, JWKS_PATH, discovery_response, jwks_response};
 use super::refresh::{legacy_cookie_clearing, refresh, sign_out};
 use super::request::RequestView;
 use super::response::ResponseChanges;
@@ -19,11 +20,21 @@ pub(crate) enum Endpoint {
     Refresh,
     /// `POST {apiBasePath}/signout`.
     SignOut,
+    /// `GET {apiBasePath}/jwt/jwks.json`: the keys that verify [`SessionConfig::create_jwt`]'s
+    /// tokens.
+    Jwks,
+    /// `GET {apiBasePath}/.well-known/openid-configuration`.
+    OpenIdDiscovery,
 }
 
 impl Endpoint {
     /// Every endpoint, in the order adapters register them.
-    pub(crate) const ALL: [Endpoint; 2] = [Endpoint::Refresh, Endpoint::SignOut];
+    pub(crate) const ALL: [Endpoint; 4] = [
+        Endpoint::Refresh,
+        Endpoint::SignOut,
+        Endpoint::Jwks,
+        Endpoint::OpenIdDiscovery,
+    ];
 
     /// Whether `config` serves the endpoint (it may be disabled).
     pub(crate) fn enabled(self, config: &SessionConfig) -> bool {
@@ -31,6 +42,7 @@ impl Endpoint {
         match self {
             Endpoint::Refresh => !c.refresh_endpoint_disabled,
             Endpoint::SignOut => !c.sign_out_endpoint_disabled,
+            Endpoint::Jwks | Endpoint::OpenIdDiscovery => true,
         }
     }
 
@@ -38,6 +50,7 @@ impl Endpoint {
     pub(crate) fn method(self) -> &'static str {
         match self {
             Endpoint::Refresh | Endpoint::SignOut => "POST",
+            Endpoint::Jwks | Endpoint::OpenIdDiscovery => "GET",
         }
     }
 
@@ -46,6 +59,8 @@ impl Endpoint {
         match self {
             Endpoint::Refresh => "/session/refresh",
             Endpoint::SignOut => "/signout",
+            Endpoint::Jwks => JWKS_PATH,
+            Endpoint::OpenIdDiscovery => DISCOVERY_PATH,
         }
     }
 }
@@ -112,6 +127,11 @@ pub(crate) async fn serve_endpoint<R: RequestView>(
                 Err(error) => error_answer(config, &error, &request, None),
             }
         }
+        Endpoint::Jwks => match jwks_response(config).await {
+            Ok(response) => Answer::from(response),
+            Err(error) => error_answer(config, &error, &request, None),
+        },
+        Endpoint::OpenIdDiscovery => Answer::from(discovery_response(config)),
     }
 }
 
@@ -172,6 +192,15 @@ mod tests {
             assert_eq!(endpoint_for(&staged, "POST", path), None, "{path}");
         }
         assert_eq!(endpoint_for(&staged, "GET", "/auth/signout"), None);
+        assert_eq!(
+            endpoint_for(&staged, "GET", "/dev/auth/jwt/jwks.json"),
+            Some(Endpoint::Jwks)
+        );
+        assert_eq!(
+            endpoint_for(&staged, "GET", "/auth/.well-known/openid-configuration"),
+            Some(Endpoint::OpenIdDiscovery)
+        );
+        assert_eq!(endpoint_for(&staged, "POST", "/auth/jwt/jwks.json"), None);
         assert_eq!(
             staged.inner().refresh_token_path,
             "/dev/auth/session/refresh"

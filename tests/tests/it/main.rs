@@ -10,6 +10,7 @@ mod csrf;
 mod demo;
 mod faults;
 mod hooks;
+mod jwt;
 mod lifecycle;
 mod macro_order;
 mod manage;

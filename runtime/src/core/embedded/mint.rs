@@ -92,6 +92,37 @@ pub(crate) fn mint_access_token(
     })
 }
 
+/// Signs a JWT for other services with `key` (RS256), issued at `issued_s` (seconds): the
+/// SuperTokens core's claims `iss` (`jwks_domain`), `iat` and `exp`, then `payload`, whose
+/// claims replace those three when it has them (the core lets the caller's claims win).
+///
+/// # Errors
+///
+/// [`CoreError::Internal`] if signing fails.
+pub(crate) fn mint_jwt(
+    key: &SigningKey,
+    payload: &Map<String, Value>,
+    jwks_domain: &str,
+    issued_s: u64,
+    validity_secs: u64,
+) -> Result<String, CoreError> {
+    let mut claims = Map::with_capacity(payload.len() + 3);
+    claims.insert("iss".into(), json!(jwks_domain));
+    claims.insert("iat".into(), json!(issued_s));
+    claims.insert("exp".into(), json!(issued_s.saturating_add(validity_secs)));
+    for (name, value) in payload {
+        claims.insert(name.clone(), value.clone());
+    }
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": key.kid()});
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(Value::Object(claims).to_string())
+    );
+    let signature = key.sign(signing_input.as_bytes())?;
+    Ok(format!("{signing_input}.{signature}"))
+}
+
 /// A fresh opaque refresh token: 32 random bytes, base64url without padding.
 ///
 /// # Errors

@@ -32,8 +32,9 @@ use std::sync::atomic::AtomicU64;
 use serde_json::{Map, Value};
 
 use super::{
-    BoxFuture, CoreError, CoreSession, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
-    RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
+    BoxFuture, CoreError, CoreSession, CreatedSession, NewJwt, NewSession, RefreshOutcome,
+    RefreshRequest, RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome,
+    VerifyRequest,
 };
 use crate::keys::{JwksCache, KeySource};
 
@@ -75,6 +76,21 @@ struct Shared {
 }
 
 impl Shared {
+    /// CDI `POST /recipe/jwt`: signed with the static key, or with the dynamic key that signs
+    /// access tokens now (the core's latest issued one).
+    fn create_jwt(&self, jwt: &NewJwt) -> Result<String, CoreError> {
+        jwt.check()?;
+        let now = self.now();
+        let key = self.keys.signer(!jwt.use_static_signing_key, now)?;
+        mint::mint_jwt(
+            &key,
+            &jwt.payload,
+            &jwt.jwks_domain,
+            now / 1000,
+            jwt.validity_secs,
+        )
+    }
+
     fn now(&self) -> u64 {
         self.options.clock.now()
     }
@@ -299,6 +315,10 @@ impl SessionCore for EmbeddedCore {
             self.shared
                 .update_access_token_payload(handle, user_data_in_jwt),
         )
+    }
+
+    fn create_jwt(&self, jwt: NewJwt) -> BoxFuture<'_, Result<String, CoreError>> {
+        Box::pin(async move { self.shared.create_jwt(&jwt) })
     }
 }
 

@@ -1237,3 +1237,88 @@ async fn throughput_probe() {
         started.elapsed() / 200
     );
 }
+
+fn new_jwt(payload: Value, validity_secs: u64, use_static_signing_key: bool) -> NewJwt {
+    NewJwt {
+        payload: payload.as_object().unwrap().clone(),
+        validity_secs,
+        use_static_signing_key,
+        jwks_domain: "https://api.example.com".into(),
+    }
+}
+
+#[tokio::test]
+async fn jwts_carry_the_payload_and_the_cores_claims() {
+    let f = fixture();
+    let jwt = f
+        .core
+        .create_jwt(new_jwt(json!({"sub": "u1", "scope": ["a"]}), 3600, true))
+        .await
+        .unwrap();
+    let header = decode_segment(&jwt, 0);
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["typ"], "JWT");
+    assert!(
+        header["kid"].as_str().unwrap().starts_with("s-"),
+        "{header:?}"
+    );
+    assert!(!header.contains_key("version"), "not an access token");
+    let claims = decode_segment(&jwt, 1);
+    assert_eq!(claims["sub"], "u1");
+    assert_eq!(claims["scope"], json!(["a"]));
+    assert_eq!(claims["iss"], "https://api.example.com");
+    assert_eq!(claims["iat"], json!(START_MS / 1000));
+    assert_eq!(claims["exp"], json!(START_MS / 1000 + 3600));
+    // The signature is the published key's.
+    let kids = jwks_kids(&f.core).await;
+    assert!(kids.contains(&header["kid"].as_str().unwrap().to_owned()));
+
+    let dynamic = f
+        .core
+        .create_jwt(new_jwt(json!({}), 60, false))
+        .await
+        .unwrap();
+    let kid = decode_segment(&dynamic, 0)["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(kid.starts_with("d-"), "{kid}");
+}
+
+#[tokio::test]
+async fn the_callers_iss_iat_and_exp_win() {
+    let f = fixture();
+    let jwt = f
+        .core
+        .create_jwt(new_jwt(
+            json!({"iss": "https://issuer.example", "iat": 5, "exp": 10}),
+            3600,
+            true,
+        ))
+        .await
+        .unwrap();
+    let claims = decode_segment(&jwt, 1);
+    assert_eq!(claims["iss"], "https://issuer.example");
+    assert_eq!(claims["iat"], 5);
+    assert_eq!(claims["exp"], 10);
+}
+
+#[tokio::test]
+async fn jwt_validity_must_be_positive_and_bounded() {
+    let f = fixture();
+    for validity in [0, crate::core::MAX_JWT_VALIDITY_SECS + 1] {
+        let error = f
+            .core
+            .create_jwt(new_jwt(json!({}), validity, true))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, CoreError::BadRequest(_)),
+            "{validity}: {error}"
+        );
+    }
+    f.core
+        .create_jwt(new_jwt(json!({}), crate::core::MAX_JWT_VALIDITY_SECS, true))
+        .await
+        .unwrap();
+}

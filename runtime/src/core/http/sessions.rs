@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::{CoreClient, Inner};
 use crate::core::wire::{PUBLIC_TENANT, Session, Token, status};
 use crate::core::{
-    BoxFuture, CoreError, CreatedSession, NewSession, RefreshOutcome, RefreshRequest,
+    BoxFuture, CoreError, CreatedSession, NewJwt, NewSession, RefreshOutcome, RefreshRequest,
     RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
 };
 use crate::keys::{KeySource, KeySourceError};
@@ -387,6 +387,39 @@ impl SessionCore for CoreClient {
             found(PATH, &answer.status)
         })
     }
+
+    fn create_jwt(&self, jwt: NewJwt) -> BoxFuture<'_, Result<String, CoreError>> {
+        Box::pin(async move {
+            const PATH: &str = "/recipe/jwt";
+            jwt.check()?;
+            let answer: JwtAnswer = self
+                .inner
+                .post(
+                    PATH,
+                    json!({
+                        "payload": jwt.payload,
+                        "validity": jwt.validity_secs,
+                        "algorithm": "RS256",
+                        "jwksDomain": jwt.jwks_domain,
+                        "useStaticSigningKey": jwt.use_static_signing_key,
+                    }),
+                )
+                .await?;
+            match answer.status.as_str() {
+                status::OK => answer.jwt.ok_or_else(|| incomplete(PATH, "jwt")),
+                // `UNSUPPORTED_ALGORITHM_ERROR`: never for RS256, which every core signs.
+                other => Err(unexpected(PATH, other)),
+            }
+        })
+    }
+}
+
+/// The answer to `POST /recipe/jwt`.
+#[derive(Deserialize)]
+struct JwtAnswer {
+    status: String,
+    #[serde(default)]
+    jwt: Option<String>,
 }
 
 /// Session data of `null` is sent as `{}` (the core wants an object), as the SDKs do.
