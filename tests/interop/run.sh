@@ -22,7 +22,7 @@ echo "== interop: npm ci"
 
 echo "== interop: cargo build"
 (cd "$root" && cargo build --locked -p sessionward-examples --bin sessionward-core --bin demo \
-  --bin demo-axum)
+  --bin demo-axum --bin supertokens_core)
 target="${CARGO_TARGET_DIR:-$root/target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
 
@@ -31,4 +31,5 @@ cd "$here"
 SG_CORE_BIN="$target/debug/sessionward-core" \
 SG_DEMO_BIN="$target/debug/demo" \
 SG_DEMO_AXUM_BIN="$target/debug/demo-axum" \
+SG_STRICT_BIN="$target/debug/supertokens_core" \
   timeout 300 node --test --test-timeout=120000 test.js

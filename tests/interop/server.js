@@ -126,6 +126,13 @@ function start({ connectionURI, apiKey }) {
         }),
     );
     app.post(
+        "/admin/revoke-by-handle",
+        json,
+        route(async (req, res) => {
+            res.json({ ok: await Session.revokeSession(req.body.handle) });
+        }),
+    );
+    app.post(
         "/admin/merge-by-handle",
         json,
         route(async (req, res) => {

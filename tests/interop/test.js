@@ -3,7 +3,9 @@
 // in CoreClient mode (CORE_URI) on the same core, in both directions.
 //
 // Needs SG_CORE_BIN (the sessionward-core binary), SG_DEMO_BIN and SG_DEMO_AXUM_BIN (the demo
-// on actix-web and on axum); run through ./run.sh, which builds them. Everything listens on 127.0.0.1.
+// on actix-web and on axum) and SG_STRICT_BIN (the supertokens_core example, whose
+// `GET /user/strict` verifies with `check_database`); run through ./run.sh, which builds them.
+// Everything listens on 127.0.0.1.
 "use strict";
 
 const { test, before, after } = require("node:test");
@@ -27,6 +29,7 @@ let core; // sessionward-core base URL
 let node; // the supertokens-node express app: { url, close }
 let demo; // sessionward's demo in CoreClient mode: base URL
 let demoAxum; // the same demo on axum (demo-axum), same core
+let strict; // the supertokens_core example (check_database route), same core: base URL
 
 /** Starts `bin`, resolving to the URL of its first stdout line `listening on <url>`. */
 function spawnServer(name, bin, env) {
@@ -108,6 +111,20 @@ async function nodeRefresh(refreshToken) {
     });
 }
 
+/** Signs `userId` in through a sessionward demo; returns its tokens and session handle. */
+async function demoLogin(base, userId) {
+    const login = await call("POST", `${base}/login`, {
+        headers: { "st-auth-mode": "header" },
+        body: { userId },
+    });
+    expectStatus(login, 200, `sessionward login ${userId}`);
+    const tokens = tokensOf(login);
+    assert.ok(tokens.access && tokens.refresh && tokens.front, "sessionward login sets all tokens");
+    const user = await call("GET", `${base}/user`, { bearer: tokens.access });
+    expectStatus(user, 200, `sessionward verifies the new session of ${userId}`);
+    return { tokens, handle: user.body.sessionHandle };
+}
+
 async function demoRefresh(base, refreshToken) {
     return call("POST", `${base}/auth/session/refresh`, {
         headers: { "st-auth-mode": "header", rid: "session" },
@@ -132,6 +149,11 @@ before(async () => {
     demoAxum = await spawnServer("demo-axum (CoreClient mode)", process.env.SG_DEMO_AXUM_BIN, {
         PORT: "0",
         DATA_DIR: path.join(tmp, "demo-axum-unused"),
+        CORE_URI: core,
+        CORE_API_KEY: API_KEY,
+    });
+    strict = await spawnServer("supertokens_core example", process.env.SG_STRICT_BIN, {
+        PORT: "0",
         CORE_URI: core,
         CORE_API_KEY: API_KEY,
     });
@@ -386,3 +408,108 @@ for (const which of ["demo", "demo-axum"]) {
         );
     });
 }
+
+// Revocation crosses too: whichever side revokes, the core forgets the session, so the other
+// side's refresh and database-checked verification refuse it.
+for (const which of ["demo", "demo-axum"]) {
+    test(`a session revoked by sessionward ${which} is gone for supertokens-node`, async () => {
+        const base = baseOf(which);
+        const userId = `gina-${which}`;
+        // One device signed in through supertokens-node, another through sessionward.
+        const nodeDevice = await nodeCreate(userId);
+        const demoDevice = await demoLogin(base, userId);
+
+        // Before the revocation node refreshes its session, and the core knows it.
+        const refreshed = await nodeRefresh(nodeDevice.tokens.refresh);
+        expectStatus(refreshed, 200, "node refresh before the revocation");
+        const live = tokensOf(refreshed);
+        const checked = await call("GET", `${node.url}/session-db`, { bearer: live.access });
+        expectStatus(checked, 200, "node checkDatabase before the revocation");
+        const promoted = tokensOf(checked).access;
+        assert.ok(promoted, "the refreshed token is promoted on first use");
+
+        // sessionward revokes every session of the user (revoke_all_sessions_for_user).
+        const everywhere = await call("POST", `${base}/logout-everywhere`, {
+            bearer: demoDevice.tokens.access,
+        });
+        expectStatus(everywhere, 200, "sessionward logout-everywhere");
+        assert.deepEqual(everywhere.body, { revoked: 2 });
+
+        const refresh = await nodeRefresh(live.refresh);
+        expectStatus(refresh, 401, "node refresh of a session sessionward revoked");
+        assert.deepEqual(refresh.body, { message: "unauthorised" });
+        expectStatus(
+            await call("GET", `${node.url}/session-db`, { bearer: promoted }),
+            401,
+            "node checkDatabase on a session sessionward revoked",
+        );
+        // Without checkDatabase node verifies the token alone, so it stands until it expires:
+        // the 401 above comes from the core, not from a damaged token.
+        expectStatus(
+            await call("GET", `${node.url}/session`, { bearer: promoted }),
+            200,
+            "node verifySession without checkDatabase",
+        );
+        const handles = await call(
+            "GET",
+            `${node.url}/admin/handles?userId=${encodeURIComponent(userId)}`,
+        );
+        assert.deepEqual(handles.body, { handles: [] });
+    });
+
+    test(`a session revoked by supertokens-node is gone for sessionward ${which}`, async () => {
+        const base = baseOf(which);
+        const userId = `hank-${which}`;
+        const first = await demoLogin(base, userId);
+        const second = await demoLogin(base, userId);
+
+        const refreshedFirst = await demoRefresh(base, first.tokens.refresh);
+        expectStatus(refreshedFirst, 200, "sessionward refresh before the revocation");
+        const firstNow = tokensOf(refreshedFirst);
+
+        // revokeSession by handle ends that session only.
+        const byHandle = await call("POST", `${node.url}/admin/revoke-by-handle`, {
+            body: { handle: first.handle },
+        });
+        assert.deepEqual(byHandle.body, { ok: true });
+        const refusedFirst = await demoRefresh(base, firstNow.refresh);
+        expectStatus(refusedFirst, 401, "sessionward refresh of a session node revoked");
+        assert.deepEqual(refusedFirst.body, { message: "unauthorised" });
+        assert.equal(refusedFirst.headers.get("front-token"), "remove", "the tokens are cleared");
+
+        const refreshedSecond = await demoRefresh(base, second.tokens.refresh);
+        expectStatus(refreshedSecond, 200, "the user's other session is untouched");
+        const secondNow = tokensOf(refreshedSecond);
+
+        // revokeAllSessionsForUser ends the rest.
+        const all = await call("POST", `${node.url}/admin/revoke-all`, { body: { userId } });
+        assert.deepEqual(all.body, { revoked: [second.handle] });
+        const refusedSecond = await demoRefresh(base, secondNow.refresh);
+        expectStatus(refusedSecond, 401, "sessionward refresh after revokeAllSessionsForUser");
+        assert.deepEqual(refusedSecond.body, { message: "unauthorised" });
+    });
+}
+
+// The demos have no database-checked route; the supertokens_core example's `GET /user/strict`
+// (`check_database = true`) is one, on the same core.
+test("a session revoked by supertokens-node is refused by sessionward's check_database route", async () => {
+    const { session, tokens } = await nodeCreate("ivy");
+    const before = await call("GET", `${strict}/user/strict`, { bearer: tokens.access });
+    expectStatus(before, 200, "check_database before the revocation");
+    assert.equal(before.body.sessionHandle, session.handle);
+
+    const revoked = await call("POST", `${node.url}/admin/revoke-by-handle`, {
+        body: { handle: session.handle },
+    });
+    assert.deepEqual(revoked.body, { ok: true });
+
+    const after = await call("GET", `${strict}/user/strict`, { bearer: tokens.access });
+    expectStatus(after, 401, "check_database on a session node revoked");
+    assert.deepEqual(after.body, { message: "unauthorised" });
+    // The route without check_database verifies the token alone, which stands until it expires.
+    expectStatus(
+        await call("GET", `${strict}/user`, { bearer: tokens.access }),
+        200,
+        "sessionward verification without check_database",
+    );
+});
