@@ -36,7 +36,7 @@ pub type HookFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// built-in behaviour through `original`; implement the ones to change and register the value
 /// with the builder's `override_functions`.
 ///
-/// ```
+/// ```no_run
 /// use sessionward::core::{CreatedSession, NewSession};
 /// use sessionward::hooks::{HookFuture, Original, SessionFunctions};
 /// use sessionward::SessionError;
