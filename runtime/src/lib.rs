@@ -272,8 +272,8 @@ pub use actix::{
     create_new_session_for_tenant, get_session,
 };
 pub use config::{
-    AntiCsrf, ConfigError, ErrorHandler, SameSite, SessionConfig, SessionConfigBuilder,
-    TokenTransferMethod,
+    AntiCsrf, AsyncErrorHandler, ConfigError, ErrorHandler, SameSite, SessionConfig,
+    SessionConfigBuilder, TokenTransferMethod,
 };
 pub use error::{ClaimValidationError, CoreError, ErrorResponse, RequestInfo, SessionError};
 pub use keys::{JwksCache, KeySource, KeySourceError, StaticKeySource};

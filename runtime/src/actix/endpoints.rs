@@ -43,7 +43,10 @@ impl SessionConfig {
 }
 
 async fn serve(req: HttpRequest, endpoint: Endpoint) -> Result<HttpResponse, actix_web::Error> {
-    let config = SessionConfig::from_request(&req).map_err(|e| reject(&req, None, e))?;
+    let config = match SessionConfig::from_request(&req) {
+        Ok(config) => config,
+        Err(error) => return Err(reject(&req, None, error).await),
+    };
     let answer = protocol::serve_endpoint(&config, endpoint, &req).await;
     let mut response = to_http_response(answer.response);
     apply_changes(&answer.changes, response.headers_mut());

@@ -12,7 +12,7 @@ use crate::error::SessionError;
 use crate::protocol::{self, SessionContainer, VerifyOptions};
 
 use super::request::{remember, remembered};
-use super::response::reject;
+use super::response::{reject, reject_under_config};
 use crate::protocol::SessionParam;
 
 /// Verifies the session with `options`, answering errors with the config's responses.
@@ -20,10 +20,14 @@ pub(crate) async fn verify_with_config(
     req: &HttpRequest,
     options: &VerifyOptions,
 ) -> Result<Option<SessionContainer>, actix_web::Error> {
-    let config = SessionConfig::from_request(req).map_err(|e| reject(req, None, e))?;
-    protocol::verify_request(req, &config, options, |session| remember(req, session))
-        .await
-        .map_err(|e| reject(req, Some(&config), e))
+    let config = match SessionConfig::from_request(req) {
+        Ok(config) => config,
+        Err(error) => return Err(reject(req, None, error).await),
+    };
+    match protocol::verify_request(req, &config, options, |session| remember(req, session)).await {
+        Ok(session) => Ok(session),
+        Err(error) => Err(reject(req, Some(&config), error).await),
+    }
 }
 
 /// Verifies the session of `req` without the macro (the SuperTokens `getSession`).
@@ -86,8 +90,10 @@ impl FromRequest for SessionContainer {
         let req = req.clone();
         Box::pin(async move {
             let session = request_session(&req, true).await?;
-            SessionContainer::from_verified(session)
-                .map_err(|e| reject(&req, SessionConfig::from_request(&req).ok().as_ref(), e))
+            match SessionContainer::from_verified(session) {
+                Ok(session) => Ok(session),
+                Err(error) => Err(reject_under_config(&req, error).await),
+            }
         })
     }
 }

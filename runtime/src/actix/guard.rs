@@ -10,11 +10,10 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder};
 
-use crate::config::SessionConfig;
 use crate::protocol::{RouteGuard, SessionParam};
 
 use super::extract::verify_with_config;
-use super::response::{apply_pending, reject};
+use super::response::{apply_pending, reject_under_config};
 
 /// The single argument of a `#[verify_session]` handler: the session (`S`) and the handler's
 /// own extractors (`A`, a tuple), extracted only after the session is verified, so a request
@@ -55,8 +54,10 @@ where
         let mut payload = payload.take();
         Box::pin(async move {
             let session = verify_with_config(&req, R::options()).await?;
-            let session = S::from_verified(session)
-                .map_err(|e| reject(&req, SessionConfig::from_request(&req).ok().as_ref(), e))?;
+            let session = match S::from_verified(session) {
+                Ok(session) => session,
+                Err(error) => return Err(reject_under_config(&req, error).await),
+            };
             // Only now do the handler's own extractors (body, path, query…) run.
             let args = A::from_request(&req, &mut payload)
                 .await

@@ -162,18 +162,18 @@ where
                     protocol::verify_request(&http, &config, &options, |s| remember(&http, s))
                         .await;
                 if let Err(error) = verified {
-                    let answer = config.error_response(&http, &error);
+                    let answer = config.error_response(&http, &error).await;
                     return Ok(req.into_response(answer).map_into_right_body());
                 }
             }
             let mut res = service.call(req).await?;
             let http = res.request().clone();
-            let answer = res
+            if let Some(error) = res
                 .response()
                 .error()
                 .and_then(|e| e.as_error::<SessionError>())
-                .map(|error| config.error_response(&http, error));
-            if let Some(answer) = answer {
+            {
+                let answer = config.error_response(&http, error).await;
                 return Ok(res.into_response(answer).map_into_right_body());
             }
             apply_pending(&http, res.headers_mut());

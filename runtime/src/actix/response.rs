@@ -78,15 +78,15 @@ impl SessionConfig {
     ///     match get_session(&req, &VerifyOptions::new(true)).await {
     ///         Ok(session) => HttpResponse::Ok().json(session.map(|s| s.user_id().to_owned())),
     ///         Err(error) => match SessionConfig::from_request(&req) {
-    ///             Ok(config) => config.error_response(&req, &error),
+    ///             Ok(config) => config.error_response(&req, &error).await,
     ///             Err(missing) => HttpResponse::InternalServerError().body(missing.to_string()),
     ///         },
     ///     }
     /// }
     /// ```
-    pub fn error_response(&self, req: &HttpRequest, error: &SessionError) -> HttpResponse {
+    pub async fn error_response(&self, req: &HttpRequest, error: &SessionError) -> HttpResponse {
         let session = take_remembered(req);
-        let answer = error_answer(self, error, &request_info(req), session.as_ref());
+        let answer = error_answer(self, error, &request_info(req), session.as_ref()).await;
         let mut response = to_http_response(answer.response);
         apply_changes(&answer.changes, response.headers_mut());
         response
@@ -95,19 +95,28 @@ impl SessionConfig {
 
 /// Turns a session error into an actix error whose response follows the config (or the
 /// protocol's defaults without one).
-pub(crate) fn reject(
+pub(crate) async fn reject(
     req: &HttpRequest,
     config: Option<&SessionConfig>,
     error: SessionError,
 ) -> actix_web::Error {
     let response = match config {
-        Some(config) => config.error_response(req, &error),
+        Some(config) => config.error_response(req, &error).await,
         None => {
             tracing::error!(error = %error, "sessionward: request rejected without config");
             error.error_response()
         }
     };
     InternalError::from_response(error, response).into()
+}
+
+/// [`reject`] under the request's config, if it has one.
+pub(crate) async fn reject_under_config(
+    req: &HttpRequest,
+    error: SessionError,
+) -> actix_web::Error {
+    let config = SessionConfig::from_request(req).ok();
+    reject(req, config.as_ref(), error).await
 }
 
 /// The protocol's default answer (401/403/500/503 with the JSON body), used when an error is

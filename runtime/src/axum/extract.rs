@@ -43,11 +43,15 @@ async fn request_session(
     if let Some(session) = slot_of(&parts.extensions).and_then(|slot| slot.get()) {
         return Ok(Some(session));
     }
-    let state = config_of(&parts.extensions, &parts.uri).map_err(|e| reject(parts, None, e))?;
+    let state = match config_of(&parts.extensions, &parts.uri) {
+        Ok(state) => state,
+        Err(error) => return Err(reject(parts, None, error).await),
+    };
     let options = protocol::extractor_options(required);
-    verify_parts(parts, state.config(), options)
-        .await
-        .map_err(|e| reject(parts, Some(state.config()), e))
+    match verify_parts(parts, state.config(), options).await {
+        Ok(session) => Ok(session),
+        Err(error) => Err(reject(parts, Some(state.config()), error).await),
+    }
 }
 
 /// A required session: 401 without one, with the config's statuses, handlers and clearing.
@@ -64,7 +68,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionContainer {
                     reason: "no access token",
                 };
                 let state = config_of(&parts.extensions, &parts.uri).ok();
-                Err(reject(parts, state.as_ref().map(|s| s.config()), error))
+                Err(reject(parts, state.as_ref().map(|s| s.config()), error).await)
             }
         }
     }

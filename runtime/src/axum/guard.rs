@@ -43,7 +43,10 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
-        let state = config_of(&parts.extensions, &parts.uri).map_err(|e| reject(parts, None, e))?;
+        let state = match config_of(&parts.extensions, &parts.uri) {
+            Ok(state) => state,
+            Err(error) => return Err(reject(parts, None, error).await),
+        };
         let config = state.config();
         let verified = verify_parts(parts, config, R::options())
             .await
@@ -53,7 +56,7 @@ where
                 session,
                 route: PhantomData,
             }),
-            Err(error) => Err(reject(parts, Some(config), error)),
+            Err(error) => Err(reject(parts, Some(config), error).await),
         }
     }
 }

@@ -172,7 +172,8 @@ where
                         &error,
                         &request_info(&parts.method, &parts.uri),
                         state.take().as_ref(),
-                    ));
+                    )
+                    .await);
                 }
             }
             let (method, uri) = (parts.method.clone(), parts.uri.clone());
@@ -180,7 +181,7 @@ where
             if let Some(ReturnedError(error)) = response.extensions_mut().remove::<ReturnedError>()
             {
                 let info = request_info(&method, &uri);
-                return Ok(answer(config, &error, &info, state.take().as_ref()));
+                return Ok(answer(config, &error, &info, state.take().as_ref()).await);
             }
             if let Some(session) = state.take() {
                 let changes = session.response_changes();

@@ -60,13 +60,13 @@ pub(crate) fn to_response<B: From<String>>(error_response: ErrorResponse) -> htt
 
 /// The config's answer to `error`, with the changes of `session` (if any) or the token clearing
 /// the error calls for.
-pub(crate) fn answer<B: From<String>>(
+pub(crate) async fn answer<B: From<String>>(
     config: &SessionConfig,
     error: &SessionError,
     request: &RequestInfo<'_>,
     session: Option<&SessionContainer>,
 ) -> http::Response<B> {
-    let answer = error_answer(config, error, request, session);
+    let answer = error_answer(config, error, request, session).await;
     let mut response = to_response(answer.response);
     apply_changes(&answer.changes, response.headers_mut());
     response
@@ -74,7 +74,7 @@ pub(crate) fn answer<B: From<String>>(
 
 /// The config's answer to `error` for the request of `parts` (the protocol's default without a
 /// config).
-pub(crate) fn reject(
+pub(crate) async fn reject(
     parts: &Parts,
     config: Option<&SessionConfig>,
     error: SessionError,
@@ -88,6 +88,7 @@ pub(crate) fn reject(
                 &request_info(&parts.method, &parts.uri),
                 session.as_ref(),
             )
+            .await
         }
         None => default_response(&error),
     }

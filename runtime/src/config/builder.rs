@@ -11,9 +11,9 @@ use std::time::Duration;
 use crate::claims::{
     ClaimFetchError, ClaimFetchInput, ClaimFetcher, IntoValidator, SessionClaim, ValidatorRef,
 };
-use crate::core::SessionCore;
 #[cfg(feature = "embedded")]
 use crate::core::embedded::{EmbeddedCore, EmbeddedCoreOptions};
+use crate::core::{BoxFuture, SessionCore};
 use crate::error::{ErrorResponse, RequestInfo, SessionError};
 use crate::keys::JwksCache;
 use crate::protocol::hooks::{SessionApis, SessionFunctions};
@@ -23,7 +23,8 @@ use super::domains::{
     normalise_path,
 };
 use super::{
-    AntiCsrf, ConfigError, ConfigInner, ErrorHandlers, SameSite, SessionConfig, TokenTransferMethod,
+    AntiCsrf, ConfigError, ConfigInner, ErrorHandlers, Handler, SameSite, SessionConfig,
+    TokenTransferMethod,
 };
 
 /// Builds a [`SessionConfig`]; see each method for its default.
@@ -339,7 +340,35 @@ impl SessionConfigBuilder {
         mut self,
         handler: impl Fn(&RequestInfo<'_>, &SessionError) -> ErrorResponse + Send + Sync + 'static,
     ) -> Self {
-        self.error_handlers.unauthorised = Some(Arc::new(handler));
+        self.error_handlers.unauthorised = Some(Handler::Sync(Arc::new(handler)));
+        self
+    }
+
+    /// [`on_unauthorised`](Self::on_unauthorised) with a handler that awaits before it answers
+    /// (the SDKs' async `errorHandlers`): it returns a boxed future.
+    ///
+    /// ```no_run
+    /// use sessionward::{ErrorResponse, SessionConfig};
+    ///
+    /// # async fn login_page_for(path: &str) -> String { format!("/login?next={path}") }
+    /// let config = SessionConfig::builder()
+    ///     .data_dir("./session-data")
+    ///     .on_unauthorised_async(|request, _error| {
+    ///         Box::pin(async move {
+    ///             // e.g. look up the tenant's own login page
+    ///             ErrorResponse::redirect(login_page_for(request.path()).await)
+    ///         })
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn on_unauthorised_async(
+        mut self,
+        handler: impl for<'a> Fn(RequestInfo<'a>, &'a SessionError) -> BoxFuture<'a, ErrorResponse>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.error_handlers.unauthorised = Some(Handler::Async(Arc::new(handler)));
         self
     }
 
@@ -348,7 +377,19 @@ impl SessionConfigBuilder {
         mut self,
         handler: impl Fn(&RequestInfo<'_>, &SessionError) -> ErrorResponse + Send + Sync + 'static,
     ) -> Self {
-        self.error_handlers.try_refresh_token = Some(Arc::new(handler));
+        self.error_handlers.try_refresh_token = Some(Handler::Sync(Arc::new(handler)));
+        self
+    }
+
+    /// [`on_try_refresh_token`](Self::on_try_refresh_token) with a handler that awaits before it answers.
+    pub fn on_try_refresh_token_async(
+        mut self,
+        handler: impl for<'a> Fn(RequestInfo<'a>, &'a SessionError) -> BoxFuture<'a, ErrorResponse>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.error_handlers.try_refresh_token = Some(Handler::Async(Arc::new(handler)));
         self
     }
 
@@ -357,7 +398,19 @@ impl SessionConfigBuilder {
         mut self,
         handler: impl Fn(&RequestInfo<'_>, &SessionError) -> ErrorResponse + Send + Sync + 'static,
     ) -> Self {
-        self.error_handlers.invalid_claim = Some(Arc::new(handler));
+        self.error_handlers.invalid_claim = Some(Handler::Sync(Arc::new(handler)));
+        self
+    }
+
+    /// [`on_invalid_claim`](Self::on_invalid_claim) with a handler that awaits before it answers.
+    pub fn on_invalid_claim_async(
+        mut self,
+        handler: impl for<'a> Fn(RequestInfo<'a>, &'a SessionError) -> BoxFuture<'a, ErrorResponse>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.error_handlers.invalid_claim = Some(Handler::Async(Arc::new(handler)));
         self
     }
 
@@ -366,7 +419,19 @@ impl SessionConfigBuilder {
         mut self,
         handler: impl Fn(&RequestInfo<'_>, &SessionError) -> ErrorResponse + Send + Sync + 'static,
     ) -> Self {
-        self.error_handlers.token_theft_detected = Some(Arc::new(handler));
+        self.error_handlers.token_theft_detected = Some(Handler::Sync(Arc::new(handler)));
+        self
+    }
+
+    /// [`on_token_theft_detected`](Self::on_token_theft_detected) with a handler that awaits before it answers.
+    pub fn on_token_theft_detected_async(
+        mut self,
+        handler: impl for<'a> Fn(RequestInfo<'a>, &'a SessionError) -> BoxFuture<'a, ErrorResponse>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.error_handlers.token_theft_detected = Some(Handler::Async(Arc::new(handler)));
         self
     }
 

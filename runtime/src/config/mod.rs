@@ -13,7 +13,7 @@ mod domains;
 pub use builder::SessionConfigBuilder;
 
 use crate::claims::{ClaimFetcher, ValidatorRef};
-use crate::core::SessionCore;
+use crate::core::{BoxFuture, SessionCore};
 use crate::error::{ErrorResponse, HandlerSlot, RequestInfo, SessionError};
 use crate::keys::JwksCache;
 // The one upward edge: the config stores the protocol's hooks as trait objects.
@@ -161,17 +161,44 @@ pub(crate) struct ConfigInner {
 /// token clearing that the error calls for is added to whatever it returns.
 pub type ErrorHandler = Arc<dyn Fn(&RequestInfo<'_>, &SessionError) -> ErrorResponse + Send + Sync>;
 
+/// An error handler that awaits something (a database, a template) before it answers: it gets
+/// what an [`ErrorHandler`] gets and returns a boxed future of the response.
+pub type AsyncErrorHandler = Arc<
+    dyn for<'a> Fn(RequestInfo<'a>, &'a SessionError) -> BoxFuture<'a, ErrorResponse> + Send + Sync,
+>;
+
+/// One configured error handler.
+#[derive(Clone)]
+pub(crate) enum Handler {
+    Sync(ErrorHandler),
+    Async(AsyncErrorHandler),
+}
+
+impl Handler {
+    /// The handler's response to `error`.
+    pub(crate) async fn respond(
+        &self,
+        request: &RequestInfo<'_>,
+        error: &SessionError,
+    ) -> ErrorResponse {
+        match self {
+            Handler::Sync(handler) => handler(request, error),
+            Handler::Async(handler) => handler(*request, error).await,
+        }
+    }
+}
+
 /// The configured error handlers; `None` keeps the protocol's JSON default.
 #[derive(Clone, Default)]
 pub(crate) struct ErrorHandlers {
-    pub(crate) unauthorised: Option<ErrorHandler>,
-    pub(crate) try_refresh_token: Option<ErrorHandler>,
-    pub(crate) invalid_claim: Option<ErrorHandler>,
-    pub(crate) token_theft_detected: Option<ErrorHandler>,
+    pub(crate) unauthorised: Option<Handler>,
+    pub(crate) try_refresh_token: Option<Handler>,
+    pub(crate) invalid_claim: Option<Handler>,
+    pub(crate) token_theft_detected: Option<Handler>,
 }
 
 impl ErrorHandlers {
-    pub(crate) fn for_error(&self, error: &SessionError) -> Option<&ErrorHandler> {
+    pub(crate) fn for_error(&self, error: &SessionError) -> Option<&Handler> {
         match error.handler_slot()? {
             HandlerSlot::Unauthorised => self.unauthorised.as_ref(),
             HandlerSlot::TryRefreshToken => self.try_refresh_token.as_ref(),

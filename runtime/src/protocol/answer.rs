@@ -17,7 +17,7 @@ pub(crate) struct Answer {
 /// The answer to `error` for the request described by `request`. `session` is the session whose
 /// token checked out before the error, if any: its changes go out unless the error clears the
 /// tokens.
-pub(crate) fn error_answer(
+pub(crate) async fn error_answer(
     config: &SessionConfig,
     error: &SessionError,
     request: &RequestInfo<'_>,
@@ -25,7 +25,7 @@ pub(crate) fn error_answer(
 ) -> Answer {
     let c = config.inner();
     let response = match c.error_handlers.for_error(error) {
-        Some(handler) => handler(request, error),
+        Some(handler) => handler.respond(request, error).await,
         None => error
             .default_response(error.status_with(c.session_expired_status, c.invalid_claim_status)),
     };

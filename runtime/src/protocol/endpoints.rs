@@ -106,7 +106,7 @@ pub(crate) async fn serve_endpoint<R: RequestView>(
             }
             let mut answer = match outcome {
                 Ok(session) => Answer::ok(&json!({}), session.response_changes()),
-                Err(error) => error_answer(config, &error, &request, None),
+                Err(error) => error_answer(config, &error, &request, None).await,
             };
             // The legacy cookie goes whatever the outcome (docs/protocol.md §9.1).
             answer.changes.extend(legacy_cookie_clearing(config, req));
@@ -124,12 +124,12 @@ pub(crate) async fn serve_endpoint<R: RequestView>(
             }
             match outcome {
                 Ok(session) => Answer::ok(&json!({"status": "OK"}), session.response_changes()),
-                Err(error) => error_answer(config, &error, &request, None),
+                Err(error) => error_answer(config, &error, &request, None).await,
             }
         }
         Endpoint::Jwks => match jwks_response(config).await {
             Ok(response) => Answer::from(response),
-            Err(error) => error_answer(config, &error, &request, None),
+            Err(error) => error_answer(config, &error, &request, None).await,
         },
         Endpoint::OpenIdDiscovery => Answer::from(discovery_response(config)),
     }

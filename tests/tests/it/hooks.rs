@@ -310,3 +310,72 @@ async fn disabled_endpoints_are_left_to_the_app_on_actix_and_axum() {
     let server = serve_axum(demo_axum::app(&config));
     disabled_endpoints_are_left_to_the_app(&server).await;
 }
+
+/// Answers a missing session with a redirect and a failed claim with 418, each after awaiting
+/// (as a handler that reads a tenant's settings would).
+fn async_handlers(
+    log: Log,
+) -> impl FnOnce(sessionward::SessionConfigBuilder) -> sessionward::SessionConfigBuilder {
+    move |builder| {
+        let unauthorised = log.clone();
+        builder
+            .on_unauthorised_async(move |request, error| {
+                let log = unauthorised.clone();
+                Box::pin(async move {
+                    tokio::task::yield_now().await;
+                    log.push(format!("unauthorised:{}", error.kind()));
+                    ErrorResponse::redirect(format!("/login?next={}", request.path()))
+                })
+            })
+            .on_invalid_claim_async(move |_request, error| {
+                let log = log.clone();
+                Box::pin(async move {
+                    tokio::task::yield_now().await;
+                    log.push(format!("invalid-claim:{}", error.kind()));
+                    ErrorResponse::json(418, &json!({"message": "not an admin"}))
+                })
+            })
+    }
+}
+
+async fn async_error_handlers_answer(server: &TestServer, log: &Log) {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let no_session = no_redirects.get(server.url("/user")).send().await.unwrap();
+    assert_eq!(no_session.status(), 302);
+    assert_eq!(no_session.headers()["location"], "/login?next=/user");
+
+    let session = login(server, "not-admin", "header").await;
+    let admin = client()
+        .get(server.url("/admin"))
+        .bearer_auth(&session.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 418);
+    let body: Value = admin.json().await.unwrap();
+    assert_eq!(body["message"], "not an admin");
+    assert_eq!(
+        log.events(),
+        ["unauthorised:unauthorised", "invalid-claim:invalid_claims"]
+    );
+}
+
+#[actix_web::test]
+async fn async_error_handlers_answer_on_actix() {
+    let log = Log::default();
+    let (_dir, config) = embedded_config(async_handlers(log.clone()));
+    let server = serve(Some(config), demo::routes);
+    async_error_handlers_answer(&server, &log).await;
+}
+
+#[actix_web::test]
+async fn async_error_handlers_answer_on_axum() {
+    let log = Log::default();
+    let (_dir, config) = embedded_config(async_handlers(log.clone()));
+    let server = serve_axum(demo_axum::app(&config));
+    async_error_handlers_answer(&server, &log).await;
+}
