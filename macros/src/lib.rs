@@ -95,7 +95,8 @@ mod validate;
 ///
 /// - **`override_claims = <path to fn>`** (default: the configuration's global validators): the
 ///   function chooses the validators for this route from the global ones and the session (the
-///   SuperTokens `overrideGlobalClaimValidators`); `claims` entries are still added.
+///   SuperTokens `overrideGlobalClaimValidators`); `claims` entries are still added. A function
+///   that must await returns `BoxFuture<'a, Vec<ValidatorRef>>` (`VerifyOptions::override_claims`).
 ///
 ///   ```ignore
 ///   fn no_email_check(global: &[ValidatorRef], _: &SessionContainer) -> Vec<ValidatorRef> {

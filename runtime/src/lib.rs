@@ -295,8 +295,8 @@ pub mod jwk {
 /// Overriding the recipe's functions and the frontend endpoints (the SDKs' `override`).
 pub use protocol::hooks;
 pub use protocol::{
-    AccessTokenPayload, OpenIdDiscovery, OverrideClaims, SessionContainer, SessionTokens,
-    SsrSession, Tenants, VerifyOptions,
+    AccessTokenPayload, OpenIdDiscovery, OverrideClaims, OverrideClaimsAsync, SessionContainer,
+    SessionTokens, SsrSession, Tenants, VerifyOptions,
 };
 
 #[cfg(feature = "actix")]

@@ -45,8 +45,8 @@ pub(crate) async fn validate_route_claims(
     } else {
         &c.global_validators
     };
-    let mut validators = match options.override_claims {
-        Some(choose) => choose(global, session),
+    let mut validators = match &options.override_claims {
+        Some(choose) => choose.choose(global, session).await,
         None => global.to_vec(),
     };
     validators.extend(options.claims.iter().cloned());

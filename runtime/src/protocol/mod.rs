@@ -30,7 +30,10 @@ pub(crate) use endpoints::{Endpoint, endpoint_for, serve_endpoint};
 pub use jwt::{DEFAULT_JWT_VALIDITY, OpenIdDiscovery};
 pub use manage::Tenants;
 pub(crate) use options::extractor_options;
-pub use options::{OverrideClaims, VerifyOptions};
+pub use options::{
+    Awaited, ChooseClaims, ClaimsOverride, Immediate, OverrideClaims, OverrideClaimsAsync,
+    VerifyOptions,
+};
 #[cfg(feature = "__internals")]
 pub(crate) use read::{bearer_token, cookie_values};
 pub use request::{HeaderKey, RequestView};

@@ -2,15 +2,96 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::claims::{IntoValidator, ValidatorRef};
+use crate::core::BoxFuture;
 
 use super::session::SessionContainer;
 
 /// Chooses a route's claim validators from the global ones and the session (the SDKs'
 /// `overrideGlobalClaimValidators`).
 pub type OverrideClaims = fn(&[ValidatorRef], &SessionContainer) -> Vec<ValidatorRef>;
+
+/// [`OverrideClaims`] for a choice that awaits (a role store, a feature flag service): returns
+/// a boxed future.
+pub type OverrideClaimsAsync =
+    for<'a> fn(&'a [ValidatorRef], &'a SessionContainer) -> BoxFuture<'a, Vec<ValidatorRef>>;
+
+type ChooseNow = dyn Fn(&[ValidatorRef], &SessionContainer) -> Vec<ValidatorRef> + Send + Sync;
+type ChooseLater = dyn for<'a> Fn(&'a [ValidatorRef], &'a SessionContainer) -> BoxFuture<'a, Vec<ValidatorRef>>
+    + Send
+    + Sync;
+
+/// How a route chooses its validators instead of the global ones: a function wrapped by
+/// [`ChooseClaims::into_override`].
+#[derive(Clone)]
+pub struct ClaimsOverride(Choice);
+
+#[derive(Clone)]
+enum Choice {
+    Now(Arc<ChooseNow>),
+    Later(Arc<ChooseLater>),
+}
+
+impl fmt::Debug for ClaimsOverride {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Choice::Now(_) => "ClaimsOverride(immediate)",
+            Choice::Later(_) => "ClaimsOverride(awaited)",
+        })
+    }
+}
+
+impl ClaimsOverride {
+    /// The validators chosen for `session`.
+    pub(crate) async fn choose(
+        &self,
+        global: &[ValidatorRef],
+        session: &SessionContainer,
+    ) -> Vec<ValidatorRef> {
+        match &self.0 {
+            Choice::Now(choose) => choose(global, session),
+            Choice::Later(choose) => choose(global, session).await,
+        }
+    }
+}
+
+/// A function that can choose a route's validators: of the [`OverrideClaims`] or of the
+/// [`OverrideClaimsAsync`] form. `M` tells the two forms apart; it is inferred.
+pub trait ChooseClaims<M>: Send + Sync + 'static {
+    /// Wraps the function for [`VerifyOptions`].
+    fn into_override(self) -> ClaimsOverride;
+}
+
+/// The marker of [`ChooseClaims`] for functions that answer at once.
+#[derive(Debug)]
+pub enum Immediate {}
+
+/// The marker of [`ChooseClaims`] for functions that return a future.
+#[derive(Debug)]
+pub enum Awaited {}
+
+impl<F> ChooseClaims<Immediate> for F
+where
+    F: Fn(&[ValidatorRef], &SessionContainer) -> Vec<ValidatorRef> + Send + Sync + 'static,
+{
+    fn into_override(self) -> ClaimsOverride {
+        ClaimsOverride(Choice::Now(Arc::new(self)))
+    }
+}
+
+impl<F> ChooseClaims<Awaited> for F
+where
+    F: for<'a> Fn(&'a [ValidatorRef], &'a SessionContainer) -> BoxFuture<'a, Vec<ValidatorRef>>
+        + Send
+        + Sync
+        + 'static,
+{
+    fn into_override(self) -> ClaimsOverride {
+        ClaimsOverride(Choice::Later(Arc::new(self)))
+    }
+}
 
 /// How one route verifies sessions: the options of `#[verify_session(..)]`.
 ///
@@ -34,7 +115,7 @@ pub struct VerifyOptions {
     pub(crate) check_database: bool,
     pub(crate) claims: Vec<ValidatorRef>,
     pub(crate) skip_global_claims: bool,
-    pub(crate) override_claims: Option<OverrideClaims>,
+    pub(crate) override_claims: Option<ClaimsOverride>,
     pub(crate) tenant_param: Option<Cow<'static, str>>,
 }
 
@@ -103,10 +184,36 @@ impl VerifyOptions {
     }
 
     /// Replaces the global validators with what `choose` returns for the session; the
-    /// route's own `claims` are still added.
+    /// route's own `claims` are still added. `choose` is a function item of the
+    /// [`OverrideClaims`] form, or of the [`OverrideClaimsAsync`] form when it must await:
+    ///
+    /// ```
+    /// use sessionward::claims::ValidatorRef;
+    /// use sessionward::core::BoxFuture;
+    /// use sessionward::{SessionContainer, VerifyOptions};
+    ///
+    /// fn without_email_check(global: &[ValidatorRef], _: &SessionContainer) -> Vec<ValidatorRef> {
+    ///     global.iter().filter(|v| v.id() != "st-ev").cloned().collect()
+    /// }
+    ///
+    /// fn per_plan<'a>(
+    ///     global: &'a [ValidatorRef],
+    ///     session: &'a SessionContainer,
+    /// ) -> BoxFuture<'a, Vec<ValidatorRef>> {
+    ///     Box::pin(async move {
+    ///         // e.g. ask the billing service about session.user_id()
+    ///         let _ = session;
+    ///         global.to_vec()
+    ///     })
+    /// }
+    ///
+    /// let lenient = VerifyOptions::new(true).override_claims(without_email_check);
+    /// let by_plan = VerifyOptions::new(true).override_claims(per_plan);
+    /// # let _ = (lenient, by_plan);
+    /// ```
     #[must_use]
-    pub fn override_claims(mut self, choose: OverrideClaims) -> Self {
-        self.override_claims = Some(choose);
+    pub fn override_claims<M>(mut self, choose: impl ChooseClaims<M>) -> Self {
+        self.override_claims = Some(choose.into_override());
         self
     }
 

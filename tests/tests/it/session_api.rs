@@ -639,6 +639,28 @@ async fn resend_email(session: SessionContainer) -> impl Responder {
     HttpResponse::Ok().body(session.user_id().to_owned())
 }
 
+/// The async form: drops the email check for users a (slow) lookup calls trusted.
+fn trusted_skip_email_check<'a>(
+    global: &'a [sessionward::claims::ValidatorRef],
+    session: &'a SessionContainer,
+) -> sessionward::core::BoxFuture<'a, Vec<sessionward::claims::ValidatorRef>> {
+    Box::pin(async move {
+        tokio::task::yield_now().await;
+        let trusted = session.user_id().starts_with("trusted-");
+        global
+            .iter()
+            .filter(|v| !(trusted && v.id() == "st-ev"))
+            .cloned()
+            .collect()
+    })
+}
+
+#[get("/trusted-area")]
+#[verify_session(override_claims = trusted_skip_email_check)]
+async fn trusted_area(session: SessionContainer) -> impl Responder {
+    HttpResponse::Ok().body(session.user_id().to_owned())
+}
+
 #[get("/t/{tenant}/items")]
 #[verify_session(tenant_param = "tenant")]
 async fn tenant_items(session: SessionContainer) -> impl Responder {
@@ -666,6 +688,44 @@ async fn override_claims_replaces_the_global_validators() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+}
+
+async fn status_of(server: &TestServer, path: &str, token: &str) -> u16 {
+    client()
+        .get(server.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[actix_web::test]
+async fn an_async_override_claims_function_chooses_per_session_on_actix_and_axum() {
+    use axum::routing::get as axum_get;
+    use sessionward::axum::{SessionLayer, verify_session as axum_verify_session};
+
+    #[axum_verify_session(override_claims = trusted_skip_email_check)]
+    async fn trusted_area_axum(session: SessionContainer) -> String {
+        session.user_id().to_owned()
+    }
+
+    let (_dir, config) = embedded_config(|b| b.global_claim(EmailVerified));
+    let actix = serve(Some(config.clone()), |cfg: &mut web::ServiceConfig| {
+        cfg.service(trusted_area);
+    });
+    let axum = sessionward_tests::serve_axum(
+        axum::Router::new()
+            .route("/trusted-area", axum_get(trusted_area_axum))
+            .layer(SessionLayer::new(config.clone())),
+    );
+    let trusted = as_user(&config, "trusted-1").await;
+    let other = as_user(&config, "someone").await;
+    for server in [&actix, &axum] {
+        assert_eq!(status_of(server, "/trusted-area", &trusted).await, 200);
+        assert_eq!(status_of(server, "/trusted-area", &other).await, 403);
+    }
 }
 
 #[actix_web::test]
