@@ -384,6 +384,11 @@ impl SessionConfigBuilder {
                 .as_deref()
                 .unwrap_or("http://localhost:3000"),
         )?;
+        let cookie_domain = self
+            .cookie_domain
+            .as_deref()
+            .map(normalise_cookie_domain)
+            .transpose()?;
         let api_base_path = normalise_path(self.api_base_path.as_deref().unwrap_or("/auth"));
         let api_gateway_path = normalise_path(self.api_gateway_path.as_deref().unwrap_or(""));
         let session_expired_status = http_status(self.session_expired_status.unwrap_or(401))?;
@@ -444,7 +449,7 @@ impl SessionConfigBuilder {
                 api_gateway_path,
                 api_domain,
                 api_base_path,
-                cookie_domain: self.cookie_domain.map(|d| normalise_cookie_domain(&d)),
+                cookie_domain,
                 cookie_secure,
                 cookie_same_site,
                 access_token_path: self.access_token_path.unwrap_or_else(|| "/".to_owned()),

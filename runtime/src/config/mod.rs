@@ -82,6 +82,9 @@ pub enum ConfigError {
     /// `api_domain` or `website_domain` is not an http(s) origin.
     #[error("not an http(s) origin: {0}")]
     InvalidOrigin(String),
+    /// `cookie_domain` is not a host name or IP address.
+    #[error("not a cookie domain: {0}")]
+    InvalidCookieDomain(String),
     /// A configured status is not an HTTP status code (100–999).
     #[error("{0} is not an HTTP status code")]
     InvalidStatus(u16),
