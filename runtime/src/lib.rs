@@ -273,7 +273,7 @@ pub use actix::{
 };
 pub use config::{
     AntiCsrf, ConfigError, ErrorHandler, SameSite, SessionConfig, SessionConfigBuilder,
-    TokenTransferMethod,
+    TokenTransferMethod, TransferMethodFn, TransferMethodRequest,
 };
 pub use error::{ClaimValidationError, CoreError, ErrorResponse, RequestInfo, SessionError};
 pub use keys::{JwksCache, KeySource, KeySourceError, StaticKeySource};

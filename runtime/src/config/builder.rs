@@ -22,7 +22,8 @@ use super::domains::{
     normalise_path,
 };
 use super::{
-    AntiCsrf, ConfigError, ConfigInner, ErrorHandlers, SameSite, SessionConfig, TokenTransferMethod,
+    AntiCsrf, ConfigError, ConfigInner, ErrorHandlers, SameSite, SessionConfig,
+    TokenTransferMethod, TransferMethodRequest, TransferPolicy,
 };
 
 /// Builds a [`SessionConfig`]; see each method for its default.
@@ -45,7 +46,7 @@ pub struct SessionConfigBuilder {
     session_expired_status: Option<u16>,
     invalid_claim_status: Option<u16>,
     use_dynamic_signing_key: Option<bool>,
-    token_transfer_method: Option<TokenTransferMethod>,
+    token_transfer_method: Option<TransferPolicy>,
     jwks_refresh_interval: Option<Duration>,
     // Verified-token cache: capacity (0 = off) and TTL; `None` = default.
     verified_token_cache: Option<usize>,
@@ -240,9 +241,50 @@ impl SessionConfigBuilder {
         self
     }
 
-    /// Which transfer methods verification accepts. Default: [`TokenTransferMethod::Any`].
+    /// The transfer method for every request (the SDKs' `getTokenTransferMethod` returning
+    /// one value): which methods verification, refresh and sign-out read, and how a new
+    /// session's tokens leave. Default: [`TokenTransferMethod::Any`], which reads both (the
+    /// header wins) and sends a new session's tokens as cookies only when the frontend asks
+    /// with `st-auth-mode: cookie`, else as headers. For a choice per request, see
+    /// [`token_transfer_method_fn`](Self::token_transfer_method_fn).
     pub fn token_transfer_method(mut self, method: TokenTransferMethod) -> Self {
-        self.token_transfer_method = Some(method);
+        self.token_transfer_method = Some(TransferPolicy::Fixed(method));
+        self
+    }
+
+    /// Chooses the transfer method per request (the SDKs' `getTokenTransferMethod`), e.g.
+    /// cookies for browsers and headers for a mobile app that says so in a header of its own.
+    /// The function sees the request's method, path and headers, and whether a session is
+    /// being created ([`TransferMethodRequest::for_create_new_session`]):
+    ///
+    /// - reading tokens (verification, refresh, sign-out): the answer limits which methods
+    ///   are read, `Any` reading both;
+    /// - creating a session: the answer is how its tokens leave; `Any` follows the frontend's
+    ///   `st-auth-mode` header (cookies for `cookie`, headers otherwise).
+    ///
+    /// It runs once or twice per request, so it should be quick and never block. It replaces
+    /// [`token_transfer_method`](Self::token_transfer_method) (the last call wins). Default:
+    /// none (`Any` for every request).
+    ///
+    /// ```no_run
+    /// use sessionward::{SessionConfig, TokenTransferMethod};
+    ///
+    /// let config = SessionConfig::builder()
+    ///     .data_dir("./session-data")
+    ///     .token_transfer_method_fn(|request| {
+    ///         if request.header("x-client") == Some("mobile-app") {
+    ///             TokenTransferMethod::Header
+    ///         } else {
+    ///             TokenTransferMethod::Any
+    ///         }
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn token_transfer_method_fn(
+        mut self,
+        choose: impl Fn(&TransferMethodRequest<'_>) -> TokenTransferMethod + Send + Sync + 'static,
+    ) -> Self {
+        self.token_transfer_method = Some(TransferPolicy::PerRequest(Arc::new(choose)));
         self
     }
 
@@ -459,7 +501,7 @@ impl SessionConfigBuilder {
                 use_dynamic_signing_key: self.use_dynamic_signing_key.unwrap_or(true),
                 token_transfer_method: self
                     .token_transfer_method
-                    .unwrap_or(TokenTransferMethod::Any),
+                    .unwrap_or(TransferPolicy::Fixed(TokenTransferMethod::Any)),
                 global_validators: self.global_validators,
                 claim_fetchers: self.claim_fetchers,
                 error_handlers: self.error_handlers,

@@ -28,6 +28,103 @@ pub enum TokenTransferMethod {
     Any,
 }
 
+/// The request a [token-transfer-method function](SessionConfigBuilder::token_transfer_method_fn)
+/// decides for: its method, path and headers, borrowed from the framework's request (nothing
+/// is copied), and whether a new session is being created.
+pub struct TransferMethodRequest<'r> {
+    request: &'r (dyn RequestLookup + 'r),
+    for_create_new_session: bool,
+}
+
+/// What the protocol layer lends a [`TransferMethodRequest`]: it implements this for every
+/// adapter's request view.
+pub(crate) trait RequestLookup {
+    fn lookup_method(&self) -> &str;
+    fn lookup_path(&self) -> &str;
+    fn lookup_header(&self, name: &str) -> Option<&str>;
+}
+
+impl<'r> TransferMethodRequest<'r> {
+    pub(crate) fn new(request: &'r (dyn RequestLookup + 'r), for_create_new_session: bool) -> Self {
+        Self {
+            request,
+            for_create_new_session,
+        }
+    }
+
+    /// The request method, e.g. `POST`.
+    pub fn method(&self) -> &str {
+        self.request.lookup_method()
+    }
+
+    /// The request path, without the query.
+    pub fn path(&self) -> &str {
+        self.request.lookup_path()
+    }
+
+    /// The first value of the header `name` (case-insensitive) as text, e.g.
+    /// `header("st-auth-mode")`; `None` when it is missing or not visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.request.lookup_header(name)
+    }
+
+    /// `true` when a new session's tokens are about to leave (the answer picks their transfer
+    /// method; [`TokenTransferMethod::Any`] then follows the `st-auth-mode` header), `false`
+    /// when tokens are read (verification, refresh, sign-out: the answer limits which
+    /// methods are read).
+    pub fn for_create_new_session(&self) -> bool {
+        self.for_create_new_session
+    }
+}
+
+impl fmt::Debug for TransferMethodRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Headers may carry tokens: only the method and path are shown.
+        f.debug_struct("TransferMethodRequest")
+            .field("method", &self.method())
+            .field("path", &self.path())
+            .field("for_create_new_session", &self.for_create_new_session)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A function choosing the token transfer method per request (see
+/// [`SessionConfigBuilder::token_transfer_method_fn`]).
+pub type TransferMethodFn =
+    Arc<dyn Fn(&TransferMethodRequest<'_>) -> TokenTransferMethod + Send + Sync>;
+
+/// The configured transfer method: one for every request, or a function of the request.
+#[derive(Clone)]
+pub(crate) enum TransferPolicy {
+    Fixed(TokenTransferMethod),
+    PerRequest(TransferMethodFn),
+}
+
+impl TransferPolicy {
+    /// The method for `request`; a fixed method is returned without looking at the request.
+    pub(crate) fn for_request(
+        &self,
+        request: &dyn RequestLookup,
+        for_create_new_session: bool,
+    ) -> TokenTransferMethod {
+        match self {
+            TransferPolicy::Fixed(method) => *method,
+            TransferPolicy::PerRequest(decide) => {
+                decide(&TransferMethodRequest::new(request, for_create_new_session))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for TransferPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransferPolicy::Fixed(method) => method.fmt(f),
+            TransferPolicy::PerRequest(_) => f.write_str("PerRequest(..)"),
+        }
+    }
+}
+
 /// Cross-site request forgery protection for cookie sessions (docs/protocol.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AntiCsrf {
@@ -138,7 +235,7 @@ pub(crate) struct ConfigInner {
     pub(crate) session_expired_status: u16,
     pub(crate) invalid_claim_status: u16,
     pub(crate) use_dynamic_signing_key: bool,
-    pub(crate) token_transfer_method: TokenTransferMethod,
+    pub(crate) token_transfer_method: TransferPolicy,
     pub(crate) global_validators: Vec<ValidatorRef>,
     pub(crate) claim_fetchers: HashMap<String, ClaimFetcher>,
     pub(crate) error_handlers: ErrorHandlers,

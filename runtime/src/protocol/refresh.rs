@@ -6,7 +6,8 @@ use crate::error::SessionError;
 
 use super::options::VerifyOptions;
 use super::read::{
-    REFRESH_TOKEN_COOKIE, Transfer, cookie_values, has_legacy_cookie, refresh_token,
+    REFRESH_TOKEN_COOKIE, Transfer, allowed_transfer, cookie_values, has_legacy_cookie,
+    refresh_token,
 };
 use super::request::{HeaderKey, RequestView};
 use super::response::ResponseChanges;
@@ -29,7 +30,7 @@ async fn refresh_session<R: RequestView>(
     req: &R,
 ) -> Result<ResponseChanges, SessionError> {
     let c = config.inner();
-    let Some((refresh_token, method)) = refresh_token(req, c.token_transfer_method)? else {
+    let Some((refresh_token, method)) = refresh_token(req, allowed_transfer(req, c))? else {
         return Err(SessionError::Unauthorised {
             clear_tokens: true,
             reason: "no refresh token",
