@@ -47,6 +47,7 @@ pub struct SessionConfigBuilder {
     invalid_claim_status: Option<u16>,
     use_dynamic_signing_key: Option<bool>,
     token_transfer_method: Option<TransferPolicy>,
+    expose_access_token_in_cookie_mode: bool,
     jwks_refresh_interval: Option<Duration>,
     // Verified-token cache: capacity (0 = off) and TTL; `None` = default.
     verified_token_cache: Option<usize>,
@@ -288,6 +289,18 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// Also sends the access token in the `st-access-token` response header whenever it is set
+    /// as a cookie (the SDKs' `exposeAccessTokenToFrontendInCookieBasedAuth`), so frontend
+    /// code can read it, e.g. to call another service with it as a `Bearer` token. The cookie
+    /// stays `HttpOnly` and is still what the browser sends; a request that presents the token
+    /// as `Authorization: Bearer` instead is verified as a header session (no anti-CSRF check)
+    /// where headers are read ([`TokenTransferMethod::Any`] or `Header`). The refresh token is
+    /// never exposed. Default: false (an `HttpOnly` cookie keeps the token from any script).
+    pub fn expose_access_token_to_frontend_in_cookie_based_auth(mut self, expose: bool) -> Self {
+        self.expose_access_token_in_cookie_mode = expose;
+        self
+    }
+
     /// How long fetched signing keys are trusted before a refetch. Default: 4 hours.
     pub fn jwks_refresh_interval(mut self, interval: Duration) -> Self {
         self.jwks_refresh_interval = Some(interval);
@@ -502,6 +515,7 @@ impl SessionConfigBuilder {
                 token_transfer_method: self
                     .token_transfer_method
                     .unwrap_or(TransferPolicy::Fixed(TokenTransferMethod::Any)),
+                expose_access_token_in_cookie_mode: self.expose_access_token_in_cookie_mode,
                 global_validators: self.global_validators,
                 claim_fetchers: self.claim_fetchers,
                 error_handlers: self.error_handlers,

@@ -236,6 +236,8 @@ pub(crate) struct ConfigInner {
     pub(crate) invalid_claim_status: u16,
     pub(crate) use_dynamic_signing_key: bool,
     pub(crate) token_transfer_method: TransferPolicy,
+    /// Also send the access token in `st-access-token` when it is set as a cookie.
+    pub(crate) expose_access_token_in_cookie_mode: bool,
     pub(crate) global_validators: Vec<ValidatorRef>,
     pub(crate) claim_fetchers: HashMap<String, ClaimFetcher>,
     pub(crate) error_handlers: ErrorHandlers,
@@ -284,6 +286,10 @@ impl fmt::Debug for SessionConfig {
             .field("invalid_claim_status", &c.invalid_claim_status)
             .field("use_dynamic_signing_key", &c.use_dynamic_signing_key)
             .field("token_transfer_method", &c.token_transfer_method)
+            .field(
+                "expose_access_token_in_cookie_mode",
+                &c.expose_access_token_in_cookie_mode,
+            )
             .field("global_validators", &c.global_validators.len())
             .finish_non_exhaustive()
     }

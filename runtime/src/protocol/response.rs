@@ -145,13 +145,19 @@ impl ResponseChanges {
         self.insert(CACHE_CONTROL_HEADER, "no-store");
         self.insert(FRONT_TOKEN_HEADER, tokens.front_token);
         self.expose(FRONT_TOKEN_HEADER);
-        self.set_token(
-            config,
-            false,
-            tokens.access_token,
-            now_ms.saturating_add(ACCESS_COOKIE_LIFETIME_MS),
-            method,
-        );
+        let access_expiry_ms = now_ms.saturating_add(ACCESS_COOKIE_LIFETIME_MS);
+        self.set_token(config, false, tokens.access_token, access_expiry_ms, method);
+        if method == Transfer::Cookie && config.expose_access_token_in_cookie_mode {
+            // `expose_access_token_to_frontend_in_cookie_based_auth`: the frontend can read
+            // the token it cannot see in the HttpOnly cookie.
+            self.set_token(
+                config,
+                false,
+                tokens.access_token,
+                access_expiry_ms,
+                Transfer::Header,
+            );
+        }
         if let Some((refresh_token, expiry_ms)) = tokens.refresh_token {
             self.set_token(config, true, refresh_token, expiry_ms, method);
         }
@@ -280,6 +286,70 @@ mod tests {
             Some("x-a, front-token")
         );
         assert_eq!(exposed_with(Some("x-a, Front-Token"), "front-token"), None);
+    }
+
+    fn set_cookies(changes: &ResponseChanges) -> Vec<&str> {
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                HeaderChange::SetCookie(v) => Some(v.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn attach_cookie_session(config: &crate::SessionConfig) -> ResponseChanges {
+        let mut changes = ResponseChanges::default();
+        changes.attach(
+            config.inner(),
+            &NewTokens {
+                access_token: "the-access-token",
+                front_token: "front",
+                refresh_token: Some(("the-refresh-token", 4_102_444_800_000)),
+                anti_csrf_token: None,
+            },
+            Transfer::Cookie,
+            1_700_000_000_000,
+        );
+        changes
+    }
+
+    #[test]
+    fn an_exposed_access_token_goes_out_as_cookie_and_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let hidden = crate::SessionConfig::builder()
+            .data_dir(dir.path())
+            .build()
+            .unwrap();
+        let changes = attach_cookie_session(&hidden);
+        assert!(!changes.iter().any(|c| matches!(
+            c,
+            HeaderChange::Insert(ACCESS_TOKEN_HEADER, _)
+                | HeaderChange::Expose(ACCESS_TOKEN_HEADER)
+        )));
+
+        let dir = tempfile::tempdir().unwrap();
+        let exposed = crate::SessionConfig::builder()
+            .data_dir(dir.path())
+            .expose_access_token_to_frontend_in_cookie_based_auth(true)
+            .build()
+            .unwrap();
+        let changes = attach_cookie_session(&exposed);
+        assert_eq!(set_cookies(&changes).len(), 2);
+        assert!(changes.iter().any(
+            |c| *c == HeaderChange::Insert(ACCESS_TOKEN_HEADER, "the-access-token".to_owned())
+        ));
+        assert!(
+            changes
+                .iter()
+                .any(|c| *c == HeaderChange::Expose(ACCESS_TOKEN_HEADER))
+        );
+        // Never the refresh token.
+        assert!(
+            !changes
+                .iter()
+                .any(|c| matches!(c, HeaderChange::Insert(REFRESH_TOKEN_HEADER, _)))
+        );
     }
 
     #[test]
