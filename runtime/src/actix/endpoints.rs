@@ -38,7 +38,7 @@ fn ok_with(body: serde_json::Value, changes: &ResponseChanges) -> HttpResponse {
 async fn refresh(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
     let config = SessionConfig::from_request(&req).map_err(|e| reject(&req, None, e))?;
     match protocol::refresh(&config, &req).await {
-        Ok(changes) => Ok(ok_with(json!({}), &changes)),
+        Ok(refreshed) => Ok(ok_with(refreshed.body, &refreshed.changes)),
         Err(error) => {
             let mut response = config.error_response(&req, &error);
             let legacy = protocol::legacy_cookie_clearing(&config, &req);

@@ -183,7 +183,7 @@ where
             match target {
                 Some(Endpoint::Refresh) => {
                     return Ok(match protocol::refresh(&config, &view).await {
-                        Ok(changes) => ok_with(json!({}), &changes),
+                        Ok(refreshed) => ok_with(refreshed.body, &refreshed.changes),
                         Err(error) => {
                             let mut response = answer(
                                 &config,

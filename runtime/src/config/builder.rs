@@ -48,6 +48,7 @@ pub struct SessionConfigBuilder {
     use_dynamic_signing_key: Option<bool>,
     token_transfer_method: Option<TransferPolicy>,
     expose_access_token_in_cookie_mode: bool,
+    older_cookie_domain: Option<String>,
     jwks_refresh_interval: Option<Duration>,
     // Verified-token cache: capacity (0 = off) and TTL; `None` = default.
     verified_token_cache: Option<usize>,
@@ -301,6 +302,22 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// The cookie domain of an earlier configuration (the SDKs' `olderCookieDomain`): after a
+    /// change of [`cookie_domain`](Self::cookie_domain), browsers hold session cookies of both
+    /// domains and send both, and the server cannot tell which is current. With this set, a
+    /// refresh request that carries two `sAccessToken` or two `sRefreshToken` cookies (where
+    /// cookies are read) gets those cookies of the older domain expired and a 200
+    /// `{"message": ...}` without new tokens; the frontend refreshes again with the cookies
+    /// that remain. An empty string names host-only cookies (set without a `Domain`).
+    ///
+    /// Without it, such a refresh request is answered 401 `unauthorised` with the session's
+    /// cookies cleared (and a warning in the log naming this option), since refreshing with
+    /// either cookie could loop forever. Default: none.
+    pub fn older_cookie_domain(mut self, domain: impl Into<String>) -> Self {
+        self.older_cookie_domain = Some(domain.into());
+        self
+    }
+
     /// How long fetched signing keys are trusted before a refetch. Default: 4 hours.
     pub fn jwks_refresh_interval(mut self, interval: Duration) -> Self {
         self.jwks_refresh_interval = Some(interval);
@@ -444,6 +461,11 @@ impl SessionConfigBuilder {
             .as_deref()
             .map(normalise_cookie_domain)
             .transpose()?;
+        let older_cookie_domain = match self.older_cookie_domain.as_deref().map(str::trim) {
+            Some("") => Some(String::new()),
+            Some(domain) => Some(normalise_cookie_domain(domain)?),
+            None => None,
+        };
         let api_base_path = normalise_path(self.api_base_path.as_deref().unwrap_or("/auth"));
         let api_gateway_path = normalise_path(self.api_gateway_path.as_deref().unwrap_or(""));
         let session_expired_status = http_status(self.session_expired_status.unwrap_or(401))?;
@@ -516,6 +538,7 @@ impl SessionConfigBuilder {
                     .token_transfer_method
                     .unwrap_or(TransferPolicy::Fixed(TokenTransferMethod::Any)),
                 expose_access_token_in_cookie_mode: self.expose_access_token_in_cookie_mode,
+                older_cookie_domain,
                 global_validators: self.global_validators,
                 claim_fetchers: self.claim_fetchers,
                 error_handlers: self.error_handlers,

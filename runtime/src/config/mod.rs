@@ -179,7 +179,7 @@ pub enum ConfigError {
     /// `api_domain` or `website_domain` is not an http(s) origin.
     #[error("not an http(s) origin: {0}")]
     InvalidOrigin(String),
-    /// `cookie_domain` is not a host name or IP address.
+    /// `cookie_domain` or `older_cookie_domain` is not a host name or IP address.
     #[error("not a cookie domain: {0}")]
     InvalidCookieDomain(String),
     /// A configured status is not an HTTP status code (100–999).
@@ -238,6 +238,9 @@ pub(crate) struct ConfigInner {
     pub(crate) token_transfer_method: TransferPolicy,
     /// Also send the access token in `st-access-token` when it is set as a cookie.
     pub(crate) expose_access_token_in_cookie_mode: bool,
+    /// The cookie domain of an earlier configuration, whose duplicate session cookies the
+    /// refresh endpoint clears (`Some("")`: host-only cookies).
+    pub(crate) older_cookie_domain: Option<String>,
     pub(crate) global_validators: Vec<ValidatorRef>,
     pub(crate) claim_fetchers: HashMap<String, ClaimFetcher>,
     pub(crate) error_handlers: ErrorHandlers,
@@ -290,6 +293,7 @@ impl fmt::Debug for SessionConfig {
                 "expose_access_token_in_cookie_mode",
                 &c.expose_access_token_in_cookie_mode,
             )
+            .field("older_cookie_domain", &c.older_cookie_domain)
             .field("global_validators", &c.global_validators.len())
             .finish_non_exhaustive()
     }

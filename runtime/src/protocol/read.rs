@@ -126,9 +126,8 @@ pub(crate) fn refresh_token<R: RequestView>(
     if allowed != TokenTransferMethod::Header {
         let mut cookies = cookie_values(req, REFRESH_TOKEN_COOKIE);
         if cookies.len() > 1 {
-            // Two refresh cookies come from different domains or paths; we cannot tell which
-            // is current, and clearing ours may not reach the other.
-            tracing::warn!("refresh request carries several sRefreshToken cookies");
+            // The refresh endpoint answers duplicates before it reads the token; this guards
+            // any other caller against guessing which cookie is current.
             return Err(SessionError::Unauthorised {
                 clear_tokens: true,
                 reason: "several sRefreshToken cookies",

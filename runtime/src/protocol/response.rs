@@ -83,8 +83,29 @@ impl ResponseChanges {
         path: &str,
         expires_ms: u64,
     ) {
+        self.set_cookie_in(
+            config,
+            config.cookie_domain.as_deref(),
+            name,
+            value,
+            path,
+            expires_ms,
+        );
+    }
+
+    /// A `Set-Cookie` with `domain` (`None` or empty: a host-only cookie) instead of the
+    /// configured cookie domain.
+    fn set_cookie_in(
+        &mut self,
+        config: &ConfigInner,
+        domain: Option<&str>,
+        name: &str,
+        value: &str,
+        path: &str,
+        expires_ms: u64,
+    ) {
         let mut cookie = format!("{name}={}", encode_cookie_value(value));
-        if let Some(domain) = &config.cookie_domain {
+        if let Some(domain) = domain.filter(|d| !d.is_empty()) {
             cookie.push_str("; Domain=");
             cookie.push_str(domain);
         }
@@ -180,6 +201,22 @@ impl ResponseChanges {
     pub(crate) fn clear_all(&mut self, config: &ConfigInner) {
         self.clear(config, Transfer::Cookie);
         self.clear(config, Transfer::Header);
+    }
+
+    /// Expires the access (`refresh == false`) or refresh cookie set for `domain` (an empty
+    /// domain: the host-only cookie), leaving the configured domain's cookie alone.
+    pub(crate) fn clear_cookie_in_domain(
+        &mut self,
+        config: &ConfigInner,
+        domain: &str,
+        refresh: bool,
+    ) {
+        let (name, path) = if refresh {
+            (REFRESH_TOKEN_COOKIE, &config.refresh_token_path)
+        } else {
+            (ACCESS_TOKEN_COOKIE, &config.access_token_path)
+        };
+        self.set_cookie_in(config, Some(domain), name, "", path, 0);
     }
 
     /// Expires the `sIdRefreshToken` cookie of pre-2023 SDKs (docs/protocol.md §3.7).
@@ -349,6 +386,32 @@ mod tests {
             !changes
                 .iter()
                 .any(|c| matches!(c, HeaderChange::Insert(REFRESH_TOKEN_HEADER, _)))
+        );
+    }
+
+    #[test]
+    fn an_older_domain_cookie_is_expired_with_that_domain_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::SessionConfig::builder()
+            .data_dir(dir.path())
+            .cookie_domain("api.example.com")
+            .build()
+            .unwrap();
+        let mut changes = ResponseChanges::default();
+        changes.clear_cookie_in_domain(config.inner(), ".example.com", false);
+        changes.clear_cookie_in_domain(config.inner(), "", true);
+        let cookies = set_cookies(&changes);
+        assert!(
+            cookies[0].starts_with(
+                "sAccessToken=; Domain=.example.com; Path=/; Expires=Thu, 01 Jan 1970"
+            ),
+            "{}",
+            cookies[0]
+        );
+        assert!(
+            cookies[1].starts_with("sRefreshToken=; Path=/auth/session/refresh; Expires=Thu"),
+            "{}",
+            cookies[1]
         );
     }
 
