@@ -1,7 +1,7 @@
 //! Config defaults and validation.
 
 use super::domains::{
-    default_same_site, normalise_cookie_domain, normalise_origin, normalise_path,
+    default_same_site, normalise_cookie_domain, normalise_origin, normalise_path, site_of,
 };
 use super::*;
 
@@ -60,6 +60,15 @@ fn same_site_follows_the_public_suffix_list() {
         default_same_site("http://api.example.co.uk", "https://example.co.uk"),
         SameSite::None
     );
+}
+
+#[test]
+fn sites_the_list_does_not_settle() {
+    // A public suffix is its own site; an unknown suffix takes the list's default rule.
+    assert_eq!(site_of("https://github.io"), "github.io");
+    assert_eq!(site_of("http://app.example.local"), "example.local");
+    assert_eq!(site_of("http://[::1]:3001"), "localhost");
+    assert_eq!(site_of("https://API.Example.CO.UK"), "example.co.uk");
 }
 
 #[test]
