@@ -273,7 +273,7 @@ pub use actix::{
 };
 pub use config::{
     AntiCsrf, AsyncErrorHandler, ConfigError, ErrorHandler, SameSite, SessionConfig,
-    SessionConfigBuilder, TokenTransferMethod,
+    SessionConfigBuilder, TokenTransferMethod, TransferMethodFn, TransferMethodRequest,
 };
 pub use error::{ClaimValidationError, CoreError, ErrorResponse, RequestInfo, SessionError};
 pub use keys::{JwksCache, KeySource, KeySourceError, StaticKeySource};

@@ -45,6 +45,12 @@ impl RequestView for HttpRequest {
     fn path_param(&self, name: &str) -> Option<&str> {
         self.match_info().get(name)
     }
+
+    fn header_by_name(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .get(name)
+            .and_then(|value| crate::headers::header_text(value.as_bytes()))
+    }
 }
 
 /// What an error handler sees of `req`.

@@ -87,6 +87,12 @@ impl RequestView for HttpView<'_> {
             .iter()
             .find_map(|(key, value)| (key == name).then_some(value))
     }
+
+    fn header_by_name(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .and_then(|value| crate::headers::header_text(value.as_bytes()))
+    }
 }
 
 /// What an error handler sees of a request.

@@ -24,7 +24,7 @@ use super::domains::{
 };
 use super::{
     AntiCsrf, ConfigError, ConfigInner, ErrorHandlers, Handler, SameSite, SessionConfig,
-    TokenTransferMethod,
+    TokenTransferMethod, TransferMethodRequest, TransferPolicy,
 };
 
 /// Builds a [`SessionConfig`]; see each method for its default.
@@ -47,7 +47,9 @@ pub struct SessionConfigBuilder {
     session_expired_status: Option<u16>,
     invalid_claim_status: Option<u16>,
     use_dynamic_signing_key: Option<bool>,
-    token_transfer_method: Option<TokenTransferMethod>,
+    token_transfer_method: Option<TransferPolicy>,
+    expose_access_token_in_cookie_mode: bool,
+    older_cookie_domain: Option<String>,
     jwks_refresh_interval: Option<Duration>,
     // Verified-token cache: capacity (0 = off) and TTL; `None` = default.
     verified_token_cache: Option<usize>,
@@ -246,9 +248,78 @@ impl SessionConfigBuilder {
         self
     }
 
-    /// Which transfer methods verification accepts. Default: [`TokenTransferMethod::Any`].
+    /// The transfer method for every request (the SDKs' `getTokenTransferMethod` returning
+    /// one value): which methods verification, refresh and sign-out read, and how a new
+    /// session's tokens leave. Default: [`TokenTransferMethod::Any`], which reads both (the
+    /// header wins) and sends a new session's tokens as cookies only when the frontend asks
+    /// with `st-auth-mode: cookie`, else as headers. For a choice per request, see
+    /// [`token_transfer_method_fn`](Self::token_transfer_method_fn).
     pub fn token_transfer_method(mut self, method: TokenTransferMethod) -> Self {
-        self.token_transfer_method = Some(method);
+        self.token_transfer_method = Some(TransferPolicy::Fixed(method));
+        self
+    }
+
+    /// Chooses the transfer method per request (the SDKs' `getTokenTransferMethod`), e.g.
+    /// cookies for browsers and headers for a mobile app that says so in a header of its own.
+    /// The function sees the request's method, path and headers, and whether a session is
+    /// being created ([`TransferMethodRequest::for_create_new_session`]):
+    ///
+    /// - reading tokens (verification, refresh, sign-out): the answer limits which methods
+    ///   are read, `Any` reading both;
+    /// - creating a session: the answer is how its tokens leave; `Any` follows the frontend's
+    ///   `st-auth-mode` header (cookies for `cookie`, headers otherwise).
+    ///
+    /// It runs once or twice per request, so it should be quick and never block. It replaces
+    /// [`token_transfer_method`](Self::token_transfer_method) (the last call wins). Default:
+    /// none (`Any` for every request).
+    ///
+    /// ```no_run
+    /// use sessionward::{SessionConfig, TokenTransferMethod};
+    ///
+    /// let config = SessionConfig::builder()
+    ///     .data_dir("./session-data")
+    ///     .token_transfer_method_fn(|request| {
+    ///         if request.header("x-client") == Some("mobile-app") {
+    ///             TokenTransferMethod::Header
+    ///         } else {
+    ///             TokenTransferMethod::Any
+    ///         }
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn token_transfer_method_fn(
+        mut self,
+        choose: impl Fn(&TransferMethodRequest<'_>) -> TokenTransferMethod + Send + Sync + 'static,
+    ) -> Self {
+        self.token_transfer_method = Some(TransferPolicy::PerRequest(Arc::new(choose)));
+        self
+    }
+
+    /// Also sends the access token in the `st-access-token` response header whenever it is set
+    /// as a cookie (the SDKs' `exposeAccessTokenToFrontendInCookieBasedAuth`), so frontend
+    /// code can read it, e.g. to call another service with it as a `Bearer` token. The cookie
+    /// stays `HttpOnly` and is still what the browser sends; a request that presents the token
+    /// as `Authorization: Bearer` instead is verified as a header session (no anti-CSRF check)
+    /// where headers are read ([`TokenTransferMethod::Any`] or `Header`). The refresh token is
+    /// never exposed. Default: false (an `HttpOnly` cookie keeps the token from any script).
+    pub fn expose_access_token_to_frontend_in_cookie_based_auth(mut self, expose: bool) -> Self {
+        self.expose_access_token_in_cookie_mode = expose;
+        self
+    }
+
+    /// The cookie domain of an earlier configuration (the SDKs' `olderCookieDomain`): after a
+    /// change of [`cookie_domain`](Self::cookie_domain), browsers hold session cookies of both
+    /// domains and send both, and the server cannot tell which is current. With this set, a
+    /// refresh request that carries two `sAccessToken` or two `sRefreshToken` cookies (where
+    /// cookies are read) gets those cookies of the older domain expired and a 200
+    /// `{"message": ...}` without new tokens; the frontend refreshes again with the cookies
+    /// that remain. An empty string names host-only cookies (set without a `Domain`).
+    ///
+    /// Without it, such a refresh request is answered 401 `unauthorised` with the session's
+    /// cookies cleared (and a warning in the log naming this option), since refreshing with
+    /// either cookie could loop forever. Default: none.
+    pub fn older_cookie_domain(mut self, domain: impl Into<String>) -> Self {
+        self.older_cookie_domain = Some(domain.into());
         self
     }
 
@@ -483,6 +554,16 @@ impl SessionConfigBuilder {
                 .as_deref()
                 .unwrap_or("http://localhost:3000"),
         )?;
+        let cookie_domain = self
+            .cookie_domain
+            .as_deref()
+            .map(normalise_cookie_domain)
+            .transpose()?;
+        let older_cookie_domain = match self.older_cookie_domain.as_deref().map(str::trim) {
+            Some("") => Some(String::new()),
+            Some(domain) => Some(normalise_cookie_domain(domain)?),
+            None => None,
+        };
         let api_base_path = normalise_path(self.api_base_path.as_deref().unwrap_or("/auth"));
         let api_gateway_path = normalise_path(self.api_gateway_path.as_deref().unwrap_or(""));
         let session_expired_status = http_status(self.session_expired_status.unwrap_or(401))?;
@@ -543,7 +624,7 @@ impl SessionConfigBuilder {
                 api_gateway_path,
                 api_domain,
                 api_base_path,
-                cookie_domain: self.cookie_domain.map(|d| normalise_cookie_domain(&d)),
+                cookie_domain,
                 cookie_secure,
                 cookie_same_site,
                 access_token_path: self.access_token_path.unwrap_or_else(|| "/".to_owned()),
@@ -553,7 +634,9 @@ impl SessionConfigBuilder {
                 use_dynamic_signing_key: self.use_dynamic_signing_key.unwrap_or(true),
                 token_transfer_method: self
                     .token_transfer_method
-                    .unwrap_or(TokenTransferMethod::Any),
+                    .unwrap_or(TransferPolicy::Fixed(TokenTransferMethod::Any)),
+                expose_access_token_in_cookie_mode: self.expose_access_token_in_cookie_mode,
+                older_cookie_domain,
                 global_validators: self.global_validators,
                 claim_fetchers: self.claim_fetchers,
                 error_handlers: self.error_handlers,

@@ -1,22 +1,37 @@
 //! Origins, paths and cookie domains: normalising what the builder is given, and the
 //! `SameSite` default that follows from the API and website domains.
 
+use std::net::IpAddr;
+
+use url::{Host, Url};
+
 use super::{ConfigError, SameSite};
 
+/// Parses `origin` as a WHATWG URL (a missing scheme means `http://`); accepts only http(s)
+/// with a host and no credentials, and returns `scheme://host[:port]` (lower case, default
+/// port and any path dropped, as the SDKs normalise `apiDomain` and `websiteDomain`).
 pub(super) fn normalise_origin(origin: &str) -> Result<String, ConfigError> {
-    let origin = origin.trim().trim_end_matches('/');
-    let origin = if origin.contains("://") {
-        origin.to_owned()
-    } else {
-        format!("http://{origin}")
-    };
-    let lower = origin.to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://"))
-        || host_of(&lower).is_empty()
+    let trimmed = origin.trim();
+    let invalid = || ConfigError::InvalidOrigin(trimmed.to_owned());
+    let url = parse_with_default_scheme(trimmed).ok_or_else(invalid)?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host().is_none()
+        || !url.username().is_empty()
+        || url.password().is_some()
     {
-        return Err(ConfigError::InvalidOrigin(origin));
+        return Err(invalid());
     }
-    Ok(lower)
+    Ok(url.origin().ascii_serialization())
+}
+
+/// `input` as a URL, with `http://` put before it when it has no scheme (`localhost:3001`
+/// would otherwise parse as the scheme `localhost`).
+fn parse_with_default_scheme(input: &str) -> Option<Url> {
+    if input.contains("://") {
+        Url::parse(input).ok()
+    } else {
+        Url::parse(&format!("http://{input}")).ok()
+    }
 }
 
 pub(super) fn http_status(status: u16) -> Result<u16, ConfigError> {
@@ -38,41 +53,61 @@ pub(super) fn normalise_path(path: &str) -> String {
     }
 }
 
-pub(super) fn normalise_cookie_domain(domain: &str) -> String {
-    let d = domain.trim().to_ascii_lowercase();
-    let d = d.split("://").last().unwrap_or(&d);
-    let host = d.split(['/', ':']).next().unwrap_or(d);
-    let bare = host.trim_start_matches('.');
-    if bare == "localhost" || bare.parse::<std::net::IpAddr>().is_ok() {
-        bare.to_owned()
-    } else {
-        host.to_owned()
+/// A cookie `Domain`: the host of `domain` (which may be a bare host, a host with a leading
+/// dot, or a whole URL), lower case. A leading dot is kept, except for localhost and IP
+/// addresses, where browsers ignore it.
+pub(super) fn normalise_cookie_domain(domain: &str) -> Result<String, ConfigError> {
+    let trimmed = domain.trim();
+    let invalid = || ConfigError::InvalidCookieDomain(trimmed.to_owned());
+    let (dot, rest) = match trimmed.strip_prefix('.') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed),
+    };
+    let url = parse_with_default_scheme(rest).ok_or_else(invalid)?;
+    let host = match url.host().ok_or_else(invalid)? {
+        Host::Domain(name) if name == "localhost" => return Ok(name.to_owned()),
+        Host::Domain(name) => name.to_owned(),
+        Host::Ipv4(ip) => return Ok(ip.to_string()),
+        Host::Ipv6(ip) => return Ok(ip.to_string()),
+    };
+    Ok(if dot { format!(".{host}") } else { host })
+}
+
+/// The host of a normalised origin.
+fn host_of(origin: &str) -> Option<Host> {
+    Url::parse(origin).ok()?.host().map(|h| h.to_owned())
+}
+
+fn is_local_host(host: &Host) -> bool {
+    match host {
+        Host::Domain(name) => {
+            *name == "localhost" || name.ends_with(".localhost") || name.parse::<IpAddr>().is_ok()
+        }
+        Host::Ipv4(_) | Host::Ipv6(_) => true,
     }
 }
 
-pub(super) fn host_of(origin: &str) -> &str {
-    let rest = origin.split("://").nth(1).unwrap_or("");
-    let authority = rest.split('/').next().unwrap_or("");
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or("");
-    }
-    authority.split(':').next().unwrap_or("")
-}
-
+/// Whether a normalised origin is on this machine: localhost, a `.localhost` name or an IP.
 pub(super) fn is_local(origin: &str) -> bool {
-    let host = host_of(origin);
-    host == "localhost" || host.ends_with(".localhost") || host.parse::<std::net::IpAddr>().is_ok()
+    host_of(origin).is_some_and(|host| is_local_host(&host))
 }
 
-/// The site of an origin: localhost and IPs all count as `localhost`; otherwise the last two
-/// labels. (The SDKs use the public-suffix list; for multi-label suffixes such as `co.uk`, set
-/// `cookie_same_site` explicitly.)
+/// The site of a normalised origin, as browsers decide `SameSite`: its registrable domain
+/// (eTLD+1 by the public-suffix list, private suffixes such as `github.io` included). A host
+/// that is itself a public suffix is its own site, and localhost and IP addresses all count as
+/// one site (`localhost`), so a local setup gets `Lax` cookies whatever its ports.
 pub(super) fn site_of(origin: &str) -> String {
-    if is_local(origin) {
+    let Some(host) = host_of(origin) else {
+        return String::new();
+    };
+    if is_local_host(&host) {
         return "localhost".to_owned();
     }
-    let labels: Vec<&str> = host_of(origin).split('.').collect();
-    labels[labels.len().saturating_sub(2)..].join(".")
+    let Host::Domain(name) = host else {
+        return String::new();
+    };
+    let name = name.trim_end_matches('.');
+    psl::domain_str(name).unwrap_or(name).to_owned()
 }
 
 pub(super) fn default_same_site(api: &str, website: &str) -> SameSite {

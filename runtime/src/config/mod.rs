@@ -31,6 +31,103 @@ pub enum TokenTransferMethod {
     Any,
 }
 
+/// The request a [token-transfer-method function](SessionConfigBuilder::token_transfer_method_fn)
+/// decides for: its method, path and headers, borrowed from the framework's request (nothing
+/// is copied), and whether a new session is being created.
+pub struct TransferMethodRequest<'r> {
+    request: &'r (dyn RequestLookup + 'r),
+    for_create_new_session: bool,
+}
+
+/// What the protocol layer lends a [`TransferMethodRequest`]: it implements this for every
+/// adapter's request view.
+pub(crate) trait RequestLookup {
+    fn lookup_method(&self) -> &str;
+    fn lookup_path(&self) -> &str;
+    fn lookup_header(&self, name: &str) -> Option<&str>;
+}
+
+impl<'r> TransferMethodRequest<'r> {
+    pub(crate) fn new(request: &'r (dyn RequestLookup + 'r), for_create_new_session: bool) -> Self {
+        Self {
+            request,
+            for_create_new_session,
+        }
+    }
+
+    /// The request method, e.g. `POST`.
+    pub fn method(&self) -> &str {
+        self.request.lookup_method()
+    }
+
+    /// The request path, without the query.
+    pub fn path(&self) -> &str {
+        self.request.lookup_path()
+    }
+
+    /// The first value of the header `name` (case-insensitive) as text, e.g.
+    /// `header("st-auth-mode")`; `None` when it is missing or not visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.request.lookup_header(name)
+    }
+
+    /// `true` when a new session's tokens are about to leave (the answer picks their transfer
+    /// method; [`TokenTransferMethod::Any`] then follows the `st-auth-mode` header), `false`
+    /// when tokens are read (verification, refresh, sign-out: the answer limits which
+    /// methods are read).
+    pub fn for_create_new_session(&self) -> bool {
+        self.for_create_new_session
+    }
+}
+
+impl fmt::Debug for TransferMethodRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Headers may carry tokens: only the method and path are shown.
+        f.debug_struct("TransferMethodRequest")
+            .field("method", &self.method())
+            .field("path", &self.path())
+            .field("for_create_new_session", &self.for_create_new_session)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A function choosing the token transfer method per request (see
+/// [`SessionConfigBuilder::token_transfer_method_fn`]).
+pub type TransferMethodFn =
+    Arc<dyn Fn(&TransferMethodRequest<'_>) -> TokenTransferMethod + Send + Sync>;
+
+/// The configured transfer method: one for every request, or a function of the request.
+#[derive(Clone)]
+pub(crate) enum TransferPolicy {
+    Fixed(TokenTransferMethod),
+    PerRequest(TransferMethodFn),
+}
+
+impl TransferPolicy {
+    /// The method for `request`; a fixed method is returned without looking at the request.
+    pub(crate) fn for_request(
+        &self,
+        request: &dyn RequestLookup,
+        for_create_new_session: bool,
+    ) -> TokenTransferMethod {
+        match self {
+            TransferPolicy::Fixed(method) => *method,
+            TransferPolicy::PerRequest(decide) => {
+                decide(&TransferMethodRequest::new(request, for_create_new_session))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for TransferPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransferPolicy::Fixed(method) => method.fmt(f),
+            TransferPolicy::PerRequest(_) => f.write_str("PerRequest(..)"),
+        }
+    }
+}
+
 /// Cross-site request forgery protection for cookie sessions (docs/protocol.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AntiCsrf {
@@ -85,6 +182,9 @@ pub enum ConfigError {
     /// `api_domain` or `website_domain` is not an http(s) origin.
     #[error("not an http(s) origin: {0}")]
     InvalidOrigin(String),
+    /// `cookie_domain` or `older_cookie_domain` is not a host name or IP address.
+    #[error("not a cookie domain: {0}")]
+    InvalidCookieDomain(String),
     /// A configured status is not an HTTP status code (100–999).
     #[error("{0} is not an HTTP status code")]
     InvalidStatus(u16),
@@ -138,7 +238,12 @@ pub(crate) struct ConfigInner {
     pub(crate) session_expired_status: u16,
     pub(crate) invalid_claim_status: u16,
     pub(crate) use_dynamic_signing_key: bool,
-    pub(crate) token_transfer_method: TokenTransferMethod,
+    pub(crate) token_transfer_method: TransferPolicy,
+    /// Also send the access token in `st-access-token` when it is set as a cookie.
+    pub(crate) expose_access_token_in_cookie_mode: bool,
+    /// The cookie domain of an earlier configuration, whose duplicate session cookies the
+    /// refresh endpoint clears (`Some("")`: host-only cookies).
+    pub(crate) older_cookie_domain: Option<String>,
     pub(crate) global_validators: Vec<ValidatorRef>,
     pub(crate) claim_fetchers: HashMap<String, ClaimFetcher>,
     pub(crate) error_handlers: ErrorHandlers,
@@ -223,6 +328,11 @@ impl fmt::Debug for SessionConfig {
             .field("invalid_claim_status", &c.invalid_claim_status)
             .field("use_dynamic_signing_key", &c.use_dynamic_signing_key)
             .field("token_transfer_method", &c.token_transfer_method)
+            .field(
+                "expose_access_token_in_cookie_mode",
+                &c.expose_access_token_in_cookie_mode,
+            )
+            .field("older_cookie_domain", &c.older_cookie_domain)
             .field("global_validators", &c.global_validators.len())
             .field("functions_overridden", &c.functions.is_some())
             .field("apis_overridden", &c.apis.is_some())

@@ -9,7 +9,9 @@ use crate::error::{ErrorResponse, RequestInfo};
 
 use super::answer::{Answer, error_answer};
 use super::jwt::{DISCOVERY_PATH, JWKS_PATH, discovery_response, jwks_response};
-use super::refresh::{legacy_cookie_clearing, refresh, sign_out};
+use super::refresh::{
+    CLEARED_DUPLICATES_MESSAGE, Refreshed, legacy_cookie_clearing, refresh, sign_out,
+};
 use super::request::RequestView;
 use super::response::ResponseChanges;
 
@@ -102,10 +104,22 @@ pub(crate) async fn serve_endpoint<R: RequestView>(
             }
             let outcome = refresh(config, req).await;
             if let Some(apis) = apis {
-                apis.after_refresh(request, outcome.as_ref()).await;
+                match &outcome {
+                    Ok(Refreshed::Session(session)) => {
+                        apis.after_refresh(request, Ok(session)).await;
+                    }
+                    Err(error) => apis.after_refresh(request, Err(error)).await,
+                    // Nothing was refreshed: the client refreshes again.
+                    Ok(Refreshed::DuplicatesCleared(_)) => {}
+                }
             }
             let mut answer = match outcome {
-                Ok(session) => Answer::ok(&json!({}), session.response_changes()),
+                Ok(Refreshed::Session(session)) => {
+                    Answer::ok(&json!({}), session.response_changes())
+                }
+                Ok(Refreshed::DuplicatesCleared(changes)) => {
+                    Answer::ok(&json!({ "message": CLEARED_DUPLICATES_MESSAGE }), changes)
+                }
                 Err(error) => error_answer(config, &error, &request, None).await,
             };
             // The legacy cookie goes whatever the outcome (docs/protocol.md §9.1).

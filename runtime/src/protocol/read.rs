@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::cache::{CachedToken, TokenKey, VerifiedTokenCache};
-use crate::config::{ConfigInner, TokenTransferMethod};
+use crate::config::{ConfigInner, RequestLookup, TokenTransferMethod};
 use crate::error::SessionError;
 use crate::headers::{bearer_credentials, find_cookies, header_text};
 use crate::token::{self, UnverifiedToken};
@@ -15,6 +15,29 @@ use super::request::{HeaderKey, RequestView};
 pub(crate) const ACCESS_TOKEN_COOKIE: &str = "sAccessToken";
 pub(crate) const REFRESH_TOKEN_COOKIE: &str = "sRefreshToken";
 pub(crate) const LEGACY_ID_REFRESH_COOKIE: &str = "sIdRefreshToken";
+
+/// What a token-transfer-method function sees of any adapter's request.
+impl<R: RequestView> RequestLookup for R {
+    fn lookup_method(&self) -> &str {
+        self.method()
+    }
+
+    fn lookup_path(&self) -> &str {
+        self.path()
+    }
+
+    fn lookup_header(&self, name: &str) -> Option<&str> {
+        self.header_by_name(name)
+    }
+}
+
+/// The transfer methods tokens are read by for `req` (verification, refresh, sign-out).
+pub(crate) fn allowed_transfer<R: RequestView>(
+    req: &R,
+    config: &ConfigInner,
+) -> TokenTransferMethod {
+    config.token_transfer_method.for_request(req, false)
+}
 
 /// The transfer method a token actually arrived by (or a new session's tokens leave by).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,11 +81,11 @@ pub(crate) fn has_legacy_cookie<R: RequestView>(req: &R) -> bool {
     !cookie_values(req, LEGACY_ID_REFRESH_COOKIE).is_empty()
 }
 
-/// The transfer method for a new session (docs/protocol.md §3.3): cookies only when the frontend
-/// asked for them with `st-auth-mode: cookie`, headers otherwise; a configured single method
-/// wins.
+/// The transfer method for a new session (docs/protocol.md §3.3): the configured method (or the
+/// configured function's answer) when it is a single one; for `Any`, cookies only when the
+/// frontend asked for them with `st-auth-mode: cookie`, headers otherwise.
 pub(crate) fn creation_transfer<R: RequestView>(req: &R, config: &ConfigInner) -> Transfer {
-    match config.token_transfer_method {
+    match config.token_transfer_method.for_request(req, true) {
         TokenTransferMethod::Cookie => Transfer::Cookie,
         TokenTransferMethod::Header => Transfer::Header,
         TokenTransferMethod::Any => {
@@ -103,9 +126,8 @@ pub(crate) fn refresh_token<R: RequestView>(
     if allowed != TokenTransferMethod::Header {
         let mut cookies = cookie_values(req, REFRESH_TOKEN_COOKIE);
         if cookies.len() > 1 {
-            // Two refresh cookies come from different domains or paths; we cannot tell which
-            // is current, and clearing ours may not reach the other.
-            tracing::warn!("refresh request carries several sRefreshToken cookies");
+            // The refresh endpoint answers duplicates before it reads the token; this guards
+            // any other caller against guessing which cookie is current.
             return Err(SessionError::Unauthorised {
                 clear_tokens: true,
                 reason: "several sRefreshToken cookies",
@@ -239,5 +261,49 @@ mod tests {
         assert_eq!(creation_transfer(&plain, config.inner()), Transfer::Header);
         let cookie = TestRequest::get().header(HeaderKey::AuthMode, "Cookie");
         assert_eq!(creation_transfer(&cookie, config.inner()), Transfer::Cookie);
+    }
+
+    #[test]
+    fn a_transfer_method_function_sees_the_request_and_the_purpose() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::SessionConfig::builder()
+            .data_dir(dir.path())
+            .token_transfer_method_fn(|request| {
+                match (request.header("X-Client"), request.for_create_new_session()) {
+                    (Some("mobile"), _) => TokenTransferMethod::Header,
+                    (_, true) if request.path() == "/web-login" => TokenTransferMethod::Cookie,
+                    _ => TokenTransferMethod::Any,
+                }
+            })
+            .build()
+            .unwrap();
+        let c = config.inner();
+        let mobile = TestRequest::get()
+            .other_header("x-client", "mobile")
+            .header(HeaderKey::AuthMode, "cookie");
+        assert_eq!(allowed_transfer(&mobile, c), TokenTransferMethod::Header);
+        // The function's single method wins over `st-auth-mode`.
+        assert_eq!(creation_transfer(&mobile, c), Transfer::Header);
+        let web = TestRequest {
+            path: "/web-login",
+            ..TestRequest::get()
+        };
+        assert_eq!(creation_transfer(&web, c), Transfer::Cookie);
+        assert_eq!(allowed_transfer(&web, c), TokenTransferMethod::Any);
+        // `Any` at creation follows `st-auth-mode`.
+        let asks = TestRequest::get().header(HeaderKey::AuthMode, "cookie");
+        assert_eq!(creation_transfer(&asks, c), Transfer::Cookie);
+        assert_eq!(creation_transfer(&TestRequest::get(), c), Transfer::Header);
+    }
+
+    #[test]
+    fn header_keys_are_found_by_name() {
+        assert_eq!(
+            HeaderKey::from_name("ST-Auth-Mode"),
+            Some(HeaderKey::AuthMode)
+        );
+        assert_eq!(HeaderKey::from_name("x-other"), None);
+        let req = TestRequest::get().header(HeaderKey::Rid, "session");
+        assert_eq!(req.lookup_header("RID"), Some("session"));
     }
 }

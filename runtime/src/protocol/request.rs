@@ -30,6 +30,19 @@ impl HeaderKey {
             HeaderKey::AuthMode => "st-auth-mode",
         }
     }
+
+    /// The key of a header name, if the protocol reads that header (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            HeaderKey::Authorization,
+            HeaderKey::Cookie,
+            HeaderKey::AntiCsrf,
+            HeaderKey::Rid,
+            HeaderKey::AuthMode,
+        ]
+        .into_iter()
+        .find(|key| key.as_str().eq_ignore_ascii_case(name))
+    }
 }
 
 /// A read-only view of an HTTP request: what verification, session creation, refresh and
@@ -60,6 +73,14 @@ pub trait RequestView {
     fn header(&self, key: HeaderKey) -> Option<&str> {
         self.header_values(key).next().and_then(header_text)
     }
+
+    /// The first value of any header, by its name (case-insensitive), as text (visible
+    /// ASCII). What a [`token_transfer_method_fn`](crate::SessionConfigBuilder::token_transfer_method_fn)
+    /// reads. The default finds only the headers of [`HeaderKey`]; the crate's adapters find
+    /// every header.
+    fn header_by_name(&self, name: &str) -> Option<&str> {
+        HeaderKey::from_name(name).and_then(|key| self.header(key))
+    }
 }
 
 #[cfg(test)]
@@ -74,6 +95,8 @@ pub(crate) mod test_view {
         pub(crate) method: &'static str,
         pub(crate) path: &'static str,
         pub(crate) headers: Vec<(HeaderKey, String)>,
+        /// Headers the protocol does not read, by lower-case name.
+        pub(crate) other_headers: Vec<(&'static str, String)>,
     }
 
     impl TestRequest {
@@ -82,7 +105,13 @@ pub(crate) mod test_view {
                 method: "GET",
                 path: "/",
                 headers: Vec::new(),
+                other_headers: Vec::new(),
             }
+        }
+
+        pub(crate) fn other_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+            self.other_headers.push((name, value.into()));
+            self
         }
 
         pub(crate) fn header(mut self, key: HeaderKey, value: impl Into<String>) -> Self {
@@ -105,6 +134,17 @@ pub(crate) mod test_view {
                 .iter()
                 .filter(move |(k, _)| *k == key)
                 .map(|(_, v)| v.as_bytes())
+        }
+
+        fn header_by_name(&self, name: &str) -> Option<&str> {
+            match HeaderKey::from_name(name) {
+                Some(key) => self.header(key),
+                None => self
+                    .other_headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_str()),
+            }
         }
     }
 }

@@ -83,8 +83,29 @@ impl ResponseChanges {
         path: &str,
         expires_ms: u64,
     ) {
+        self.set_cookie_in(
+            config,
+            config.cookie_domain.as_deref(),
+            name,
+            value,
+            path,
+            expires_ms,
+        );
+    }
+
+    /// A `Set-Cookie` with `domain` (`None` or empty: a host-only cookie) instead of the
+    /// configured cookie domain.
+    fn set_cookie_in(
+        &mut self,
+        config: &ConfigInner,
+        domain: Option<&str>,
+        name: &str,
+        value: &str,
+        path: &str,
+        expires_ms: u64,
+    ) {
         let mut cookie = format!("{name}={}", encode_cookie_value(value));
-        if let Some(domain) = &config.cookie_domain {
+        if let Some(domain) = domain.filter(|d| !d.is_empty()) {
             cookie.push_str("; Domain=");
             cookie.push_str(domain);
         }
@@ -145,13 +166,19 @@ impl ResponseChanges {
         self.insert(CACHE_CONTROL_HEADER, "no-store");
         self.insert(FRONT_TOKEN_HEADER, tokens.front_token);
         self.expose(FRONT_TOKEN_HEADER);
-        self.set_token(
-            config,
-            false,
-            tokens.access_token,
-            now_ms.saturating_add(ACCESS_COOKIE_LIFETIME_MS),
-            method,
-        );
+        let access_expiry_ms = now_ms.saturating_add(ACCESS_COOKIE_LIFETIME_MS);
+        self.set_token(config, false, tokens.access_token, access_expiry_ms, method);
+        if method == Transfer::Cookie && config.expose_access_token_in_cookie_mode {
+            // `expose_access_token_to_frontend_in_cookie_based_auth`: the frontend can read
+            // the token it cannot see in the HttpOnly cookie.
+            self.set_token(
+                config,
+                false,
+                tokens.access_token,
+                access_expiry_ms,
+                Transfer::Header,
+            );
+        }
         if let Some((refresh_token, expiry_ms)) = tokens.refresh_token {
             self.set_token(config, true, refresh_token, expiry_ms, method);
         }
@@ -174,6 +201,22 @@ impl ResponseChanges {
     pub(crate) fn clear_all(&mut self, config: &ConfigInner) {
         self.clear(config, Transfer::Cookie);
         self.clear(config, Transfer::Header);
+    }
+
+    /// Expires the access (`refresh == false`) or refresh cookie set for `domain` (an empty
+    /// domain: the host-only cookie), leaving the configured domain's cookie alone.
+    pub(crate) fn clear_cookie_in_domain(
+        &mut self,
+        config: &ConfigInner,
+        domain: &str,
+        refresh: bool,
+    ) {
+        let (name, path) = if refresh {
+            (REFRESH_TOKEN_COOKIE, &config.refresh_token_path)
+        } else {
+            (ACCESS_TOKEN_COOKIE, &config.access_token_path)
+        };
+        self.set_cookie_in(config, Some(domain), name, "", path, 0);
     }
 
     /// Expires the `sIdRefreshToken` cookie of pre-2023 SDKs (docs/protocol.md §3.7).
@@ -280,6 +323,96 @@ mod tests {
             Some("x-a, front-token")
         );
         assert_eq!(exposed_with(Some("x-a, Front-Token"), "front-token"), None);
+    }
+
+    fn set_cookies(changes: &ResponseChanges) -> Vec<&str> {
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                HeaderChange::SetCookie(v) => Some(v.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn attach_cookie_session(config: &crate::SessionConfig) -> ResponseChanges {
+        let mut changes = ResponseChanges::default();
+        changes.attach(
+            config.inner(),
+            &NewTokens {
+                access_token: "the-access-token",
+                front_token: "front",
+                refresh_token: Some(("the-refresh-token", 4_102_444_800_000)),
+                anti_csrf_token: None,
+            },
+            Transfer::Cookie,
+            1_700_000_000_000,
+        );
+        changes
+    }
+
+    #[test]
+    fn an_exposed_access_token_goes_out_as_cookie_and_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let hidden = crate::SessionConfig::builder()
+            .data_dir(dir.path())
+            .build()
+            .unwrap();
+        let changes = attach_cookie_session(&hidden);
+        assert!(!changes.iter().any(|c| matches!(
+            c,
+            HeaderChange::Insert(ACCESS_TOKEN_HEADER, _)
+                | HeaderChange::Expose(ACCESS_TOKEN_HEADER)
+        )));
+
+        let dir = tempfile::tempdir().unwrap();
+        let exposed = crate::SessionConfig::builder()
+            .data_dir(dir.path())
+            .expose_access_token_to_frontend_in_cookie_based_auth(true)
+            .build()
+            .unwrap();
+        let changes = attach_cookie_session(&exposed);
+        assert_eq!(set_cookies(&changes).len(), 2);
+        assert!(changes.iter().any(
+            |c| *c == HeaderChange::Insert(ACCESS_TOKEN_HEADER, "the-access-token".to_owned())
+        ));
+        assert!(
+            changes
+                .iter()
+                .any(|c| *c == HeaderChange::Expose(ACCESS_TOKEN_HEADER))
+        );
+        // Never the refresh token.
+        assert!(
+            !changes
+                .iter()
+                .any(|c| matches!(c, HeaderChange::Insert(REFRESH_TOKEN_HEADER, _)))
+        );
+    }
+
+    #[test]
+    fn an_older_domain_cookie_is_expired_with_that_domain_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::SessionConfig::builder()
+            .data_dir(dir.path())
+            .cookie_domain("api.example.com")
+            .build()
+            .unwrap();
+        let mut changes = ResponseChanges::default();
+        changes.clear_cookie_in_domain(config.inner(), ".example.com", false);
+        changes.clear_cookie_in_domain(config.inner(), "", true);
+        let cookies = set_cookies(&changes);
+        assert!(
+            cookies[0].starts_with(
+                "sAccessToken=; Domain=.example.com; Path=/; Expires=Thu, 01 Jan 1970"
+            ),
+            "{}",
+            cookies[0]
+        );
+        assert!(
+            cookies[1].starts_with("sRefreshToken=; Path=/auth/session/refresh; Expires=Thu"),
+            "{}",
+            cookies[1]
+        );
     }
 
     #[test]

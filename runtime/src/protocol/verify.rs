@@ -14,7 +14,7 @@ use crate::util::now_ms;
 
 use super::claims_check::{check_tenant, validate_route_claims};
 use super::options::VerifyOptions;
-use super::read::{Candidates, Transfer};
+use super::read::{Candidates, Transfer, allowed_transfer};
 use super::request::{HeaderKey, RequestView};
 use super::session::{SessionContainer, SessionParts, TokenState};
 
@@ -84,7 +84,7 @@ async fn verify_token_of<R: RequestView>(
     if !options.required && (method == "OPTIONS" || method == "TRACE") {
         return Ok(None);
     }
-    let candidates = Candidates::read(req, c.token_transfer_method)?;
+    let candidates = Candidates::read(req, allowed_transfer(req, c))?;
     let now = now_ms();
     // A token in the verified-token cache is not parsed again.
     let looked_up = match &c.verified_tokens {
@@ -323,7 +323,7 @@ async fn confirm_with_core(
 /// Finds and parses the access token of a request as [`verify_request`] does; `Some(true)`
 /// for a header token, `Some(false)` for a cookie (for the benchmarks).
 pub(crate) fn read_token<R: RequestView>(req: &R, config: &SessionConfig) -> Option<bool> {
-    let candidates = Candidates::read(req, config.inner().token_transfer_method).ok()?;
+    let candidates = Candidates::read(req, allowed_transfer(req, config.inner())).ok()?;
     let (_, _, transfer) = candidates.choose().ok()??;
     Some(transfer == Transfer::Header)
 }

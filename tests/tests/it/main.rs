@@ -15,6 +15,7 @@ mod lifecycle;
 mod macro_order;
 mod manage;
 mod middleware;
+mod node_options;
 mod observability;
 mod properties;
 mod races;
