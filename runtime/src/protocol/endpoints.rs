@@ -67,8 +67,9 @@ impl Endpoint {
     }
 }
 
-/// The endpoint a request for `method` `path` is for, if any and enabled. Behind an API gateway stage the
-/// function may see the stage in the path or not; prefixes match whole segments only.
+/// The endpoint a request for `method` `path` is for, if any and enabled. Behind an API
+/// gateway stage the function may see the stage in the path or not; prefixes match whole
+/// segments only.
 pub(crate) fn endpoint_for(config: &SessionConfig, method: &str, path: &str) -> Option<Endpoint> {
     let path = strip_segments(path, config.api_gateway_path()).unwrap_or(path);
     let rest = strip_segments(path, config.api_base_path())?;

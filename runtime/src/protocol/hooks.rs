@@ -421,7 +421,7 @@ pub trait SessionApis: Send + Sync + 'static {
     }
 }
 
-/// The recipe functions in force: the override, or the built-in ones.
+/// The built-in recipe functions: every method is the trait's default, which calls the original.
 struct BuiltIn;
 
 impl SessionFunctions for BuiltIn {}
