@@ -149,6 +149,16 @@ function start({ connectionURI, apiKey }) {
         }),
     );
 
+    // A JWT for another service, signed by the core (CDI POST /recipe/jwt).
+    app.post(
+        "/admin/jwt",
+        json,
+        route(async (req, res) => {
+            const { payload, validity, useStaticSigningKey } = req.body;
+            res.json(await Session.createJWT(payload, validity, useStaticSigningKey));
+        }),
+    );
+
     app.use(errorHandler());
     // Anything else (a core error, a bug): 500 with the message, so a failing test shows it.
     app.use((err, req, res, _next) => {

@@ -338,6 +338,47 @@ test("supertokens-node: revokeSession and sign-out end the session", async () =>
 });
 
 /** The base URL of the actix-web demo or of demo-axum. */
+/** Verifies the RS256 JWT `jwt` with the key of its `kid` in `jwks`; resolves to its payload. */
+function verifyJwt(jwt, jwks) {
+    const [header, payload, signature] = jwt.split(".");
+    const decode = (part) => JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+    const { alg, kid } = decode(header);
+    assert.equal(alg, "RS256");
+    const jwk = jwks.keys.find((key) => key.kid === kid);
+    assert.ok(jwk, `no key ${kid} in the JWKS`);
+    const valid = crypto.verify(
+        "RSA-SHA256",
+        Buffer.from(`${header}.${payload}`),
+        crypto.createPublicKey({ key: jwk, format: "jwk" }),
+        Buffer.from(signature, "base64url"),
+    );
+    assert.ok(valid, "the JWT's signature verifies");
+    return { kid, claims: decode(payload) };
+}
+
+test("supertokens-node's createJWT is signed by sessionward-core and verifies with the keys the demos serve", async () => {
+    for (const useStaticSigningKey of [true, false]) {
+        const created = await call("POST", `${node.url}/admin/jwt`, {
+            body: { payload: { sub: "service-a", aud: "billing" }, validity: 300, useStaticSigningKey },
+        });
+        expectStatus(created, 200, "createJWT");
+        assert.equal(created.body.status, "OK");
+        for (const base of [demo, demoAxum]) {
+            const jwks = await call("GET", `${base}/auth/jwt/jwks.json`);
+            expectStatus(jwks, 200, "the demo's JWKS");
+            const { kid, claims } = verifyJwt(created.body.jwt, jwks.body);
+            assert.match(kid, useStaticSigningKey ? /^s-/ : /^d-/);
+            assert.equal(claims.sub, "service-a");
+            assert.equal(claims.aud, "billing");
+            assert.equal(claims.exp - claims.iat, 300);
+        }
+        // supertokens-node serves the same keys.
+        const nodeJwks = await call("GET", `${node.url}/auth/jwt/jwks.json`);
+        expectStatus(nodeJwks, 200, "supertokens-node's JWKS");
+        verifyJwt(created.body.jwt, nodeJwks.body);
+    }
+});
+
 function baseOf(which) {
     return which === "demo-axum" ? demoAxum : demo;
 }
