@@ -116,8 +116,8 @@ pub trait SessionFunctions: Send + Sync + 'static {
     }
 
     /// Revokes one session: `SessionConfig::revoke_session`,
-    /// [`SessionContainer::revoke_session`] and the sign-out endpoint. `false` when there
-    /// was no such session.
+    /// [`SessionContainer::revoke_session`], the sign-out endpoint, and a refresh that detects
+    /// token theft. `false` when there was no such session.
     fn revoke_session<'a>(
         &'a self,
         handle: String,
@@ -233,7 +233,10 @@ impl<'a> Original<'a> {
                     recipe_user_id,
                 } => {
                     tracing::warn!(session_handle = %handle, user_id = %user_id, "refresh token theft detected; revoking the session");
-                    core.revoke_sessions(vec![handle.clone()]).await?;
+                    // Through the functions in force, so that an overridden revocation sees
+                    // this one too.
+                    let (functions, original) = self.config.functions();
+                    functions.revoke_session(handle.clone(), original).await?;
                     Err(SessionError::TokenTheftDetected {
                         session_handle: handle,
                         user_id,

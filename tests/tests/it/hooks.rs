@@ -379,3 +379,30 @@ async fn async_error_handlers_answer_on_axum() {
     let server = serve_axum(demo_axum::app(&config));
     async_error_handlers_answer(&server, &log).await;
 }
+
+#[actix_web::test]
+async fn the_revoke_override_sees_the_revocation_of_a_detected_token_theft() {
+    let log = Log::default();
+    let (_dir, config) = embedded_config(|b| b.override_functions(Policy(log.clone())));
+    let server = serve(Some(config), demo::routes);
+    let bob = login(&server, "bob", "header").await;
+    let rotated = post(&server, "/auth/session/refresh", &bob.refresh_token).await;
+    assert_eq!(rotated.status(), 200);
+    let access = rotated.headers()["st-access-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // Using the new access token commits the rotation; the old refresh token is then stolen.
+    let (status, body) = get_user(&server, &access).await;
+    assert_eq!(status, 200);
+    let handle = body["sessionHandle"].as_str().unwrap().to_owned();
+    let replay = post(&server, "/auth/session/refresh", &bob.refresh_token).await;
+    assert_eq!(replay.status(), 401);
+    let body: Value = replay.json().await.unwrap();
+    assert_eq!(body["message"], "token theft detected");
+    assert!(
+        log.events().contains(&format!("revoke:{handle}")),
+        "{:?}",
+        log.events()
+    );
+}
