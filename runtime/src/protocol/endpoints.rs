@@ -69,7 +69,8 @@ impl Endpoint {
 
 /// The endpoint a request for `method` `path` is for, if any and enabled. Behind an API
 /// gateway stage the function may see the stage in the path or not; prefixes match whole
-/// segments only.
+/// segments only. (The tower layer routes by it; actix-web registers each endpoint's path.)
+#[cfg(any(feature = "axum", test))]
 pub(crate) fn endpoint_for(config: &SessionConfig, method: &str, path: &str) -> Option<Endpoint> {
     let path = strip_segments(path, config.api_gateway_path()).unwrap_or(path);
     let rest = strip_segments(path, config.api_base_path())?;
@@ -81,6 +82,7 @@ pub(crate) fn endpoint_for(config: &SessionConfig, method: &str, path: &str) -> 
 
 /// `path` without `prefix` when the prefix ends at a segment boundary (`/dev` is a prefix of
 /// `/dev/auth` but not of `/devices`).
+#[cfg(any(feature = "axum", test))]
 fn strip_segments<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
     let rest = path.strip_prefix(prefix)?;
     (rest.is_empty() || rest.starts_with('/')).then_some(rest)

@@ -26,7 +26,12 @@ mod without_request;
 
 pub(crate) use answer::error_answer;
 pub(crate) use create::create_session;
-pub(crate) use endpoints::{Endpoint, endpoint_for, serve_endpoint};
+// actix-web registers each endpoint by its path; the tower layer routes by `endpoint_for`.
+#[cfg(feature = "actix")]
+pub(crate) use endpoints::Endpoint;
+#[cfg(feature = "axum")]
+pub(crate) use endpoints::endpoint_for;
+pub(crate) use endpoints::serve_endpoint;
 pub use jwt::{DEFAULT_JWT_VALIDITY, OpenIdDiscovery};
 pub use manage::Tenants;
 pub(crate) use options::extractor_options;
