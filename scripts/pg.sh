@@ -31,6 +31,8 @@ case "${1:-}" in
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 \
       --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    # fsync=off: a throwaway cluster that never outlives a crash; the tests check semantics,
+    # not the disk. Enough connections for several test binaries' pools at once.
     as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off" \
       start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }

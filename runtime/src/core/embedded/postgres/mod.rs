@@ -275,3 +275,49 @@ impl From<PoolError> for StoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr as _;
+
+    use super::*;
+
+    #[test]
+    fn the_target_names_the_database_without_the_password() {
+        let url = "postgres://app:s3cr%2Ft@db.internal:6432/sessions?sslmode=disable";
+        let config = tokio_postgres::Config::from_str(url).unwrap();
+        let target = redacted_target(&config);
+        assert_eq!(target, "postgres://app@db.internal:6432/sessions");
+        let config =
+            tokio_postgres::Config::from_str("host=a,b port=1 user=u password=pw dbname=d")
+                .unwrap();
+        assert_eq!(redacted_target(&config), "postgres://u@a:1,b:1/d");
+    }
+
+    #[test]
+    fn redact_hides_the_password_as_written_and_decoded() {
+        let url = "postgres://app:s3cr%2Ft@db/x";
+        assert_eq!(
+            redact("bad s3cr%2Ft and s3cr/t", url),
+            "bad <redacted> and <redacted>"
+        );
+        assert_eq!(
+            redact("saw hunter2", "host=db password=hunter2"),
+            "saw <redacted>"
+        );
+        assert_eq!(redact("nothing", "postgres://app@db/x"), "nothing");
+    }
+
+    #[test]
+    fn an_invalid_url_is_refused_without_its_password() {
+        let error = PostgresStore::open(
+            "postgres://app:hunter2@db:notaport/x",
+            &PostgresOptions {
+                connect_timeout: Duration::from_secs(1),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+}
