@@ -1,18 +1,20 @@
 //! The embedded core: SuperTokens core session semantics (docs/protocol.md §10.3, CDI ≤ 5.5) inside
-//! the app process, persisted in one SQLite file under a data directory. No service to run.
+//! the app process, persisted in one SQLite file under a data directory, or (feature `postgres`)
+//! in a PostgreSQL database that several app instances share. No service to run.
 //!
 //! Layout:
 //! * this file: opening the core, the state its parts share, and the [`SessionCore`] calls
 //!   handed to them; `options.rs`: the settings and the clock.
 //! * `store.rs`: the [`SessionStore`] trait between the logic and the storage; `sqlite/`: its
-//!   SQLite implementation (group commit, WAL readers).
+//!   SQLite implementation (group commit, WAL readers); `postgres/`: its PostgreSQL one
+//!   (a connection pool on the store's own runtime).
 //! * `keys.rs`: signing keys, their rotation and the JWKS; `mint.rs`: token material.
 //! * `sessions.rs`: create, verify, regenerate and the session admin calls; `refresh.rs`:
 //!   refresh-token rotation with theft detection and the refresh grace window.
 //! * `maintenance.rs`: the background thread (key rotation, expiry sweeps); `blocking.rs`:
 //!   runs store futures to completion on a plain thread.
 //!
-//! Several processes may open the same data directory at once: every state change is a
+//! Several processes may open the same data directory (or PostgreSQL database) at once: every state change is a
 //! conditional update in one transaction, and signing keys are reloaded from the database.
 //!
 //! Background work runs on one maintenance thread per core, woken when the next key event is
