@@ -32,6 +32,9 @@ use super::{
 pub struct SessionConfigBuilder {
     #[cfg(feature = "embedded")]
     data_dir: Option<PathBuf>,
+    // Holds a password: never printed (the builder's `Debug` leaves it out).
+    #[cfg(feature = "postgres")]
+    postgres_url: Option<String>,
     core: Option<Arc<dyn SessionCore>>,
     #[cfg(feature = "embedded")]
     embedded: EmbeddedCoreOptions,
@@ -77,8 +80,51 @@ impl SessionConfigBuilder {
     /// Use the embedded core: sessions and signing keys live in `<dir>/sessions.sqlite3`
     /// (mode 0600; an older `signing-keys.json` is imported once). The directory is created if
     /// missing; several processes on one machine may share it.
+    ///
+    /// Replaces an earlier [`postgres`](Self::postgres).
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        #[cfg(feature = "postgres")]
+        {
+            self.postgres_url = None;
+        }
+        self
+    }
+
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    /// Use the embedded core with its sessions, refresh tokens, signing keys and secret in
+    /// PostgreSQL (tables prefixed `sessionward_`, created and migrated by `build`): every
+    /// instance of the app given the same database shares sessions and keys, so a session
+    /// created on one instance verifies, refreshes and signs out on any other.
+    ///
+    /// `url` is a `postgres://user:password@host:port/dbname` URL or a `key=value` connection
+    /// string; the password never appears in logs, `Debug` output or errors. Connections are
+    /// made without TLS (a URL with `sslmode=require` fails), so keep the database on a
+    /// private network. Replaces an earlier [`data_dir`](Self::data_dir).
+    ///
+    /// [`build`](Self::build) connects and migrates before it returns, blocking the calling
+    /// thread (up to 30 s), so a wrong URL or an unreachable database fails at startup with
+    /// [`ConfigError::Postgres`]. Afterwards an unreachable database answers 503 (with
+    /// `Retry-After`) and never signs anyone out; the connection pool reconnects on its own.
+    /// [`database_busy_timeout`](Self::database_busy_timeout) is how long a call waits for a
+    /// connection.
+    ///
+    /// ```no_run
+    /// use sessionward::SessionConfig;
+    ///
+    /// # fn main() -> Result<(), sessionward::ConfigError> {
+    /// let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    /// let config = SessionConfig::builder()
+    ///     .api_domain("https://api.example.com")
+    ///     .website_domain("https://example.com")
+    ///     .postgres(url)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn postgres(mut self, url: impl Into<String>) -> Self {
+        self.postgres_url = Some(url.into());
+        self.data_dir = None;
         self
     }
 
@@ -152,7 +198,8 @@ impl SessionConfigBuilder {
 
     #[cfg(feature = "embedded")]
     #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
-    /// How long the embedded core waits for another process's database lock. Default: 5 s.
+    /// How long the embedded core waits for another process's database lock (with
+    /// [`postgres`](Self::postgres): for a database connection). Default: 5 s.
     pub fn database_busy_timeout(mut self, timeout: Duration) -> Self {
         self.embedded.busy_timeout = timeout;
         self
@@ -590,19 +637,30 @@ impl SessionConfigBuilder {
             } else {
                 AntiCsrf::None
             });
-        let core: Arc<dyn SessionCore> = match self.core {
-            Some(core) => core,
-            #[cfg(feature = "embedded")]
-            None => match self.data_dir {
-                Some(dir) => Arc::new(
-                    EmbeddedCore::open(&dir, self.embedded)
-                        .map_err(|source| ConfigError::Embedded { path: dir, source })?,
-                ),
+        let core: Arc<dyn SessionCore> =
+            match self.core {
+                Some(core) => core,
+                #[cfg(feature = "postgres")]
+                None if self.postgres_url.is_some() => {
+                    let url = self.postgres_url.unwrap_or_default();
+                    Arc::new(EmbeddedCore::open_postgres(&url, self.embedded).map_err(
+                        |source| ConfigError::Postgres {
+                            target: crate::core::embedded::postgres_target(&url),
+                            source,
+                        },
+                    )?)
+                }
+                #[cfg(feature = "embedded")]
+                None => match self.data_dir {
+                    Some(dir) => Arc::new(
+                        EmbeddedCore::open(&dir, self.embedded)
+                            .map_err(|source| ConfigError::Embedded { path: dir, source })?,
+                    ),
+                    None => return Err(ConfigError::NoCore),
+                },
+                #[cfg(not(feature = "embedded"))]
                 None => return Err(ConfigError::NoCore),
-            },
-            #[cfg(not(feature = "embedded"))]
-            None => return Err(ConfigError::NoCore),
-        };
+            };
         // Revocations through the core evict the sessions' cached tokens.
         let verified_tokens = crate::cache::VerifiedTokenCache::new(
             self.verified_token_cache

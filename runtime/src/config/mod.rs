@@ -179,6 +179,17 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// The embedded core could not open its PostgreSQL database.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    #[error("embedded core on {target}: {source}")]
+    Postgres {
+        /// The database, as `postgres://user@host:port/dbname` (never with the password).
+        target: String,
+        /// What failed (never with the password).
+        #[source]
+        source: std::io::Error,
+    },
     /// `api_domain` or `website_domain` is not an http(s) origin.
     #[error("not an http(s) origin: {0}")]
     InvalidOrigin(String),

@@ -17,6 +17,7 @@ mod manage;
 mod middleware;
 mod node_options;
 mod observability;
+mod postgres;
 mod properties;
 mod races;
 mod secrets;

@@ -1,18 +1,20 @@
 //! The embedded core: SuperTokens core session semantics (docs/protocol.md §10.3, CDI ≤ 5.5) inside
-//! the app process, persisted in one SQLite file under a data directory. No service to run.
+//! the app process, persisted in one SQLite file under a data directory, or (feature `postgres`)
+//! in a PostgreSQL database that several app instances share. No service to run.
 //!
 //! Layout:
 //! * this file: opening the core, the state its parts share, and the [`SessionCore`] calls
 //!   handed to them; `options.rs`: the settings and the clock.
 //! * `store.rs`: the [`SessionStore`] trait between the logic and the storage; `sqlite/`: its
-//!   SQLite implementation (group commit, WAL readers).
+//!   SQLite implementation (group commit, WAL readers); `postgres/`: its PostgreSQL one
+//!   (a connection pool on the store's own runtime).
 //! * `keys.rs`: signing keys, their rotation and the JWKS; `mint.rs`: token material.
 //! * `sessions.rs`: create, verify, regenerate and the session admin calls; `refresh.rs`:
 //!   refresh-token rotation with theft detection and the refresh grace window.
 //! * `maintenance.rs`: the background thread (key rotation, expiry sweeps); `blocking.rs`:
 //!   runs store futures to completion on a plain thread.
 //!
-//! Several processes may open the same data directory at once: every state change is a
+//! Several processes may open the same data directory (or PostgreSQL database) at once: every state change is a
 //! conditional update in one transaction, and signing keys are reloaded from the database.
 //!
 //! Background work runs on one maintenance thread per core, woken when the next key event is
@@ -43,6 +45,8 @@ mod keys;
 mod maintenance;
 mod mint;
 mod options;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod refresh;
 mod sessions;
 mod sqlite;
@@ -137,8 +141,34 @@ impl EmbeddedCore {
                 readers: READER_THREADS,
             },
         )?;
-        let store: Arc<dyn SessionStore> = Arc::new(sqlite);
-        let (shared, next_due) = block_on(Self::start(dir, options, store))?;
+        Self::with_store(Arc::new(sqlite), Some(dir), options)
+    }
+
+    /// Opens the core over the PostgreSQL database at `url` (migrated to the current schema);
+    /// creates signing keys on first use. Blocks until the database answered.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for an unusable URL, `ResourceBusy` when the database cannot be
+    /// reached, `InvalidData` for a schema of a newer version; never with the URL's password.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn open_postgres(url: &str, options: EmbeddedCoreOptions) -> io::Result<Self> {
+        let store = postgres::PostgresStore::open(
+            url,
+            &postgres::PostgresOptions {
+                connect_timeout: options.busy_timeout,
+            },
+        )?;
+        Self::with_store(Arc::new(store), None, options)
+    }
+
+    /// Starts the core over `store`, importing an older key file from `legacy_dir` if any.
+    fn with_store(
+        store: Arc<dyn SessionStore>,
+        legacy_dir: Option<&Path>,
+        options: EmbeddedCoreOptions,
+    ) -> io::Result<Self> {
+        let (shared, next_due) = block_on(Self::start(legacy_dir, options, store))?;
         let shared = Arc::new(shared);
         let maintenance = if shared.options.background_maintenance {
             Some(Maintenance::spawn(Arc::clone(&shared), next_due)?)
@@ -152,11 +182,13 @@ impl EmbeddedCore {
     }
 
     async fn start(
-        dir: &Path,
+        legacy_dir: Option<&Path>,
         options: EmbeddedCoreOptions,
         store: Arc<dyn SessionStore>,
     ) -> io::Result<(Shared, u64)> {
-        if let Some(legacy) = keys::read_legacy_key_file(dir)? {
+        if let Some(dir) = legacy_dir
+            && let Some(legacy) = keys::read_legacy_key_file(dir)?
+        {
             let imported = store
                 .import_signing_keys(legacy)
                 .await
@@ -215,6 +247,17 @@ fn core_to_io(error: CoreError) -> io::Error {
         CoreError::BadRequest(_) | CoreError::Internal(_) => io::ErrorKind::InvalidData,
     };
     io::Error::new(kind, error.to_string())
+}
+
+/// The database a PostgreSQL URL names, as `postgres://user@host:port/dbname`: without the
+/// password, for messages (`<unparsable URL>` if it cannot be read).
+#[cfg(feature = "postgres")]
+pub(crate) fn postgres_target(url: &str) -> String {
+    use std::str::FromStr as _;
+    tokio_postgres::Config::from_str(url).map_or_else(
+        |_| "<unparsable PostgreSQL URL>".to_owned(),
+        |config| postgres::redacted_target(&config),
+    )
 }
 
 /// Creates `dir` (and parents), owner-only where it is new.

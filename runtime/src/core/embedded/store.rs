@@ -6,7 +6,9 @@
 //! not long transactions. Every write is durable when its future resolves: the caller may answer
 //! the client right after.
 //!
-//! SQLite ([`super::sqlite::SqliteStore`]) is the only backend today.
+//! Backends: SQLite (`super::sqlite::SqliteStore`, one file under a data directory) and, with
+//! the `postgres` feature, PostgreSQL (`super::postgres::PostgresStore`, one database shared by
+//! every instance of an app).
 
 use std::fmt;
 

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for the PostgreSQL tests: 127.0.0.1 only, a free port, trust
+# authentication (local test use only), data in a temporary directory.
+#
+#   eval "$(bash scripts/pg.sh start)"   # exports SESSIONWARD_TEST_DATABASE_URL and PG_TEST_DIR
+#   bash scripts/pg.sh stop "$PG_TEST_DIR"
+#
+# Uses Debian's server binaries (/usr/lib/postgresql/<version>/bin); as root, the cluster runs
+# as the `postgres` user, which initdb and pg_ctl require.
+set -euo pipefail
+
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$bindir" ] || [ ! -x "$bindir/pg_ctl" ]; then
+  echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2
+  exit 1
+fi
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+case "${1:-}" in
+  start)
+    dir=$(mktemp -d /tmp/sessionward-pg.XXXXXX)
+    chmod 755 "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 \
+      --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    # fsync=off: a throwaway cluster that never outlives a crash; the tests check semantics,
+    # not the disk. Enough connections for several test binaries' pools at once.
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off" \
+      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    echo "export PG_TEST_DIR=$dir"
+    echo "export SESSIONWARD_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
+    ;;
+  stop)
+    dir=${2:?usage: pg.sh stop DIR}
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    ;;
+  *)
+    echo "usage: pg.sh start | stop DIR" >&2
+    exit 2
+    ;;
+esac
