@@ -92,3 +92,49 @@ fn refuses_a_short_api_key() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Starts a sessionward-core on `data_dir` without waiting for it.
+fn spawn(data_dir: &std::path::Path) -> Child {
+    command(data_dir, API_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sessionward-core")
+}
+
+/// Waits for `child`'s first line: its address, or (if it exits first) its error output.
+fn first_line(child: &mut Child) -> Result<String, String> {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read stdout");
+    if line.starts_with("listening on ") {
+        return Ok(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr);
+    Err(stderr)
+}
+
+#[test]
+fn two_processes_start_together_on_a_fresh_data_dir() {
+    // Both create, switch to WAL and migrate the same new file at the same moment; every
+    // round is a fresh directory so each one races the migration again.
+    for round in 0..8 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = spawn(dir.path());
+        let mut second = spawn(dir.path());
+        let results = [first_line(&mut first), first_line(&mut second)];
+        for child in [&mut first, &mut second] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for result in results {
+            if let Err(stderr) = result {
+                panic!("round {round}: a core did not start: {stderr}");
+            }
+        }
+    }
+}

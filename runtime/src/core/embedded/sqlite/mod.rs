@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
@@ -76,9 +76,7 @@ impl SqliteStore {
         create_private_file(path)?;
         let wrap = |e: rusqlite::Error| open_error(path, &e);
         let mut writer = connect(path, options.busy_timeout).map_err(wrap)?;
-        let mode: String = writer
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(wrap)?;
+        let mode = switch_to_wal(&writer, options.busy_timeout).map_err(wrap)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(io::Error::other(format!(
                 "{}: cannot switch to WAL mode (got {mode})",
@@ -186,6 +184,30 @@ fn create_private_file(path: &Path) -> io::Result<()> {
     }
     drop(file);
     Ok(())
+}
+
+/// Switches the database to WAL mode, returning the journal mode it reports.
+///
+/// Switching takes an exclusive lock. When another process holds the file's write lock at that
+/// moment (two processes starting on a new file: one is migrating while the other switches),
+/// SQLite answers "database is locked" at once instead of calling the busy handler, because a
+/// reader waiting to upgrade could deadlock. The other process soon commits (or has already
+/// switched, making this a no-op), so the switch is retried, for up to `busy_timeout` in all.
+fn switch_to_wal(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<String> {
+    let deadline = Instant::now() + busy_timeout;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Err(error)
+                if matches!(
+                    error.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && Instant::now() < deadline =>
+            {
+                thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
 }
 
 fn connect(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
