@@ -386,6 +386,10 @@ impl SessionCore for EvictingCore {
     fn create_jwt(&self, jwt: NewJwt) -> BoxFuture<'_, Result<String, CoreError>> {
         self.inner.create_jwt(jwt)
     }
+
+    fn ready(&self) -> BoxFuture<'_, Result<(), CoreError>> {
+        self.inner.ready()
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::input::{Body, Query, Reject};
 use super::routes::{self, Endpoint};
-use super::{JWKS_REUSE, State};
+use super::{JWKS_REUSE, READY_TIMEOUT, State};
 use crate::core::wire::{CDI_VERSION, PUBLIC_TENANT, Session, TheftSession, Token, status};
 use crate::core::{
     CreatedSession, MAX_JWT_VALIDITY_SECS, NewJwt, NewSession, RefreshOutcome, RefreshRequest,
@@ -67,6 +67,7 @@ pub(super) async fn handle(
         Endpoint::Hello if get => Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body("Hello")),
+        Endpoint::Ready if get => Ok(ready(state).await),
         Endpoint::Jwks if get => jwks(state).await,
         Endpoint::JwtJwks if get => jwt_jwks(state).await,
         Endpoint::Jwt if post => create_jwt(state, &Body::parse(body)?).await,
@@ -110,6 +111,31 @@ pub(super) async fn handle(
             StatusCode::METHOD_NOT_ALLOWED,
             "Method not supported",
         )),
+    }
+}
+
+/// `GET /ready`: 200 once the core answered a trivial query within [`READY_TIMEOUT`], else
+/// 503. The reason is logged, not sent: a load balancer only needs the status.
+async fn ready(state: &State) -> HttpResponse {
+    let text = |status: StatusCode, body: &'static str| {
+        HttpResponse::build(status)
+            .content_type("text/plain; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body)
+    };
+    match tokio::time::timeout(READY_TIMEOUT, state.core.ready()).await {
+        Ok(Ok(())) => text(StatusCode::OK, "Ready"),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness check: the core failed");
+            text(StatusCode::SERVICE_UNAVAILABLE, "Not ready")
+        }
+        Err(_) => {
+            tracing::warn!(
+                timeout = ?READY_TIMEOUT,
+                "readiness check: the core did not answer in time"
+            );
+            text(StatusCode::SERVICE_UNAVAILABLE, "Not ready")
+        }
     }
 }
 

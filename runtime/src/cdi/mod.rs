@@ -11,7 +11,8 @@
 //! | `GET /.well-known/jwks.json` | public |
 //! | `GET /recipe/jwt/jwks` (deprecated) | api key |
 //! | `POST /recipe/jwt`: sign a JWT for other services (`Jwt.createJWT`) | api key |
-//! | `GET /hello` (health check) | public |
+//! | `GET /hello` → `Hello` (liveness: answers while the process serves) | public |
+//! | `GET /ready` → 200 `Ready`, or 503 when the core's store does not answer a trivial query within 2 s (readiness; not part of the CDI) | public |
 //! | `POST /<tenant>/recipe/session`, `POST /recipe/session` (tenant `public`): create | api key |
 //! | `GET /recipe/session?sessionHandle=`: session information | api key |
 //! | `POST /recipe/session/verify`, `/refresh`, `/regenerate` | api key |
@@ -52,6 +53,10 @@ const MAX_BODY_BYTES: usize = 1 << 20;
 /// How long a JWKS answer is reused before the key source is asked again. New signing keys
 /// are published at least a minute before they sign, so this delay never hides a key in use.
 const JWKS_REUSE: Duration = Duration::from_secs(5);
+/// How long `GET /ready` waits for the core. Below the usual load-balancer check timeouts, and
+/// well below the store's busy timeout, so a stuck store shows as 503 rather than as a probe
+/// that timed out.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Mounts the CDI 5.4 session endpoints of `core` (see the [module docs](self)).
 ///

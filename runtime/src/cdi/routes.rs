@@ -8,6 +8,8 @@ pub(crate) enum Endpoint {
     ApiVersion,
     /// `GET /hello` (health check, public).
     Hello,
+    /// `GET /ready` (readiness check, public; not part of the CDI).
+    Ready,
     /// `GET /.well-known/jwks.json` (public).
     Jwks,
     /// `GET /recipe/jwt/jwks` (deprecated, api key).
@@ -40,6 +42,7 @@ impl Endpoint {
         Some(match path {
             "apiversion" => Self::ApiVersion,
             "hello" => Self::Hello,
+            "ready" => Self::Ready,
             ".well-known/jwks.json" => Self::Jwks,
             "recipe/jwt/jwks" => Self::JwtJwks,
             "recipe/jwt" => Self::Jwt,
@@ -64,13 +67,16 @@ impl Endpoint {
 
     /// Endpoints any caller may use (the core's public APIs).
     pub(crate) fn is_public(self) -> bool {
-        matches!(self, Self::Hello | Self::Jwks)
+        matches!(self, Self::Hello | Self::Ready | Self::Jwks)
     }
 
     /// Endpoints that read the `cdi-version` header (all but the version query and the
     /// public ones).
     pub(crate) fn checks_cdi_version(self) -> bool {
-        !matches!(self, Self::ApiVersion | Self::Hello | Self::Jwks)
+        !matches!(
+            self,
+            Self::ApiVersion | Self::Hello | Self::Ready | Self::Jwks
+        )
     }
 }
 

@@ -389,4 +389,13 @@ pub trait SessionCore: Send + Sync + 'static {
             ))
         })
     }
+
+    /// Whether the core can serve requests now, for a readiness check: the embedded core
+    /// answers `Ok` once its database answered a trivial query on both its read and its write
+    /// lane.
+    ///
+    /// The default answers `Ok`: a core over HTTP is checked where it runs.
+    fn ready(&self) -> BoxFuture<'_, Result<(), CoreError>> {
+        Box::pin(async { Ok(()) })
+    }
 }

@@ -363,6 +363,10 @@ impl SessionCore for EmbeddedCore {
     fn create_jwt(&self, jwt: NewJwt) -> BoxFuture<'_, Result<String, CoreError>> {
         Box::pin(async move { self.shared.create_jwt(&jwt) })
     }
+
+    fn ready(&self) -> BoxFuture<'_, Result<(), CoreError>> {
+        Box::pin(async move { Ok(self.shared.store.ping().await?) })
+    }
 }
 
 /// Rejects a custom payload that sets a protected field (the core answers 400).

@@ -266,4 +266,8 @@ pub(crate) trait SessionStore: Send + Sync + 'static {
 
     /// Deletes these signing keys; returns how many existed.
     fn remove_signing_keys(&self, kids: Vec<String>) -> StoreFuture<u64>;
+
+    /// Answers a trivial query on the read lane and then on the write lane (a readiness
+    /// check: both lanes serve sessions).
+    fn ping(&self) -> StoreFuture<()>;
 }

@@ -116,6 +116,19 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 }
 
 impl SessionStore for SqliteStore {
+    fn ping(&self) -> StoreFuture<()> {
+        fn probe(conn: &Connection) -> Result<(), StoreError> {
+            conn.query_row("SELECT count(*) FROM meta", [], |_| Ok(()))?;
+            Ok(())
+        }
+        let read = self.read(probe);
+        let write = self.write(probe);
+        Box::pin(async move {
+            read.await?;
+            write.await
+        })
+    }
+
     fn server_secret(&self, candidate: Vec<u8>) -> StoreFuture<Vec<u8>> {
         self.write(move |conn| {
             conn.execute(
