@@ -138,3 +138,169 @@ fn two_processes_start_together_on_a_fresh_data_dir() {
         }
     }
 }
+
+#[test]
+fn refuses_a_public_host_without_an_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for host in ["0.0.0.0", "::"] {
+        let output = command(dir.path(), "")
+            .env("HOST", host)
+            .output()
+            .expect("run sessionward-core");
+        assert_eq!(output.status.code(), Some(1), "HOST={host}");
+        assert!(output.stdout.is_empty(), "nothing is served");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("not a loopback address") && stderr.contains("API_KEY"),
+            "{stderr}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_without_an_api_key_on_a_loopback_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(dir.path(), "")
+        .env("HOST", "localhost")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sessionward-core");
+    let line = first_line(&mut child).expect("starts on localhost");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_owned();
+    let core = Core {
+        child,
+        base: format!("http://{addr}"),
+    };
+    let versions = client()
+        .get(format!("{}/apiversion", core.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versions.status(), 200, "no key is needed");
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// Holds the write lock of the core's database from this process, as a long write of another
+/// process sharing the file would, until dropped.
+struct WriteLock(rusqlite::Connection);
+
+impl WriteLock {
+    fn take(data_dir: &std::path::Path) -> Self {
+        let conn = rusqlite::Connection::open(data_dir.join("sessions.sqlite3")).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        Self(conn)
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let _ = self.0.execute_batch("ROLLBACK");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_and_readiness() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = start(dir.path());
+    let client = client();
+    let get = |path: &str| client.get(format!("{}{path}", core.base)).send();
+
+    let hello = get("/hello").await.unwrap();
+    assert_eq!(hello.status(), 200);
+    assert_eq!(hello.text().await.unwrap(), "Hello");
+    let ready = get("/ready").await.unwrap();
+    assert_eq!(ready.status(), 200, "public, and the database answers");
+    assert_eq!(ready.text().await.unwrap(), "Ready");
+
+    // While another process holds the write lock past the readiness timeout, no session can
+    // be written: not ready, but still alive.
+    let lock = WriteLock::take(dir.path());
+    let started = std::time::Instant::now();
+    let blocked = get("/ready").await.unwrap();
+    assert_eq!(blocked.status(), 503);
+    assert_eq!(blocked.text().await.unwrap(), "Not ready");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "answers in bounded time"
+    );
+    assert_eq!(get("/hello").await.unwrap().status(), 200);
+
+    drop(lock);
+    assert_eq!(get("/ready").await.unwrap().status(), 200, "ready again");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_request_in_flight_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut core = start(dir.path());
+    let client = client();
+    // Make a session creation wait in the database's lock queue, then ask the core to stop.
+    let lock = WriteLock::take(dir.path());
+    let create = tokio::spawn(
+        client
+            .post(format!("{}/recipe/session", core.base))
+            .header("api-key", API_KEY)
+            .header("cdi-version", "5.4")
+            .body(r#"{"userId":"u","userDataInJWT":{},"userDataInDatabase":{},"enableAntiCsrf":false}"#)
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!create.is_finished(), "the request waits for the lock");
+    let killed = Command::new("kill")
+        .args(["-TERM", &core.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        core.child.try_wait().unwrap().is_none(),
+        "still running while a request is in flight"
+    );
+
+    drop(lock);
+    let created = tokio::time::timeout(Duration::from_secs(10), create)
+        .await
+        .expect("the request finishes")
+        .unwrap()
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let body: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(body["status"], "OK", "{body}");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = core.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "exits after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    // The session was committed before the answer: a new core on the same directory has it.
+    let again = start(dir.path());
+    let handle = body["session"]["handle"].as_str().unwrap();
+    let info = client
+        .get(format!(
+            "{}/recipe/session?sessionHandle={handle}",
+            again.base
+        ))
+        .header("api-key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    let info: serde_json::Value = info.json().await.unwrap();
+    assert_eq!(info["status"], "OK", "{info}");
+}
