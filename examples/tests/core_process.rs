@@ -264,7 +264,9 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_0() {
         .status()
         .unwrap();
     assert!(killed.success());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Longer than the server's shutdown check period (1 s), so a stop that did not wait for
+    // the request would show.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         core.child.try_wait().unwrap().is_none(),
         "still running while a request is in flight"
