@@ -135,6 +135,13 @@ async fn the_api_key_is_required_except_on_public_endpoints() {
     }
     let (status, _, body) = send(&server, reqwest::Method::GET, "/hello", &[], None).await;
     assert_eq!((status, body.as_str()), (200, "Hello"));
+    // Readiness: public, and the embedded core's store answers.
+    let (status, content_type, body) =
+        send(&server, reqwest::Method::GET, "/ready", &[], None).await;
+    assert_eq!((status, body.as_str()), (200, "Ready"));
+    assert!(content_type.starts_with("text/plain"));
+    let (status, _, _) = send(&server, reqwest::Method::POST, "/ready", &[], Some("{}")).await;
+    assert_eq!(status, 405);
     // The deprecated JWKS needs the key.
     let (status, _, _) = send(&server, reqwest::Method::GET, "/recipe/jwt/jwks", &[], None).await;
     assert_eq!(status, 401);
