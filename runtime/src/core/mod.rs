@@ -391,8 +391,8 @@ pub trait SessionCore: Send + Sync + 'static {
     }
 
     /// Whether the core can serve requests now, for a readiness check: the embedded core
-    /// answers `Ok` once its database answered a trivial query on both its read and its write
-    /// lane.
+    /// answers `Ok` once its database answered a trivial query (with SQLite, on both its read
+    /// and its write path).
     ///
     /// The default answers `Ok`: a core over HTTP is checked where it runs.
     fn ready(&self) -> BoxFuture<'_, Result<(), CoreError>> {

@@ -514,8 +514,17 @@ async fn an_unreachable_database_is_a_503_and_the_pool_recovers() {
     })
     .await;
     let (handle, access, refresh0) = create(&config, "frank", Value::Null).await;
+    config
+        .core()
+        .ready()
+        .await
+        .expect("ready while the database answers");
 
     relay.cut().await;
+    assert!(
+        config.core().ready().await.is_err(),
+        "not ready while the database is unreachable"
+    );
     match refresh(&config, &refresh0).await {
         Err(error @ SessionError::CoreUnavailable(_)) => {
             assert_eq!(error.status_with(401, 403), 503);
@@ -528,6 +537,7 @@ async fn an_unreachable_database_is_a_503_and_the_pool_recovers() {
     ));
 
     relay.restore().await;
+    config.core().ready().await.expect("ready again");
     // The pool reconnects by itself; the session survived the outage.
     let session = verify(&config, &access, true).await.unwrap().unwrap();
     assert_eq!(session.handle(), handle);

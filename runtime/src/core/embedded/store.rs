@@ -267,7 +267,7 @@ pub(crate) trait SessionStore: Send + Sync + 'static {
     /// Deletes these signing keys; returns how many existed.
     fn remove_signing_keys(&self, kids: Vec<String>) -> StoreFuture<u64>;
 
-    /// Answers a trivial query on the read lane and then on the write lane (a readiness
-    /// check: both lanes serve sessions).
+    /// Answers a trivial query, for a readiness check: on every path requests take (SQLite: the
+    /// reader threads and the writer thread; PostgreSQL: a pooled connection).
     fn ping(&self) -> StoreFuture<()>;
 }

@@ -89,6 +89,16 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 }
 
 impl SessionStore for PostgresStore {
+    fn ping(&self) -> StoreFuture<()> {
+        self.run(move |pool| async move {
+            let client = pool.get().await?;
+            client
+                .query_one("SELECT count(*) FROM sessionward_meta", &[])
+                .await?;
+            Ok(())
+        })
+    }
+
     fn server_secret(&self, candidate: Vec<u8>) -> StoreFuture<Vec<u8>> {
         self.run(move |pool| async move {
             let client = pool.get().await?;
