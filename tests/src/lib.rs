@@ -278,6 +278,57 @@ pub fn set_cookie_value(set_cookies: &[String], name: &str) -> Option<String> {
     })
 }
 
+/// Sends `count` refreshes of `refresh_token` at once (header mode), the i-th to
+/// `refresh_urls[i % refresh_urls.len()]`, and checks what a burst of one token must get: every
+/// answer 200, none called theft, one refresh chain. Returns that chain's refresh token and the
+/// new access tokens. Call inside a tokio runtime.
+pub async fn concurrent_refreshes(
+    refresh_urls: &[String],
+    refresh_token: &str,
+    count: usize,
+) -> (String, Vec<String>) {
+    let refreshes: Vec<_> = (0..count)
+        .map(|i| {
+            let url = refresh_urls[i % refresh_urls.len()].clone();
+            let token = refresh_token.to_owned();
+            tokio::spawn(async move {
+                let response = client()
+                    .post(url)
+                    .header("st-auth-mode", "header")
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("refresh request");
+                let header = |name: &str| {
+                    response
+                        .headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let status = response.status().as_u16();
+                let tokens = (header("st-access-token"), header("st-refresh-token"));
+                (status, tokens, response.text().await.unwrap_or_default())
+            })
+        })
+        .collect();
+    let mut chains = std::collections::BTreeSet::new();
+    let mut accesses = Vec::new();
+    for task in refreshes {
+        let (status, (access, refresh), body) = task.await.expect("refresh task");
+        assert!(
+            !body.contains("theft"),
+            "a concurrent refresh was called theft: {body}"
+        );
+        assert_eq!(status, 200, "{body}");
+        chains.insert(refresh.expect("st-refresh-token"));
+        accesses.push(access.expect("st-access-token"));
+    }
+    assert_eq!(chains.len(), 1, "exactly one refresh chain survives");
+    let chain = chains.into_iter().next().expect("one chain");
+    (chain, accesses)
+}
+
 /// Logs `user_id` in at `server` (`POST /login`) with `st-auth-mode: mode`.
 pub async fn login(server: &TestServer, user_id: &str, mode: &str) -> LoggedIn {
     let response = client()

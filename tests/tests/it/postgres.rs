@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sessionward::{SessionConfig, SessionConfigBuilder, SessionError, Tenants, VerifyOptions};
 use sessionward_examples::demo;
-use sessionward_tests::{TestServer, client, serve};
+use sessionward_tests::{TestServer, client, concurrent_refreshes, serve};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -304,40 +304,11 @@ async fn thirty_two_concurrent_refreshes_over_two_instances_keep_one_chain() {
     assert_eq!(login.status(), 200);
     let refresh_token = header(&login, "st-refresh-token").unwrap();
 
-    let refreshes: Vec<_> = (0..32)
-        .map(|i| {
-            let (servers, token) = (Arc::clone(&servers), refresh_token.clone());
-            actix_web::rt::spawn(async move {
-                let response = client()
-                    .post(servers[i % 2].url("/auth/session/refresh"))
-                    .header("st-auth-mode", "header")
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = response.status().as_u16();
-                let tokens = (
-                    header(&response, "st-access-token"),
-                    header(&response, "st-refresh-token"),
-                );
-                (status, tokens, response.text().await.unwrap_or_default())
-            })
-        })
-        .collect();
-    let mut chains = BTreeSet::new();
-    let mut accesses = Vec::new();
-    for task in refreshes {
-        let (status, (access, refresh), body) = task.await.unwrap();
-        assert!(
-            !body.contains("theft"),
-            "a concurrent refresh was called theft: {body}"
-        );
-        assert_eq!(status, 200, "{body}");
-        chains.insert(refresh.unwrap());
-        accesses.push(access.unwrap());
-    }
-    assert_eq!(chains.len(), 1, "exactly one refresh chain survives");
-    let chain = chains.into_iter().next().unwrap();
+    let refresh_urls = servers
+        .iter()
+        .map(|server| server.url("/auth/session/refresh"))
+        .collect::<Vec<_>>();
+    let (chain, accesses) = concurrent_refreshes(&refresh_urls, &refresh_token, 32).await;
     // Every new access token works on either instance (promoting the one child).
     for (i, access) in accesses.iter().enumerate() {
         let response = client()

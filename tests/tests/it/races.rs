@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sessionward::SessionConfig;
 use sessionward::core::NewSession;
 use sessionward_examples::demo;
-use sessionward_tests::{client, embedded_config, serve};
+use sessionward_tests::{client, concurrent_refreshes, embedded_config, serve};
 
 use crate::support::{integrity_check, now_ms, segment_json, stored_keys};
 
@@ -209,39 +209,8 @@ async fn sixty_four_concurrent_refreshes_and_promotions_of_one_session() {
         .unwrap();
     let refresh_token = header(&login, "st-refresh-token").unwrap();
 
-    let refreshes: Vec<_> = (0..64)
-        .map(|_| {
-            let (server, token) = (Arc::clone(&server), refresh_token.clone());
-            tokio::spawn(async move {
-                let response = client()
-                    .post(server.url("/auth/session/refresh"))
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = response.status().as_u16();
-                let tokens = (
-                    header(&response, "st-access-token"),
-                    header(&response, "st-refresh-token"),
-                );
-                (status, tokens, response.text().await.unwrap_or_default())
-            })
-        })
-        .collect();
-    let mut chains = BTreeSet::new();
-    let mut accesses = Vec::new();
-    for task in refreshes {
-        let (status, (access, refresh), body) = task.await.unwrap();
-        assert!(
-            !body.contains("theft"),
-            "a concurrent refresh was called theft: {body}"
-        );
-        assert_eq!(status, 200, "{body}");
-        chains.insert(refresh.unwrap());
-        accesses.push(access.unwrap());
-    }
-    assert_eq!(chains.len(), 1, "exactly one refresh chain survives");
-    let chain = chains.into_iter().next().unwrap();
+    let refresh_url = [server.url("/auth/session/refresh")];
+    let (chain, accesses) = concurrent_refreshes(&refresh_url, &refresh_token, 64).await;
 
     // 64 concurrent first uses of the unpromoted access tokens: all promoted, none refused.
     let uses: Vec<_> = accesses
