@@ -7,8 +7,9 @@
 //! `ANTI_CSRF` (`VIA_TOKEN`, `VIA_CUSTOM_HEADER` or `NONE`; default: decided by the domains),
 //! `VERIFIED_TOKEN_CACHE` (`on` = 10 000 tokens, `off` or a capacity; default: the library's,
 //! on with 10 000; used by `bench/load.sh`).
-//! `CORE_URI` (a SuperTokens Core, `;`-separated cores, instead of the embedded core) and
-//! `CORE_API_KEY`. `SESSION_EXPIRED_STATUS` (401; 440 for the older SuperTokens contract).
+//! `DATABASE_URL` (`postgres://…`: the embedded core on PostgreSQL, shared by every instance,
+//! instead of `DATA_DIR`). `CORE_URI` (a SuperTokens Core, `;`-separated cores, instead of the
+//! embedded core) and `CORE_API_KEY`. `SESSION_EXPIRED_STATUS` (401; 440 for the older SuperTokens contract).
 //!
 //! The app is wrapped in [`SessionMiddleware`] ([`middleware`]):
 //! it sends the tokens of a session created in `/login`, whatever that handler returns, and
@@ -169,6 +170,10 @@ pub fn config_from_env(port: u16) -> std::io::Result<SessionConfig> {
         Ok(_) => builder = builder.verified_token_cache(env_or("VERIFIED_TOKEN_CACHE", 0)?),
     }
     builder = builder.session_expired_status(env_or("SESSION_EXPIRED_STATUS", 401u16)?);
+    // Several instances share sessions and keys through one PostgreSQL database.
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        builder = builder.postgres(url);
+    }
     // A SuperTokens Core (or sessionward-core) instead of the embedded core: `CORE_URI`
     // (`;`-separated cores) and `CORE_API_KEY`; the token lifetimes are then the core's.
     if let Ok(uri) = std::env::var("CORE_URI") {

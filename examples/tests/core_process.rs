@@ -306,3 +306,76 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_0() {
     let info: serde_json::Value = info.json().await.unwrap();
     assert_eq!(info["status"], "OK", "{info}");
 }
+
+/// Two sessionward-core processes on one PostgreSQL database: a session created through one
+/// refreshes through the other. Needs `SESSIONWARD_TEST_DATABASE_URL` (`scripts/pg.sh`; set by
+/// `.ci/run`); skipped without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_cores_on_one_postgres_database_share_sessions() {
+    let Ok(url) = std::env::var("SESSIONWARD_TEST_DATABASE_URL") else {
+        eprintln!("skipped: SESSIONWARD_TEST_DATABASE_URL is not set (see scripts/pg.sh)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let on_postgres = |name: &str| {
+        let mut child = command(&dir.path().join(name), API_KEY)
+            .env("DATABASE_URL", &url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sessionward-core");
+        let line = first_line(&mut child).expect("the address line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Core { child, base }
+    };
+    let (first, second) = (on_postgres("a"), on_postgres("b"));
+    let cdi = |core: &Core, path: &str, body: serde_json::Value| {
+        client()
+            .post(format!("{}{path}", core.base))
+            .header("api-key", API_KEY)
+            .header("cdi-version", "5.4")
+            .header("rid", "session")
+            .json(&body)
+            .send()
+    };
+    let created: serde_json::Value = cdi(
+        &first,
+        "/public/recipe/session",
+        serde_json::json!({
+            "userId": "shared-on-postgres",
+            "userDataInJWT": {},
+            "userDataInDatabase": {},
+            "enableAntiCsrf": false,
+            "useDynamicSigningKey": true,
+        }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(created["status"], "OK", "{created}");
+    let refreshed: serde_json::Value = cdi(
+        &second,
+        "/recipe/session/refresh",
+        serde_json::json!({
+            "refreshToken": created["refreshToken"]["token"],
+            "enableAntiCsrf": false,
+            "useDynamicSigningKey": true,
+        }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(refreshed["status"], "OK", "{refreshed}");
+    assert_eq!(
+        refreshed["session"]["handle"], created["session"]["handle"],
+        "the second core refreshed the first one's session"
+    );
+}

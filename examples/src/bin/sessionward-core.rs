@@ -6,7 +6,9 @@
 //! ```
 //!
 //! Environment: `HOST` (`127.0.0.1`; the address to listen on, as the core's `host`),
-//! `PORT` (3567; `0` picks a free port), `DATA_DIR` (`./core-data`), `API_KEY` (none: every
+//! `PORT` (3567; `0` picks a free port), `DATA_DIR` (`./core-data`), `DATABASE_URL`
+//! (`postgres://…`: sessions and keys in PostgreSQL instead, shared by every instance on that
+//! database), `API_KEY` (none: every
 //! caller is trusted, which is allowed only on a loopback `HOST`; several keys may be given
 //! separated by `,`, each 20 or more letters, digits, `=` or `-`, as the core's `api_keys`),
 //! `ACCESS_TOKEN_VALIDITY_SECS` (3600), `REFRESH_TOKEN_VALIDITY_SECS` (8640000),
@@ -45,7 +47,7 @@ async fn main() -> io::Result<()> {
         _ => None,
     };
     let shutdown_timeout: u64 = env_or("SHUTDOWN_TIMEOUT_SECS", 30)?;
-    let config = SessionConfig::builder()
+    let mut builder = SessionConfig::builder()
         .data_dir(env_or("DATA_DIR", String::from("./core-data"))?)
         .access_token_validity(Duration::from_secs(env_or(
             "ACCESS_TOKEN_VALIDITY_SECS",
@@ -54,9 +56,12 @@ async fn main() -> io::Result<()> {
         .refresh_token_validity(Duration::from_secs(env_or(
             "REFRESH_TOKEN_VALIDITY_SECS",
             100 * 24 * 3600,
-        )?))
-        .build()
-        .map_err(io::Error::other)?;
+        )?));
+    // Several instances behind a load balancer share one PostgreSQL database.
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        builder = builder.postgres(url);
+    }
+    let config = builder.build().map_err(io::Error::other)?;
     let open = api_key.is_none();
     if open {
         refuse_a_public_host(&host, port)?;
