@@ -147,6 +147,29 @@
 //! `?` gets the same answer as on a macro route (configured statuses, error handlers, token
 //! clearing); [`SessionConfig::error_response`] gives that answer to your own code.
 //!
+//! # Managing sessions, JWTs and hooks
+//!
+//! [`SessionConfig`] carries the rest of the SDKs' session API, in every adapter: sessions by
+//! handle and by user ([`SessionConfig::revoke_all_sessions_for_user`],
+//! [`SessionConfig::get_session_information`], claims by handle), sessions without a request,
+//! and JWTs for other services ([`SessionConfig::create_jwt`], verified with the JWKS served at
+//! `{apiBasePath}/jwt/jwks.json`). [`hooks`] overrides the recipe's functions and wraps its
+//! endpoints.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use sessionward::{SessionConfig, SessionError, Tenants};
+//!
+//! /// After a password change: every device signs in again, and the billing service gets a
+//! /// five-minute token.
+//! async fn password_changed(config: &SessionConfig, user_id: &str) -> Result<String, SessionError> {
+//!     config.revoke_all_sessions_for_user(user_id, Tenants::All).await?;
+//!     let payload = serde_json::json!({ "sub": user_id, "aud": "billing" });
+//!     config.create_jwt(payload, Some(Duration::from_secs(300)), None).await
+//! }
+//! ```
+//!
 //! # Architecture
 //!
 //! The crate is layered; each module imports only modules below it:
@@ -197,6 +220,8 @@
 //! - `lambda`: AWS Lambda through `lambda_http` (`sessionward::lambda`), on the axum adapter's
 //!   layer.
 //! - `embedded` (default): the embedded core on SQLite (`rusqlite`, bundled).
+//! - `postgres`: the embedded core on PostgreSQL, shared by every instance of an app
+//!   (`SessionConfigBuilder::postgres`; implies `embedded`).
 //! - `core-client`: `core::CoreClient`, a SuperTokens Core over HTTP (`reqwest`, rustls).
 //! - `cdi-server`: `sessionward::cdi`, any core served over the Core Driver Interface (needs
 //!   `actix`).
