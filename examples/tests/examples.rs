@@ -243,9 +243,11 @@ async fn tenants_example_keeps_sessions_in_their_tenant() {
 
 #[tokio::test]
 async fn ssr_example_redirects_instead_of_401_and_refreshes_in_the_browser() {
+    // `exp` is in whole seconds, so a token of N seconds may live just over N - 1 of them:
+    // with three, each token below has two seconds for its use, even on a loaded machine.
     let example = Example::start(
         env!("CARGO_BIN_EXE_ssr"),
-        &[("ACCESS_TOKEN_VALIDITY_SECS", "1")],
+        &[("ACCESS_TOKEN_VALIDITY_SECS", "3")],
     );
     let http = client();
     let location = |r: &reqwest::Response| header(r.headers(), "location");
@@ -285,7 +287,7 @@ async fn ssr_example_redirects_instead_of_401_and_refreshes_in_the_browser() {
     assert!(account.text().await.unwrap().contains("User carol"));
 
     // Expired: through the refresh page, which calls the refresh endpoint.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     let home = with_cookie("/", &access).await.unwrap();
     assert_eq!(home.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&home), "/refresh?back=%2F");
