@@ -178,7 +178,7 @@
 //! |---|---|---|
 //! | adapters | `actix` (extractors, macro guard, middleware, endpoints), `axum` (layer, extractors), `cdi` (the CDI server) | everything below |
 //! | protocol | [`protocol`]: request view, token reading, verification, create, refresh, sign-out, response changes, error answers | config and below |
-//! | config | [`SessionConfig`] and its builder | the cache, cores, keys, claims, errors; the [`hooks`] traits, as stored trait objects |
+//! | config | [`SessionConfig`] and its builder | the cache, cores, keys, claims, errors |
 //! | cache | the verified-token cache | cores, tokens, keys |
 //! | cores | [`core`]: the [`SessionCore`](core::SessionCore) trait, the embedded core, the SuperTokens Core client, the CDI wire types | tokens, keys, claims, errors |
 //! | bottom | `token`, `keys`, [`claims`], `error`, `metric`, `observe`, `headers`, `util`, [`cors`] | each other, downward only |

@@ -16,7 +16,6 @@ use crate::core::embedded::{EmbeddedCore, EmbeddedCoreOptions};
 use crate::core::{BoxFuture, SessionCore};
 use crate::error::{ErrorResponse, RequestInfo, SessionError};
 use crate::keys::JwksCache;
-use crate::protocol::hooks::{SessionApis, SessionFunctions};
 
 use super::domains::{
     default_same_site, http_status, is_local, normalise_cookie_domain, normalise_origin,
@@ -24,7 +23,7 @@ use super::domains::{
 };
 use super::{
     AntiCsrf, ConfigError, ConfigInner, ErrorHandlers, Handler, SameSite, SessionConfig,
-    TokenTransferMethod, TransferMethodRequest, TransferPolicy,
+    StoredHook, TokenTransferMethod, TransferMethodRequest, TransferPolicy,
 };
 
 /// Builds a [`SessionConfig`]; see each method for its default.
@@ -60,8 +59,8 @@ pub struct SessionConfigBuilder {
     global_validators: Vec<ValidatorRef>,
     claim_fetchers: HashMap<String, ClaimFetcher>,
     error_handlers: ErrorHandlers,
-    functions: Option<Arc<dyn SessionFunctions>>,
-    apis: Option<Arc<dyn SessionApis>>,
+    pub(crate) functions: Option<StoredHook>,
+    pub(crate) apis: Option<StoredHook>,
     refresh_endpoint_disabled: bool,
     sign_out_endpoint_disabled: bool,
 }
@@ -550,21 +549,6 @@ impl SessionConfigBuilder {
         + 'static,
     ) -> Self {
         self.error_handlers.token_theft_detected = Some(Handler::Async(Arc::new(handler)));
-        self
-    }
-
-    /// Overrides the recipe's functions (the SDKs' `override.functions`): every method of
-    /// `functions` that is not overridden calls the built-in one. See
-    /// [`SessionFunctions`](crate::hooks::SessionFunctions).
-    pub fn override_functions(mut self, functions: impl SessionFunctions) -> Self {
-        self.functions = Some(Arc::new(functions));
-        self
-    }
-
-    /// Runs `apis` before and after the refresh and sign-out endpoints (the SDKs'
-    /// `override.apis`). See [`SessionApis`](crate::hooks::SessionApis).
-    pub fn override_apis(mut self, apis: impl SessionApis) -> Self {
-        self.apis = Some(Arc::new(apis));
         self
     }
 

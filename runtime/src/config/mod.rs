@@ -16,8 +16,6 @@ use crate::claims::{ClaimFetcher, ValidatorRef};
 use crate::core::{BoxFuture, SessionCore};
 use crate::error::{ErrorResponse, HandlerSlot, RequestInfo, SessionError};
 use crate::keys::JwksCache;
-// The one upward edge: the config stores the protocol's hooks as trait objects.
-use crate::protocol::hooks::{SessionApis, SessionFunctions};
 use jsonwebtoken::jwk::JwkSet;
 
 /// How session tokens travel between the browser and the backend (docs/protocol.md §3).
@@ -258,10 +256,10 @@ pub(crate) struct ConfigInner {
     pub(crate) global_validators: Vec<ValidatorRef>,
     pub(crate) claim_fetchers: HashMap<String, ClaimFetcher>,
     pub(crate) error_handlers: ErrorHandlers,
-    /// The overridden recipe functions; `None`: the built-in ones.
-    pub(crate) functions: Option<Arc<dyn SessionFunctions>>,
-    /// Logic around the refresh and sign-out endpoints.
-    pub(crate) apis: Option<Arc<dyn SessionApis>>,
+    /// The overridden recipe functions (`None`: the built-in ones) and the logic around the
+    /// refresh and sign-out endpoints; read through `protocol::hooks`.
+    pub(crate) functions: Option<StoredHook>,
+    pub(crate) apis: Option<StoredHook>,
     pub(crate) refresh_endpoint_disabled: bool,
     pub(crate) sign_out_endpoint_disabled: bool,
     /// The verified-token cache; `None` when disabled.
@@ -270,6 +268,10 @@ pub(crate) struct ConfigInner {
     /// public, so the core is not asked more often than every few seconds.
     pub(crate) served_jwks: std::sync::Mutex<Option<(std::time::Instant, JwkSet)>>,
 }
+
+/// A hook registered with the builder, kept without naming its trait: the traits
+/// (`protocol::hooks`) speak of sessions, a layer above the config, which reads them back.
+pub(crate) type StoredHook = Arc<dyn std::any::Any + Send + Sync>;
 
 /// A custom response for one kind of session error (the SDKs' `errorHandlers`).
 ///

@@ -97,7 +97,7 @@ pub(crate) async fn serve_endpoint<R: RequestView>(
     req: &R,
 ) -> Answer {
     let request = RequestInfo::new(req.method(), req.path(), req.query());
-    let apis = config.inner().apis.as_deref();
+    let apis = config.apis();
     match endpoint {
         Endpoint::Refresh => {
             if let Some(apis) = apis

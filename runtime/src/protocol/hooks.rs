@@ -14,10 +14,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::config::SessionConfig;
+use crate::config::{SessionConfig, SessionConfigBuilder};
 use crate::core::{
     CreatedSession, NewSession, RefreshOutcome, RefreshRequest, RegenerateOutcome,
     SessionInformation,
@@ -429,14 +430,47 @@ struct BuiltIn;
 
 impl SessionFunctions for BuiltIn {}
 
+// The config stores hooks without naming these traits (it sits below this layer), as a
+// `Box<dyn Trait>` inside its `StoredHook`; these are the only writers and readers.
+type BoxedFunctions = Box<dyn SessionFunctions>;
+type BoxedApis = Box<dyn SessionApis>;
+
+impl SessionConfigBuilder {
+    /// Overrides the recipe's functions (the SDKs' `override.functions`): every method of
+    /// `functions` that is not overridden calls the built-in one. See [`SessionFunctions`].
+    pub fn override_functions(mut self, functions: impl SessionFunctions) -> Self {
+        let boxed: BoxedFunctions = Box::new(functions);
+        self.functions = Some(Arc::new(boxed));
+        self
+    }
+
+    /// Runs `apis` before and after the refresh and sign-out endpoints (the SDKs'
+    /// `override.apis`). See [`SessionApis`].
+    pub fn override_apis(mut self, apis: impl SessionApis) -> Self {
+        let boxed: BoxedApis = Box::new(apis);
+        self.apis = Some(Arc::new(boxed));
+        self
+    }
+}
+
 impl SessionConfig {
     /// The recipe functions of this config and the originals to hand them.
     pub(crate) fn functions(&self) -> (&dyn SessionFunctions, Original<'_>) {
         static BUILT_IN: BuiltIn = BuiltIn;
-        let functions: &dyn SessionFunctions = match &self.inner().functions {
-            Some(functions) => functions.as_ref(),
-            None => &BUILT_IN,
-        };
+        let functions = self.overridden_functions().unwrap_or(&BUILT_IN);
         (functions, Original { config: self })
+    }
+
+    /// The overridden recipe functions, if any (verification asks this alone, so that it
+    /// costs nothing more without an override).
+    pub(crate) fn overridden_functions(&self) -> Option<&dyn SessionFunctions> {
+        let stored = self.inner().functions.as_deref()?;
+        stored.downcast_ref::<BoxedFunctions>().map(|f| f.as_ref())
+    }
+
+    /// The logic around the endpoints, if any.
+    pub(crate) fn apis(&self) -> Option<&dyn SessionApis> {
+        let stored = self.inner().apis.as_deref()?;
+        stored.downcast_ref::<BoxedApis>().map(|a| a.as_ref())
     }
 }

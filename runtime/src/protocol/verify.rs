@@ -62,7 +62,7 @@ pub(crate) async fn verify_request<R: RequestView>(
     };
     let verified = crate::observe::verification(span, verify).await;
     // Checked here so that verification costs nothing more without an override.
-    match &config.inner().functions {
+    match config.overridden_functions() {
         None => verified,
         Some(functions) => {
             let request = RequestInfo::new(req.method(), req.path(), req.query());

@@ -91,7 +91,7 @@ impl SessionConfig {
         };
         let span = crate::observe::verify_span(None);
         let verified = crate::observe::verification(span, verify).await;
-        match &self.inner().functions {
+        match self.overridden_functions() {
             None => verified,
             Some(functions) => functions.get_session(None, options, verified).await,
         }
