@@ -334,15 +334,18 @@ async fn two_cores_on_one_postgres_database_share_sessions() {
     };
     let (first, second) = (on_postgres("a"), on_postgres("b"));
     let cdi = |core: &Core, path: &str, body: serde_json::Value| {
-        client()
+        let request = client()
             .post(format!("{}{path}", core.base))
             .header("api-key", API_KEY)
             .header("cdi-version", "5.4")
             .header("rid", "session")
-            .json(&body)
-            .send()
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            response.json::<serde_json::Value>().await.unwrap()
+        }
     };
-    let created: serde_json::Value = cdi(
+    let created = cdi(
         &first,
         "/public/recipe/session",
         serde_json::json!({
@@ -353,13 +356,9 @@ async fn two_cores_on_one_postgres_database_share_sessions() {
             "useDynamicSigningKey": true,
         }),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(created["status"], "OK", "{created}");
-    let refreshed: serde_json::Value = cdi(
+    let refreshed = cdi(
         &second,
         "/recipe/session/refresh",
         serde_json::json!({
@@ -368,11 +367,7 @@ async fn two_cores_on_one_postgres_database_share_sessions() {
             "useDynamicSigningKey": true,
         }),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(refreshed["status"], "OK", "{refreshed}");
     assert_eq!(
         refreshed["session"]["handle"], created["session"]["handle"],
