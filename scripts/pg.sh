@@ -3,7 +3,9 @@
 # authentication (local test use only), data in a temporary directory.
 #
 #   eval "$(bash scripts/pg.sh start)"   # exports SESSIONWARD_TEST_DATABASE_URL and PG_TEST_DIR
-#   bash scripts/pg.sh stop "$PG_TEST_DIR"
+#   bash scripts/pg.sh halt "$PG_TEST_DIR"     # stops the server, keeping its data
+#   bash scripts/pg.sh resume "$PG_TEST_DIR"   # starts it again on the same port
+#   bash scripts/pg.sh stop "$PG_TEST_DIR"     # stops it and removes everything
 #
 # Uses Debian's server binaries (/usr/lib/postgresql/<version>/bin); as root, the cluster runs
 # as the `postgres` user, which initdb and pg_ctl require.
@@ -33,11 +35,21 @@ case "${1:-}" in
       --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     # fsync=off: a throwaway cluster that never outlives a crash; the tests check semantics,
     # not the disk. Enough connections for several test binaries' pools at once.
+    echo "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off" \
+      >"$dir/options"
     as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off" \
-      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+      -o "$(cat "$dir/options")" start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     echo "export PG_TEST_DIR=$dir"
     echo "export SESSIONWARD_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
+    ;;
+  halt)
+    dir=${2:?usage: pg.sh halt DIR}
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+    ;;
+  resume)
+    dir=${2:?usage: pg.sh resume DIR}
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "$(cat "$dir/options")" start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     ;;
   stop)
     dir=${2:?usage: pg.sh stop DIR}
@@ -45,7 +57,7 @@ case "${1:-}" in
     rm -rf "$dir"
     ;;
   *)
-    echo "usage: pg.sh start | stop DIR" >&2
+    echo "usage: pg.sh start | halt DIR | resume DIR | stop DIR" >&2
     exit 2
     ;;
 esac

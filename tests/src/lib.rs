@@ -122,6 +122,184 @@ pub fn embedded_config(
     (dir, config)
 }
 
+/// The environment variable naming the PostgreSQL server of the tests: a superuser URL
+/// (`scripts/pg.sh start` starts a throwaway cluster and prints it; `.ci/run` sets it).
+pub const DATABASE_URL_VAR: &str = "SESSIONWARD_TEST_DATABASE_URL";
+
+/// Whether the PostgreSQL tests can run; when not, says that `test` was skipped.
+pub fn postgres_available(test: &str) -> bool {
+    let available = std::env::var_os(DATABASE_URL_VAR).is_some();
+    if !available {
+        eprintln!(
+            "skipped {test} on PostgreSQL: {DATABASE_URL_VAR} is not set (see scripts/pg.sh)"
+        );
+    }
+    available
+}
+
+/// The URL of a new, empty database on the test server, or `None` (after saying so) when no
+/// server is configured.
+pub async fn fresh_database(test: &str) -> Option<String> {
+    if !postgres_available(test) {
+        return None;
+    }
+    let admin = std::env::var(DATABASE_URL_VAR).ok()?;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let name = format!(
+        "sessionward_test_{}_{}_{now_ms}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+    );
+    let (db, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test server");
+    let connection = tokio::spawn(connection);
+    db.batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a test database");
+    drop(db);
+    let _ = connection.await;
+    let mut url = url::Url::parse(&admin).expect("a postgres:// URL");
+    url.set_path(&name);
+    Some(url.into())
+}
+
+/// Where the embedded core keeps its sessions and keys in a test run on both stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// A SQLite file in a fresh temporary directory.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server of [`DATABASE_URL_VAR`].
+    Postgres,
+}
+
+/// A fresh, empty store of one kind, kept for the life of the test: configs opened on it
+/// share its sessions and keys, as app instances on one store do.
+#[derive(Debug)]
+pub struct TestStore {
+    dir: Option<tempfile::TempDir>,
+    url: Option<String>,
+}
+
+impl TestStore {
+    /// A new store; for [`Store::Postgres`] the server must be configured (see
+    /// [`on_both_stores!`], which checks).
+    pub async fn new(store: Store) -> Self {
+        match store {
+            Store::Sqlite => Self {
+                dir: Some(tempfile::tempdir().expect("tempdir")),
+                url: None,
+            },
+            Store::Postgres => Self {
+                dir: None,
+                url: Some(
+                    fresh_database("a test on both stores")
+                        .await
+                        .expect("a PostgreSQL server for the tests"),
+                ),
+            },
+        }
+    }
+
+    /// A builder whose embedded core opens this store.
+    pub fn builder(&self) -> sessionward::SessionConfigBuilder {
+        let builder = SessionConfig::builder();
+        match (&self.dir, &self.url) {
+            (Some(dir), _) => builder.data_dir(dir.path()),
+            (None, Some(url)) => builder.postgres(url.clone()),
+            (None, None) => unreachable!("a store is a directory or a database"),
+        }
+    }
+
+    /// A config on this store with `customise`'s settings; another call opens another
+    /// instance on the same store.
+    pub fn config(
+        &self,
+        customise: impl FnOnce(sessionward::SessionConfigBuilder) -> sessionward::SessionConfigBuilder,
+    ) -> SessionConfig {
+        customise(self.builder()).build().expect("config")
+    }
+
+    /// The SQLite store's directory (`None` on PostgreSQL).
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(tempfile::TempDir::path)
+    }
+
+    /// `(kid, pkcs8)` of every signing key in the store, by kid.
+    pub async fn signing_keys(&self) -> Vec<(String, Vec<u8>)> {
+        match (&self.dir, &self.url) {
+            (Some(dir), _) => {
+                let path = dir.path().join("sessions.sqlite3");
+                let conn = rusqlite::Connection::open(path).expect("open database");
+                let mut statement = conn
+                    .prepare("SELECT kid, pkcs8 FROM signing_keys ORDER BY kid")
+                    .unwrap();
+                statement
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            (None, Some(url)) => {
+                let (db, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect to the test database");
+                let connection = tokio::spawn(connection);
+                let rows = db
+                    .query(
+                        "SELECT kid, pkcs8 FROM sessionward_signing_keys ORDER BY kid",
+                        &[],
+                    )
+                    .await
+                    .expect("read the signing keys");
+                drop(db);
+                let _ = connection.await;
+                rows.iter().map(|row| (row.get(0), row.get(1))).collect()
+            }
+            (None, None) => unreachable!("a store is a directory or a database"),
+        }
+    }
+}
+
+/// Runs each named `async fn(Store)` as two tests, `<name>::sqlite` and `<name>::postgres`;
+/// the PostgreSQL one passes after saying it was skipped when no server is configured.
+/// `tokio(N)` before the names runs them on a multi-threaded runtime with N workers instead of
+/// actix's.
+#[macro_export]
+macro_rules! on_both_stores {
+    (tokio($threads:literal): $($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+            async fn sqlite() {
+                super::$name($crate::Store::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+            async fn postgres() {
+                if $crate::postgres_available(stringify!($name)) {
+                    super::$name($crate::Store::Postgres).await;
+                }
+            }
+        }
+    )+};
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::Store::Sqlite).await;
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                if $crate::postgres_available(stringify!($name)) {
+                    super::$name($crate::Store::Postgres).await;
+                }
+            }
+        }
+    )+};
+}
+
 /// The JWKS and tokens of docs/protocol.md Appendix A.
 #[derive(Debug)]
 pub struct AppendixA {

@@ -1,7 +1,8 @@
 //! Attacks on the demo app over real HTTP. Every forged, tampered, replayed or
 //! malformed credential gets 401 (or the HTTP parser's 4xx), never 200 and never 5xx, and the
 //! server keeps serving: `/health` is checked after each attack. The embedded core's own
-//! signing key is read from its database to forge tokens that only fail on the point tested.
+//! signing key is read from its store to forge tokens that only fail on the point tested.
+//! Each attack runs on SQLite and on PostgreSQL.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,19 +13,39 @@ use aws_lc_rs::signature::{self, KeyPair as _};
 use serde_json::{Value, json};
 use sessionward::{AntiCsrf, SessionConfig};
 use sessionward_examples::demo;
-use sessionward_tests::{LoggedIn, TestServer, client, login, serve};
+use sessionward_tests::{
+    LoggedIn, Store, TestServer, TestStore, client, login, on_both_stores, serve,
+};
 
 use crate::support::{
-    FaultyCore, Signer, SourceMode, assert_healthy, b64, faulty_embedded, now_s, payload, pem,
-    raw_request, segment_json, signing_input, stored_keys,
+    FaultyCore, Signer, SourceMode, assert_healthy, b64, now_s, payload, pem, raw_request,
+    segment_json, signing_input,
 };
 
 const UNAUTHORISED: &str = "unauthorised";
 const TRY_REFRESH: &str = "try refresh token";
 
+on_both_stores!(
+    the_real_session_works,
+    alg_none_is_not_a_token,
+    hs256_with_the_public_key_as_secret_is_refused,
+    other_algorithms_are_refused,
+    tampered_tokens_are_refused,
+    hostile_kids_are_refused_without_key_fetches,
+    malformed_tokens_are_refused,
+    expired_and_wrong_type_tokens_are_refused,
+    tokens_used_in_the_wrong_place_are_refused,
+    replayed_refresh_token_after_rotation_is_theft,
+    anti_csrf_token_missing_wrong_or_foreign_is_refused,
+    duplicate_cookies_and_authorization_headers_are_refused,
+    oversized_headers_are_refused,
+    crlf_and_control_bytes_in_headers_are_refused,
+    burst_of_unknown_kids_causes_a_handful_of_key_fetches,
+);
+
 /// The demo app on the embedded core, a logged-in header session, and the core's signing key.
 struct Target {
-    dir: tempfile::TempDir,
+    store: TestStore,
     core: Arc<FaultyCore>,
     config: SessionConfig,
     server: TestServer,
@@ -34,14 +55,20 @@ struct Target {
 
 impl Target {
     async fn start(
+        store: Store,
         customise: fn(sessionward::SessionConfigBuilder) -> sessionward::SessionConfigBuilder,
     ) -> Self {
-        let (dir, core, config) = faulty_embedded(SourceMode::Normal, customise);
+        let store = TestStore::new(store).await;
+        let embedded = store.config(|b| b);
+        let core = FaultyCore::new(Arc::clone(embedded.core()), SourceMode::Normal);
+        let config = customise(SessionConfig::builder().core(core.clone()))
+            .build()
+            .expect("config");
         let server = serve(Some(config.clone()), demo::routes);
         let session = login(&server, "victim", "header").await;
-        let signer = Signer::of_token(dir.path(), &session.access_token);
+        let signer = Signer::of_token(&store.signing_keys().await, &session.access_token);
         Self {
-            dir,
+            store,
             core,
             config,
             server,
@@ -89,9 +116,8 @@ async fn expect_401(response: reqwest::Response, label: &str, messages: &[&str])
     );
 }
 
-#[actix_web::test]
-async fn the_real_session_works() {
-    let t = Target::start(|b| b).await;
+async fn the_real_session_works(store: Store) {
+    let t = Target::start(store, |b| b).await;
     let response = client()
         .get(t.server.url("/user"))
         .bearer_auth(&t.session.access_token)
@@ -115,9 +141,8 @@ async fn the_real_session_works() {
     );
 }
 
-#[actix_web::test]
-async fn alg_none_is_not_a_token() {
-    let t = Target::start(|b| b).await;
+async fn alg_none_is_not_a_token(store: Store) {
+    let t = Target::start(store, |b| b).await;
     for alg in ["none", "None", "NONE", "nOnE", ""] {
         let header = json!({"alg": alg, "typ": "JWT", "version": "5", "kid": t.signer.kid});
         let input = signing_input(&header, &t.payload("admin"));
@@ -147,9 +172,8 @@ async fn alg_none_is_not_a_token() {
     .await;
 }
 
-#[actix_web::test]
-async fn hs256_with_the_public_key_as_secret_is_refused() {
-    let t = Target::start(|b| b).await;
+async fn hs256_with_the_public_key_as_secret_is_refused(store: Store) {
+    let t = Target::start(store, |b| b).await;
     let public = t.signer.pair.public_key();
     let pkcs1_der = public.as_ref().to_vec();
     let spki_der = public.as_der().unwrap().as_ref().to_vec();
@@ -198,9 +222,8 @@ async fn hs256_with_the_public_key_as_secret_is_refused() {
     }
 }
 
-#[actix_web::test]
-async fn other_algorithms_are_refused() {
-    let t = Target::start(|b| b).await;
+async fn other_algorithms_are_refused(store: Store) {
+    let t = Target::start(store, |b| b).await;
     let claims = t.payload("admin");
     // RSA variants made with the core's own private key.
     for (alg, encoding) in [
@@ -257,9 +280,8 @@ async fn other_algorithms_are_refused() {
     }
 }
 
-#[actix_web::test]
-async fn tampered_tokens_are_refused() {
-    let t = Target::start(|b| b).await;
+async fn tampered_tokens_are_refused(store: Store) {
+    let t = Target::start(store, |b| b).await;
     let token = t.session.access_token.clone();
     let [header, body, sig]: [&str; 3] = token.split('.').collect::<Vec<_>>().try_into().unwrap();
 
@@ -355,9 +377,8 @@ async fn tampered_tokens_are_refused() {
         .await;
 }
 
-#[actix_web::test]
-async fn hostile_kids_are_refused_without_key_fetches() {
-    let t = Target::start(|b| b).await;
+async fn hostile_kids_are_refused_without_key_fetches(store: Store) {
+    let t = Target::start(store, |b| b).await;
     let claims = t.payload("admin");
     let before = t.core.control.fetches();
     let long = format!("d-{}", "1".repeat(10 * 1024));
@@ -406,9 +427,8 @@ async fn hostile_kids_are_refused_without_key_fetches() {
     .await;
 }
 
-#[actix_web::test]
-async fn malformed_tokens_are_refused() {
-    let t = Target::start(|b| b).await;
+async fn malformed_tokens_are_refused(store: Store) {
+    let t = Target::start(store, |b| b).await;
     let token = &t.session.access_token;
     let deep = format!(
         "{}.{}.c2ln",
@@ -479,9 +499,8 @@ async fn malformed_tokens_are_refused() {
     }
 }
 
-#[actix_web::test]
-async fn expired_and_wrong_type_tokens_are_refused() {
-    let t = Target::start(|b| b).await;
+async fn expired_and_wrong_type_tokens_are_refused(store: Store) {
+    let t = Target::start(store, |b| b).await;
     let now = now_s();
     t.refused(
         "expired by one second",
@@ -525,12 +544,13 @@ async fn expired_and_wrong_type_tokens_are_refused() {
         .await;
     }
     // The core's static key (`s-…`) signs nothing while dynamic keys are configured.
-    let static_kid = stored_keys(t.dir.path())
-        .into_iter()
+    let keys = t.store.signing_keys().await;
+    let static_kid = keys
+        .iter()
         .map(|(kid, _)| kid)
         .find(|kid| kid.starts_with("s-"))
         .expect("a static key");
-    let static_signer = Signer::from_data_dir(t.dir.path(), &static_kid);
+    let static_signer = Signer::from_keys(&keys, static_kid);
     t.refused(
         "signed with the static key",
         &static_signer.token(&t.payload("victim")),
@@ -539,9 +559,8 @@ async fn expired_and_wrong_type_tokens_are_refused() {
     .await;
 }
 
-#[actix_web::test]
-async fn tokens_used_in_the_wrong_place_are_refused() {
-    let t = Target::start(|b| b).await;
+async fn tokens_used_in_the_wrong_place_are_refused(store: Store) {
+    let t = Target::start(store, |b| b).await;
     // A refresh token is not an access token.
     t.refused(
         "refresh token on /user",
@@ -590,9 +609,8 @@ fn header_of(response: &reqwest::Response, name: &str) -> String {
     response.headers()[name].to_str().unwrap().to_owned()
 }
 
-#[actix_web::test]
-async fn replayed_refresh_token_after_rotation_is_theft() {
-    let t = Target::start(|b| b).await;
+async fn replayed_refresh_token_after_rotation_is_theft(store: Store) {
+    let t = Target::start(store, |b| b).await;
     let stolen = t.session.refresh_token.clone();
     let rotated = refresh_with(&t.server, &stolen).await;
     assert_eq!(rotated.status(), 200);
@@ -636,9 +654,8 @@ async fn replayed_refresh_token_after_rotation_is_theft() {
     assert_eq!(response.status(), 200);
 }
 
-#[actix_web::test]
-async fn anti_csrf_token_missing_wrong_or_foreign_is_refused() {
-    let t = Target::start(|b| b.anti_csrf(AntiCsrf::ViaToken)).await;
+async fn anti_csrf_token_missing_wrong_or_foreign_is_refused(store: Store) {
+    let t = Target::start(store, |b| b.anti_csrf(AntiCsrf::ViaToken)).await;
     let victim = login(&t.server, "csrf-victim", "cookie").await;
     let other = login(&t.server, "csrf-attacker", "cookie").await;
     let cookie = format!("sAccessToken={}", victim.access_token);
@@ -695,7 +712,7 @@ async fn anti_csrf_token_missing_wrong_or_foreign_is_refused() {
     .await;
 
     // Custom-header mode: a cross-site form cannot add `rid`.
-    let t = Target::start(|b| b.anti_csrf(AntiCsrf::ViaCustomHeader)).await;
+    let t = Target::start(store, |b| b.anti_csrf(AntiCsrf::ViaCustomHeader)).await;
     let victim = login(&t.server, "csrf-victim", "cookie").await;
     let cookie = format!("sAccessToken={}", victim.access_token);
     for path in ["/user", "/auth/signout"] {
@@ -721,9 +738,8 @@ async fn anti_csrf_token_missing_wrong_or_foreign_is_refused() {
     );
 }
 
-#[actix_web::test]
-async fn duplicate_cookies_and_authorization_headers_are_refused() {
-    let t = Target::start(|b| b).await;
+async fn duplicate_cookies_and_authorization_headers_are_refused(store: Store) {
+    let t = Target::start(store, |b| b).await;
     let cookie_session = login(&t.server, "cookie-user", "cookie").await;
     let token = &cookie_session.access_token;
     // docs/protocol.md §3.7: several sAccessToken cookies ⇒ "try refresh token", however sent.
@@ -784,9 +800,8 @@ async fn duplicate_cookies_and_authorization_headers_are_refused() {
     assert_healthy(&t.server, "500 headers").await;
 }
 
-#[actix_web::test]
-async fn oversized_headers_are_refused() {
-    let t = Target::start(|b| b).await;
+async fn oversized_headers_are_refused(store: Store) {
+    let t = Target::start(store, |b| b).await;
     let valid = &t.session.access_token;
     // Larger than the session reader scans (64 kB) but within actix's header limit: ignored.
     let padded = format!("pad={}; sAccessToken={valid}", "x".repeat(70 * 1024));
@@ -829,9 +844,8 @@ async fn oversized_headers_are_refused() {
     .await;
 }
 
-#[actix_web::test]
-async fn crlf_and_control_bytes_in_headers_are_refused() {
-    let t = Target::start(|b| b.anti_csrf(AntiCsrf::ViaToken)).await;
+async fn crlf_and_control_bytes_in_headers_are_refused(store: Store) {
+    let t = Target::start(store, |b| b.anti_csrf(AntiCsrf::ViaToken)).await;
     let valid = t.session.access_token.clone();
     let head = "GET /user HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
     let cases: Vec<(&str, Vec<u8>, &[u16])> = vec![
@@ -931,12 +945,11 @@ fn random_u64() -> u64 {
     u64::from_le_bytes(bytes) % 1_000_000_000_000_000_000
 }
 
-#[actix_web::test]
-async fn burst_of_unknown_kids_causes_a_handful_of_key_fetches() {
+async fn burst_of_unknown_kids_causes_a_handful_of_key_fetches(store: Store) {
     const TOTAL: usize = 10_000;
     const SIGNED: usize = 100;
     const TASKS: usize = 32;
-    let t = Target::start(|b| b).await;
+    let t = Target::start(store, |b| b).await;
     // Warm the cache with the real session, then count.
     let response = client()
         .get(t.server.url("/user"))

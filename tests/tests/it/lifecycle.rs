@@ -1,6 +1,6 @@
 //! The whole session lifecycle over HTTP on the embedded core: login, protected call, expiry,
 //! refresh, rotation and promotion, theft, the concurrent-refresh race, sign-out, revocation,
-//! restart.
+//! restart. Each test runs on SQLite and on PostgreSQL.
 
 use std::time::Duration;
 
@@ -8,7 +8,9 @@ use actix_web::{HttpResponse, Responder, get, web};
 use serde_json::{Value, json};
 use sessionward::prelude::*;
 use sessionward_examples::demo;
-use sessionward_tests::{TestServer, client, embedded_config, login, serve, set_cookie_value};
+use sessionward_tests::{
+    Store, TestServer, TestStore, client, login, on_both_stores, serve, set_cookie_value,
+};
 
 /// The access token, refresh token and anti-CSRF token a client currently holds.
 #[derive(Debug, Clone)]
@@ -168,10 +170,22 @@ async fn wait_for_status(
     }
 }
 
-async fn full_lifecycle(mode: &'static str) {
+on_both_stores!(
+    lifecycle_with_headers,
+    lifecycle_with_cookies,
+    replayed_refresh_token_is_theft_and_revokes_the_session,
+    concurrent_refreshes_with_one_token_are_not_theft,
+    revoked_session_is_refused_at_once_with_check_database,
+    refresh_with_missing_or_garbage_tokens_is_401,
+    sessions_survive_a_restart,
+    refresh_anti_csrf_in_each_mode,
+);
+
+async fn full_lifecycle(store: Store, mode: &'static str) {
+    let store = TestStore::new(store).await;
     // Two seconds: `exp` is in whole seconds, so a one-second token can live for less than
     // a second, shorter than a loaded machine takes between login and the first call.
-    let (_dir, config) = embedded_config(|b| b.access_token_validity(Duration::from_secs(2)));
+    let config = store.config(|b| b.access_token_validity(Duration::from_secs(2)));
     let server = serve(Some(config), routes);
     let mut held = Held::login(&server, "life-user", mode).await;
     assert_eq!(
@@ -221,19 +235,16 @@ async fn full_lifecycle(mode: &'static str) {
     assert_eq!(refresh_after.headers()["front-token"], "remove");
 }
 
-#[actix_web::test]
-async fn lifecycle_with_headers() {
-    full_lifecycle("header").await;
+async fn lifecycle_with_headers(store: Store) {
+    full_lifecycle(store, "header").await;
 }
 
-#[actix_web::test]
-async fn lifecycle_with_cookies() {
-    full_lifecycle("cookie").await;
+async fn lifecycle_with_cookies(store: Store) {
+    full_lifecycle(store, "cookie").await;
 }
 
-#[actix_web::test]
-async fn replayed_refresh_token_is_theft_and_revokes_the_session() {
-    let (_dir, config) = embedded_config(|b| b);
+async fn replayed_refresh_token_is_theft_and_revokes_the_session(store: Store) {
+    let config = TestStore::new(store).await.config(|b| b);
     let server = serve(Some(config), routes);
     let mut held = Held::login(&server, "theft-victim", "header").await;
     let stolen = held.clone();
@@ -257,9 +268,8 @@ async fn replayed_refresh_token_is_theft_and_revokes_the_session() {
     assert_eq!(held.send_refresh(&server).await.status(), 401);
 }
 
-#[actix_web::test]
-async fn concurrent_refreshes_with_one_token_are_not_theft() {
-    let (_dir, config) = embedded_config(|b| b);
+async fn concurrent_refreshes_with_one_token_are_not_theft(store: Store) {
+    let config = TestStore::new(store).await.config(|b| b);
     let server = serve(Some(config), routes);
     let held = Held::login(&server, "racer", "cookie").await;
     let mut tasks = Vec::new();
@@ -305,9 +315,8 @@ async fn concurrent_refreshes_with_one_token_are_not_theft() {
     );
 }
 
-#[actix_web::test]
-async fn revoked_session_is_refused_at_once_with_check_database() {
-    let (_dir, config) = embedded_config(|b| b);
+async fn revoked_session_is_refused_at_once_with_check_database(store: Store) {
+    let config = TestStore::new(store).await.config(|b| b);
     let server = serve(Some(config.clone()), routes);
     let held = Held::login(&server, "revoke-me", "header").await;
     assert_eq!(
@@ -338,9 +347,8 @@ async fn revoked_session_is_refused_at_once_with_check_database() {
     );
 }
 
-#[actix_web::test]
-async fn refresh_with_missing_or_garbage_tokens_is_401() {
-    let (_dir, config) = embedded_config(|b| b);
+async fn refresh_with_missing_or_garbage_tokens_is_401(store: Store) {
+    let config = TestStore::new(store).await.config(|b| b);
     let server = serve(Some(config), routes);
     let response = client()
         .post(server.url("/auth/session/refresh"))
@@ -381,15 +389,9 @@ async fn refresh_with_missing_or_garbage_tokens_is_401() {
     assert_eq!(response.status(), 401);
 }
 
-#[actix_web::test]
-async fn sessions_survive_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let build = || {
-        SessionConfig::builder()
-            .data_dir(dir.path())
-            .build()
-            .unwrap()
-    };
+async fn sessions_survive_a_restart(store: Store) {
+    let store = TestStore::new(store).await;
+    let build = || store.config(|b| b);
     let first = serve(Some(build()), routes);
     let mut held = Held::login(&first, "restart-user", "header").await;
     drop(first);
@@ -405,10 +407,10 @@ async fn sessions_survive_a_restart() {
     );
 }
 
-#[actix_web::test]
-async fn refresh_anti_csrf_in_each_mode() {
+async fn refresh_anti_csrf_in_each_mode(store: Store) {
     // Custom header: a cookie refresh without `rid` is refused and clears the session.
-    let (_dir, config) = embedded_config(|b| b.anti_csrf(sessionward::AntiCsrf::ViaCustomHeader));
+    let store = TestStore::new(store).await;
+    let config = store.config(|b| b.anti_csrf(sessionward::AntiCsrf::ViaCustomHeader));
     let server = serve(Some(config), routes);
     let held = Held::login(&server, "csrf-refresh", "cookie").await;
     let response = client()
@@ -422,7 +424,7 @@ async fn refresh_anti_csrf_in_each_mode() {
     held.refresh(&server).await;
 
     // Token: the anti-CSRF token must come back on refresh.
-    let (_dir, config) = embedded_config(|b| b.anti_csrf(sessionward::AntiCsrf::ViaToken));
+    let config = store.config(|b| b.anti_csrf(sessionward::AntiCsrf::ViaToken));
     let server = serve(Some(config), routes);
     let held = Held::login(&server, "csrf-token-refresh", "cookie").await;
     let mut without = held.clone();

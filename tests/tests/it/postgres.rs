@@ -1,5 +1,7 @@
 //! The embedded core on PostgreSQL (`SessionConfigBuilder::postgres`), against a real server:
-//! the session lifecycle, and two configs on one database acting as two app instances.
+//! the session lifecycle, configs on one database acting as app instances, and outages (a
+//! cut connection, a stopped and restarted server). The lifecycle, attack and race suites
+//! also run on PostgreSQL (`on_both_stores!`).
 //!
 //! The tests need `SESSIONWARD_TEST_DATABASE_URL` (a superuser URL; `scripts/pg.sh start`
 //! starts a throwaway cluster and prints it, `.ci/run` does so). Without it they print that
@@ -7,47 +9,15 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sessionward::{SessionConfig, SessionConfigBuilder, SessionError, Tenants, VerifyOptions};
-use sessionward_examples::demo;
-use sessionward_tests::{TestServer, client, concurrent_refreshes, serve};
+use sessionward_tests::{client, fresh_database};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::segment_json;
-
-const URL_VAR: &str = "SESSIONWARD_TEST_DATABASE_URL";
-
-/// A URL of a new, empty database on the test server, or `None` (after saying so) when no
-/// server is configured.
-async fn fresh_database(test: &str) -> Option<String> {
-    let Ok(admin) = std::env::var(URL_VAR) else {
-        eprintln!("skipped {test}: {URL_VAR} is not set (see scripts/pg.sh)");
-        return None;
-    };
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let name = format!(
-        "sessionward_test_{}_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed),
-        crate::support::now_ms()
-    );
-    let (db, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-        .await
-        .expect("connect to the test server");
-    let connection = tokio::spawn(connection);
-    db.batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create a test database");
-    drop(db);
-    let _ = connection.await;
-    let mut url = url::Url::parse(&admin).expect("a postgres:// URL");
-    url.set_path(&name);
-    Some(url.into())
-}
 
 fn builder() -> SessionConfigBuilder {
     SessionConfig::builder()
@@ -221,13 +191,14 @@ async fn the_session_lifecycle_on_postgres() {
 }
 
 #[actix_web::test]
-async fn two_instances_share_sessions_keys_and_theft_detection() {
-    let Some(url) = fresh_database("two_instances_share_sessions_keys_and_theft_detection").await
+async fn three_instances_share_sessions_keys_and_theft_detection() {
+    let Some(url) = fresh_database("three_instances_share_sessions_keys_and_theft_detection").await
     else {
         return;
     };
     let a = instance(&url, |b| b).await;
     let b = instance(&url, |b| b).await;
+    let c = instance(&url, |b| b).await;
 
     // Logged in on A, verified and refreshed on B, and the other way round.
     let (handle, access, refresh0) = create(&a, "carol", json!({"k": "v"})).await;
@@ -253,100 +224,31 @@ async fn two_instances_share_sessions_keys_and_theft_detection() {
     let info = b.get_session_information(&handle).await.unwrap().unwrap();
     assert_eq!(info.session_data, json!({"written": "on a"}));
 
-    // Theft across instances: the child was promoted on A, the parent replayed on B.
-    match refresh(&b, &refresh0).await {
+    // Theft across instances: the child was refreshed on A, the parent replayed on C.
+    match refresh(&c, &refresh0).await {
         Err(SessionError::TokenTheftDetected { session_handle, .. }) => {
             assert_eq!(session_handle, handle);
         }
         other => panic!("a replay on the other instance: {other:?}"),
     }
-    assert!(verify(&a, &access2, true).await.is_err());
+    for instance in [&a, &b, &c] {
+        assert!(verify(instance, &access2, true).await.is_err());
+    }
 
-    // Sign-out on A is seen by check_database on B at once.
+    // Sign-out on A is seen by check_database on B and C at once.
     let (handle, access, _) = create(&a, "dave", Value::Null).await;
     verify(&b, &access, true).await.unwrap().unwrap();
+    verify(&c, &access, true).await.unwrap().unwrap();
     assert!(a.revoke_session(&handle).await.unwrap());
-    assert!(matches!(
-        verify(&b, &access, true).await,
-        Err(SessionError::Unauthorised { .. })
-    ));
+    for other in [&b, &c] {
+        assert!(matches!(
+            verify(other, &access, true).await,
+            Err(SessionError::Unauthorised { .. })
+        ));
+    }
     // Without the database check the still-valid token verifies: that is what
     // check_database is for.
     assert!(verify(&b, &access, false).await.unwrap().is_some());
-}
-
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-#[actix_web::test]
-async fn thirty_two_concurrent_refreshes_over_two_instances_keep_one_chain() {
-    let Some(url) =
-        fresh_database("thirty_two_concurrent_refreshes_over_two_instances_keep_one_chain").await
-    else {
-        return;
-    };
-    let servers: Arc<[TestServer; 2]> = Arc::new([
-        serve(Some(instance(&url, |b| b).await), demo::routes),
-        serve(Some(instance(&url, |b| b).await), demo::routes),
-    ]);
-    let login = client()
-        .post(servers[0].url("/login"))
-        .header("st-auth-mode", "header")
-        .json(&json!({"userId": "racer-32"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
-    let refresh_token = header(&login, "st-refresh-token").unwrap();
-
-    let refresh_urls = servers
-        .iter()
-        .map(|server| server.url("/auth/session/refresh"))
-        .collect::<Vec<_>>();
-    let (chain, accesses) = concurrent_refreshes(&refresh_urls, &refresh_token, 32).await;
-    // Every new access token works on either instance (promoting the one child).
-    for (i, access) in accesses.iter().enumerate() {
-        let response = client()
-            .get(servers[(i + 1) % 2].url("/user"))
-            .bearer_auth(access)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-    }
-    // The chain goes on on either instance; the original token is now a replay.
-    let next = client()
-        .post(servers[1].url("/auth/session/refresh"))
-        .header("st-auth-mode", "header")
-        .bearer_auth(&chain)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(next.status(), 200);
-    let used = client()
-        .get(servers[0].url("/user"))
-        .bearer_auth(header(&next, "st-access-token").unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(used.status(), 200);
-    let replay = client()
-        .post(servers[0].url("/auth/session/refresh"))
-        .header("st-auth-mode", "header")
-        .bearer_auth(&refresh_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.status(), 401);
-    assert_eq!(
-        replay.json::<Value>().await.unwrap()["message"],
-        "token theft detected"
-    );
 }
 
 #[actix_web::test]
@@ -514,6 +416,147 @@ async fn an_unreachable_database_is_a_503_and_the_pool_recovers() {
     assert_eq!(session.handle(), handle);
     let (access1, _) = refresh(&config, &refresh0).await.unwrap();
     verify(&config, &access1, true).await.unwrap().unwrap();
+}
+
+/// A PostgreSQL cluster of this test's own (`scripts/pg.sh`), removed on drop, so that it can
+/// be stopped and started without disturbing the other tests' server.
+struct OwnCluster {
+    dir: String,
+    url: String,
+}
+
+impl OwnCluster {
+    fn script(command: &[&str]) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
+        let output = std::process::Command::new("bash")
+            .arg(script)
+            .args(command)
+            .output()
+            .expect("run scripts/pg.sh");
+        assert!(
+            output.status.success(),
+            "pg.sh {command:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("pg.sh prints text")
+    }
+
+    fn start() -> Self {
+        let printed = Self::script(&["start"]);
+        let value = |name: &str| {
+            printed
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("export {name}=")))
+                .unwrap_or_else(|| panic!("pg.sh start printed no {name}: {printed}"))
+                .to_owned()
+        };
+        Self {
+            dir: value("PG_TEST_DIR"),
+            url: value("SESSIONWARD_TEST_DATABASE_URL"),
+        }
+    }
+
+    /// Stops the server (fast shutdown: sessions are closed), keeping its data.
+    async fn halt(&self) {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || Self::script(&["halt", &dir]))
+            .await
+            .unwrap();
+    }
+
+    /// Starts the server again on the same port.
+    async fn resume(&self) {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || Self::script(&["resume", &dir]))
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
+        let _ = std::process::Command::new("bash")
+            .args([script, "stop", &self.dir])
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_and_restarted_server_is_a_503_then_recovers_without_a_restart() {
+    if !sessionward_tests::postgres_available("a_stopped_and_restarted_server_is_a_503") {
+        return;
+    }
+    let cluster = tokio::task::spawn_blocking(OwnCluster::start)
+        .await
+        .unwrap();
+    let config = instance(&cluster.url, |b| {
+        b.database_busy_timeout(Duration::from_secs(1))
+    })
+    .await;
+    let server = sessionward_tests::serve_axum(sessionward_examples::demo_axum::app(&config));
+    let login = client()
+        .post(server.url("/login"))
+        .header("st-auth-mode", "header")
+        .json(&json!({"userId": "outage"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let header = |response: &reqwest::Response, name: &str| {
+        response.headers()[name].to_str().unwrap().to_owned()
+    };
+    let (access, refresh_token) = (
+        header(&login, "st-access-token"),
+        header(&login, "st-refresh-token"),
+    );
+
+    cluster.halt().await;
+    // While the server is down, a valid access token still verifies (no database needed)...
+    let verified = client()
+        .get(server.url("/user"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+    // ...and refresh is a 503 with Retry-After, never a sign-out.
+    let during = client()
+        .post(server.url("/auth/session/refresh"))
+        .header("st-auth-mode", "header")
+        .bearer_auth(&refresh_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(during.status(), 503);
+    assert!(during.headers().contains_key("retry-after"));
+    assert!(
+        during.headers().get("front-token").is_none(),
+        "not a sign-out"
+    );
+    assert!(config.core().ready().await.is_err());
+
+    cluster.resume().await;
+    config
+        .core()
+        .ready()
+        .await
+        .expect("ready again, without a restart");
+    let after = client()
+        .post(server.url("/auth/session/refresh"))
+        .header("st-auth-mode", "header")
+        .bearer_auth(&refresh_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200, "the session survived the outage");
+    let user = client()
+        .get(server.url("/user"))
+        .bearer_auth(header(&after, "st-access-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.status(), 200);
 }
 
 #[actix_web::test]

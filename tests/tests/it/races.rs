@@ -1,6 +1,7 @@
 //! Races and crashes: signing-key rotation under continuous verification from many
 //! threads, 64 concurrent refreshes and promotions of one session, and a SIGKILL during key
-//! rotation that must not lose or change a key.
+//! rotation that must not lose or change a key. The first two run on SQLite and on
+//! PostgreSQL, with three app instances sharing the store.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader};
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 use sessionward::SessionConfig;
 use sessionward::core::NewSession;
 use sessionward_examples::demo;
-use sessionward_tests::{client, concurrent_refreshes, embedded_config, serve};
+use sessionward_tests::{Store, TestStore, client, concurrent_refreshes, on_both_stores, serve};
 
 use crate::support::{integrity_check, now_ms, segment_json, stored_keys};
 
@@ -82,28 +83,48 @@ impl Pooled {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-async fn key_rotation_under_continuous_verification_causes_no_spurious_401() {
+/// App instances sharing one store.
+const INSTANCES: usize = 3;
+
+on_both_stores!(tokio(8): key_rotation_under_continuous_verification_causes_no_spurious_401);
+on_both_stores!(tokio(4): sixty_four_concurrent_refreshes_and_promotions_of_one_session);
+
+/// [`INSTANCES`] demo apps on one fresh store, each with its own config (its own core, key
+/// cache and maintenance thread), as separate processes would have.
+async fn instances(
+    store: Store,
+    customise: fn(sessionward::SessionConfigBuilder) -> sessionward::SessionConfigBuilder,
+) -> (TestStore, Arc<[Server]>) {
+    let store = TestStore::new(store).await;
+    let servers = (0..INSTANCES)
+        .map(|_| Server::start(store.config(customise), 2))
+        .collect();
+    (store, servers)
+}
+
+async fn key_rotation_under_continuous_verification_causes_no_spurious_401(store: Store) {
     // A new key every 2 s (rotation minus overlap), signing 1 s after it is published; a key
     // is deleted 4 s + 1 s after it stopped signing, when every token it signed has expired.
-    let (_dir, config) = embedded_config(|b| {
+    // Every instance may rotate; whichever does, the others must verify its tokens.
+    let (_store, servers) = instances(store, |b| {
         b.signing_key_rotation(Duration::from_secs(3))
             .signing_key_overlap(Duration::from_secs(1))
             .access_token_validity(Duration::from_secs(4))
-    });
-    let server = Arc::new(Server::start(config, 4));
+    })
+    .await;
     let pool: Arc<Mutex<Vec<Pooled>>> = Arc::default();
     let deadline = Instant::now() + Duration::from_secs(10);
 
     // Mints tokens with whatever key signs now: logins, and refreshes whose new tokens are
     // promoted by the core on first use.
     let minter = {
-        let (server, pool) = (Arc::clone(&server), Arc::clone(&pool));
+        let (servers, pool) = (Arc::clone(&servers), Arc::clone(&pool));
         tokio::spawn(async move {
             let mut refresh_tokens = Vec::new();
             let mut n = 0u32;
             while Instant::now() < deadline {
                 n += 1;
+                let server = &servers[n as usize % INSTANCES];
                 let response = client()
                     .post(server.url("/login"))
                     .json(&json!({"userId": format!("rotating-{n}")}))
@@ -117,8 +138,9 @@ async fn key_rotation_under_continuous_verification_causes_no_spurious_401() {
                 refresh_tokens.push(header(&response, "st-refresh-token").unwrap());
                 if n.is_multiple_of(4) {
                     let old = refresh_tokens.remove(0);
+                    let other = &servers[(n as usize + 1) % INSTANCES];
                     let response = client()
-                        .post(server.url("/auth/session/refresh"))
+                        .post(other.url("/auth/session/refresh"))
                         .bearer_auth(old)
                         .send()
                         .await
@@ -136,7 +158,7 @@ async fn key_rotation_under_continuous_verification_causes_no_spurious_401() {
 
     let mut verifiers = Vec::new();
     for v in 0..8usize {
-        let (server, pool) = (Arc::clone(&server), Arc::clone(&pool));
+        let (servers, pool) = (Arc::clone(&servers), Arc::clone(&pool));
         verifiers.push(tokio::spawn(async move {
             let http = client();
             let (mut requests, mut spurious) = (0u32, Vec::new());
@@ -160,7 +182,7 @@ async fn key_rotation_under_continuous_verification_causes_no_spurious_401() {
                     continue; // about to expire: a 401 would be right
                 }
                 let response = http
-                    .get(server.url("/user"))
+                    .get(servers[v % INSTANCES].url("/user"))
                     .bearer_auth(&pooled.token)
                     .send()
                     .await
@@ -197,29 +219,34 @@ async fn key_rotation_under_continuous_verification_causes_no_spurious_401() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sixty_four_concurrent_refreshes_and_promotions_of_one_session() {
-    let (_dir, config) = embedded_config(|b| b);
-    let server = Arc::new(Server::start(config, 4));
+async fn sixty_four_concurrent_refreshes_and_promotions_of_one_session(store: Store) {
+    let (_store, servers) = instances(store, |b| b).await;
     let login = client()
-        .post(server.url("/login"))
+        .post(servers[0].url("/login"))
         .json(&json!({"userId": "racer-64"}))
         .send()
         .await
         .unwrap();
     let refresh_token = header(&login, "st-refresh-token").unwrap();
 
-    let refresh_url = [server.url("/auth/session/refresh")];
-    let (chain, accesses) = concurrent_refreshes(&refresh_url, &refresh_token, 64).await;
+    // Spread over the instances: one chain, and no instance calls another's refresh theft.
+    let refresh_urls: Vec<_> = servers
+        .iter()
+        .map(|server| server.url("/auth/session/refresh"))
+        .collect();
+    let (chain, accesses) = concurrent_refreshes(&refresh_urls, &refresh_token, 64).await;
 
-    // 64 concurrent first uses of the unpromoted access tokens: all promoted, none refused.
+    // 64 concurrent first uses of the unpromoted access tokens, each on another instance
+    // than the one that refreshed (the i-th came from instance i mod 3): all promoted, none
+    // refused.
     let uses: Vec<_> = accesses
         .into_iter()
-        .map(|access| {
-            let server = Arc::clone(&server);
+        .enumerate()
+        .map(|(i, access)| {
+            let servers = Arc::clone(&servers);
             tokio::spawn(async move {
                 let response = client()
-                    .get(server.url("/user"))
+                    .get(servers[(i + 1) % INSTANCES].url("/user"))
                     .bearer_auth(access)
                     .send()
                     .await
@@ -235,23 +262,24 @@ async fn sixty_four_concurrent_refreshes_and_promotions_of_one_session() {
         let (status, body) = task.await.unwrap();
         assert_eq!(status, 200, "concurrent promotion: {body}");
     }
-    // The surviving chain goes on; the original token is now a replay.
+    // The surviving chain goes on on any instance; the original token is now a replay on
+    // every one.
     let next = client()
-        .post(server.url("/auth/session/refresh"))
+        .post(servers[1].url("/auth/session/refresh"))
         .bearer_auth(&chain)
         .send()
         .await
         .unwrap();
     assert_eq!(next.status(), 200);
     let used = client()
-        .get(server.url("/user"))
+        .get(servers[2].url("/user"))
         .bearer_auth(header(&next, "st-access-token").unwrap())
         .send()
         .await
         .unwrap();
     assert_eq!(used.status(), 200);
     let replay = client()
-        .post(server.url("/auth/session/refresh"))
+        .post(servers[0].url("/auth/session/refresh"))
         .bearer_auth(&refresh_token)
         .send()
         .await

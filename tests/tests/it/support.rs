@@ -78,26 +78,26 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    /// The embedded core's key `kid`, read from `<dir>/sessions.sqlite3` (table `signing_keys`).
-    pub(crate) fn from_data_dir(dir: &Path, kid: &str) -> Self {
-        let pkcs8 = stored_keys(dir)
-            .into_iter()
+    /// The key `kid` of `keys` (`(kid, pkcs8)` as a store keeps them).
+    pub(crate) fn from_keys(keys: &[(String, Vec<u8>)], kid: &str) -> Self {
+        let pkcs8 = &keys
+            .iter()
             .find(|(k, _)| k == kid)
             .unwrap_or_else(|| panic!("no stored key {kid}"))
             .1;
         Self {
             kid: kid.to_owned(),
-            pair: RsaKeyPair::from_pkcs8(&pkcs8).expect("stored PKCS#8"),
+            pair: RsaKeyPair::from_pkcs8(pkcs8).expect("stored PKCS#8"),
         }
     }
 
-    /// The key that signed `token` (a token the embedded core at `dir` issued).
-    pub(crate) fn of_token(dir: &Path, token: &str) -> Self {
+    /// The key that signed `token`, among `keys`.
+    pub(crate) fn of_token(keys: &[(String, Vec<u8>)], token: &str) -> Self {
         let kid = segment_json(token, 0)["kid"]
             .as_str()
             .expect("kid")
             .to_owned();
-        Self::from_data_dir(dir, &kid)
+        Self::from_keys(keys, &kid)
     }
 
     /// A freshly generated RSA-2048 key that no server knows, presenting itself as `kid`.
