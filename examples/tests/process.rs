@@ -1,5 +1,6 @@
 //! The demo as a process: it starts with its one command and answers, and a SIGKILL in the
-//! middle of a create+refresh loop loses no session whose response was received.
+//! middle of a create+refresh loop loses no session whose response was received: on SQLite
+//! (one instance, restarted) and on PostgreSQL (one of two instances killed).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -15,9 +16,14 @@ struct Demo {
 
 impl Demo {
     fn start(data_dir: &std::path::Path) -> Self {
+        Self::start_with("DATA_DIR", data_dir.to_str().expect("a UTF-8 path"))
+    }
+
+    /// A demo with its store named by `variable` (`DATA_DIR` or `DATABASE_URL`).
+    fn start_with(variable: &str, store: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_demo"))
             .env("PORT", "0")
-            .env("DATA_DIR", data_dir)
+            .env(variable, store)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -177,6 +183,90 @@ async fn sigkill_during_create_and_refresh_loses_nothing_acknowledged() {
         assert_eq!(user.status(), 200, "session {n} lost its access token");
         assert!(
             refresh(&demo.base, tokens).await.is_some(),
+            "session {n} cannot refresh"
+        );
+    }
+}
+
+/// A URL of a new, empty database on the PostgreSQL server of the tests, or `None` when
+/// `SESSIONWARD_TEST_DATABASE_URL` is not set (`scripts/pg.sh`; `.ci/run` sets it).
+async fn fresh_database(name: &str) -> Option<String> {
+    let admin = std::env::var("SESSIONWARD_TEST_DATABASE_URL").ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let name = format!("{name}_{}_{now}", std::process::id());
+    let (db, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test server");
+    let connection = tokio::spawn(connection);
+    db.batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a test database");
+    drop(db);
+    let _ = connection.await;
+    let (server, _) = admin
+        .rsplit_once('/')
+        .expect("a postgres://…/<database> URL");
+    Some(format!("{server}/{name}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_one_instance_on_postgres_loses_nothing_acknowledged() {
+    let Some(url) = fresh_database("sessionward_sigkill").await else {
+        eprintln!("skipped: SESSIONWARD_TEST_DATABASE_URL is not set (see scripts/pg.sh)");
+        return;
+    };
+    let mut doomed = Demo::start_with("DATABASE_URL", &url);
+    let survivor = Demo::start_with("DATABASE_URL", &url);
+    let (base, other) = (doomed.base.clone(), survivor.base.clone());
+
+    // Create on one instance and refresh on both until that instance is killed under the loop.
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        doomed.kill();
+        doomed
+    });
+    let mut acknowledged: Vec<Tokens> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut i = 0u32;
+    loop {
+        assert!(Instant::now() < deadline, "the instance was never killed");
+        i += 1;
+        let Some(created) = login(&base, &format!("user-{i}")).await else {
+            break; // the instance is gone
+        };
+        acknowledged.push(created.clone());
+        let k = (i as usize * 7) % acknowledged.len();
+        let on = if i.is_multiple_of(2) { &base } else { &other };
+        if let Some(next) = refresh(on, &acknowledged[k]).await {
+            acknowledged[k] = next;
+        }
+    }
+    drop(killer.await.unwrap());
+    assert!(
+        acknowledged.len() > 5,
+        "the loop ran too briefly to mean anything"
+    );
+
+    // The surviving instance, and a new one started in place of the killed one, serve every
+    // acknowledged session.
+    let replacement = Demo::start_with("DATABASE_URL", &url);
+    for (n, tokens) in acknowledged.iter().enumerate() {
+        let serving = if n.is_multiple_of(2) {
+            &survivor
+        } else {
+            &replacement
+        };
+        let user = client()
+            .get(format!("{}/user", serving.base))
+            .bearer_auth(&tokens.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(user.status(), 200, "session {n} lost its access token");
+        assert!(
+            refresh(&serving.base, tokens).await.is_some(),
             "session {n} cannot refresh"
         );
     }
