@@ -221,7 +221,7 @@
 //!   layer.
 //! - `embedded` (default): the embedded core on SQLite (`rusqlite`, bundled).
 //! - `postgres`: the embedded core on PostgreSQL, shared by every instance of an app
-//!   (`SessionConfigBuilder::postgres`; implies `embedded`).
+//!   (`SessionConfigBuilder::postgres`; without `embedded`, no SQLite is compiled).
 //! - `core-client`: `core::CoreClient`, a SuperTokens Core over HTTP (`reqwest`, rustls).
 //! - `cdi-server`: `sessionward::cdi`, any core served over the Core Driver Interface (needs
 //!   `actix`).

@@ -15,7 +15,7 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 /// Lower-case hex SHA-256, as in `refreshTokenHash1` (the embedded core's).
-#[cfg(feature = "embedded")]
+#[cfg(any(feature = "embedded", feature = "postgres"))]
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
@@ -33,7 +33,7 @@ mod tests {
     use super::*;
 
     #[test]
-    #[cfg(feature = "embedded")]
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
     fn sha256_hex_is_lower_case_hex() {
         assert_eq!(
             sha256_hex(b"abc"),

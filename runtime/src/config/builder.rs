@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::claims::{
     ClaimFetchError, ClaimFetchInput, ClaimFetcher, IntoValidator, SessionClaim, ValidatorRef,
 };
-#[cfg(feature = "embedded")]
+#[cfg(any(feature = "embedded", feature = "postgres"))]
 use crate::core::embedded::{EmbeddedCore, EmbeddedCoreOptions};
 use crate::core::{BoxFuture, SessionCore};
 use crate::error::{ErrorResponse, RequestInfo, SessionError};
@@ -35,7 +35,7 @@ pub struct SessionConfigBuilder {
     #[cfg(feature = "postgres")]
     postgres_url: Option<String>,
     core: Option<Arc<dyn SessionCore>>,
-    #[cfg(feature = "embedded")]
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
     embedded: EmbeddedCoreOptions,
     api_domain: Option<String>,
     website_domain: Option<String>,
@@ -123,7 +123,10 @@ impl SessionConfigBuilder {
     /// ```
     pub fn postgres(mut self, url: impl Into<String>) -> Self {
         self.postgres_url = Some(url.into());
-        self.data_dir = None;
+        #[cfg(feature = "embedded")]
+        {
+            self.data_dir = None;
+        }
         self
     }
 
@@ -161,24 +164,24 @@ impl SessionConfigBuilder {
         Ok(self.core(Arc::new(client)))
     }
 
-    #[cfg(feature = "embedded")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "embedded", feature = "postgres"))))]
     /// Access-token lifetime of the embedded core. Default: 3600 s.
     pub fn access_token_validity(mut self, validity: Duration) -> Self {
         self.embedded.access_token_validity = validity;
         self
     }
 
-    #[cfg(feature = "embedded")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "embedded", feature = "postgres"))))]
     /// Refresh-token lifetime of the embedded core. Default: 100 days.
     pub fn refresh_token_validity(mut self, validity: Duration) -> Self {
         self.embedded.refresh_token_validity = validity;
         self
     }
 
-    #[cfg(feature = "embedded")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "embedded", feature = "postgres"))))]
     /// Refresh grace window of the embedded core: refreshes of one refresh token within this
     /// time all get the same new token (tabs, retries). Zero: every refresh rotates, as the
     /// SuperTokens core does. Default: 30 s.
@@ -187,16 +190,16 @@ impl SessionConfigBuilder {
         self
     }
 
-    #[cfg(feature = "embedded")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "embedded", feature = "postgres"))))]
     /// How often the embedded core's dynamic signing key rotates. Default: 168 h.
     pub fn signing_key_rotation(mut self, interval: Duration) -> Self {
         self.embedded.signing_key_rotation = interval;
         self
     }
 
-    #[cfg(feature = "embedded")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "embedded", feature = "postgres"))))]
     /// How long the embedded core waits for another process's database lock (with
     /// [`postgres`](Self::postgres): for a database connection). Default: 5 s.
     pub fn database_busy_timeout(mut self, timeout: Duration) -> Self {
@@ -204,8 +207,8 @@ impl SessionConfigBuilder {
         self
     }
 
-    #[cfg(feature = "embedded")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "embedded", feature = "postgres"))))]
     /// How long a new dynamic signing key of the embedded core is published before it signs
     /// (verifiers see it first), and how long a retired key outlives its last token.
     /// Default: 60 s (the core's overlap).

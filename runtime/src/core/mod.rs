@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::keys::KeySource;
 
-#[cfg(feature = "embedded")]
+#[cfg(any(feature = "embedded", feature = "postgres"))]
 pub(crate) mod embedded;
 #[cfg(feature = "core-client")]
 mod http;

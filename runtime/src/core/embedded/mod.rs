@@ -49,10 +49,11 @@ mod options;
 mod postgres;
 mod refresh;
 mod sessions;
+#[cfg(feature = "embedded")]
 mod sqlite;
 mod store;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "embedded"))]
 mod tests;
 
 use blocking::block_on;
@@ -61,10 +62,12 @@ use maintenance::Maintenance;
 use mint::ServerSecret;
 pub(crate) use options::EmbeddedCoreOptions;
 use options::millis;
+#[cfg(feature = "embedded")]
 use sqlite::{DB_FILE, SqliteOptions, SqliteStore};
 use store::SessionStore;
 
 /// Reader threads of the SQLite store.
+#[cfg(feature = "embedded")]
 const READER_THREADS: usize = 2;
 
 /// What the core logic shares with the key source and the maintenance thread.
@@ -132,6 +135,7 @@ impl EmbeddedCore {
     /// # Errors
     ///
     /// I/O errors; `InvalidData` for a corrupt database or key file.
+    #[cfg(feature = "embedded")]
     pub(crate) fn open(dir: &Path, options: EmbeddedCoreOptions) -> io::Result<Self> {
         create_private_dir(dir)?;
         let sqlite = SqliteStore::open(
@@ -261,6 +265,7 @@ pub(crate) fn postgres_target(url: &str) -> String {
 }
 
 /// Creates `dir` (and parents), owner-only where it is new.
+#[cfg(feature = "embedded")]
 fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
