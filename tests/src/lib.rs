@@ -223,6 +223,11 @@ impl TestStore {
         customise(self.builder()).build().expect("config")
     }
 
+    /// The PostgreSQL store's URL (`None` on SQLite).
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
     /// The SQLite store's directory (`None` on PostgreSQL).
     pub fn dir(&self) -> Option<&std::path::Path> {
         self.dir.as_ref().map(tempfile::TempDir::path)

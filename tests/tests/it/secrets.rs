@@ -1,6 +1,6 @@
-//! Secrets: access tokens, refresh tokens, anti-CSRF tokens and signing keys never
-//! appear in logs (every sessionward event captured at TRACE), in error bodies, or in `Debug`
-//! output; the embedded core's data directory and files are owner-only.
+//! Secrets: access tokens, refresh tokens, anti-CSRF tokens, signing keys and the database
+//! password never appear in logs (every sessionward event captured at TRACE), in error bodies,
+//! or in `Debug` output; the embedded core's data directory and files are owner-only.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -13,11 +13,17 @@ use sessionward::prelude::*;
 use sessionward::testing::TestSession;
 use sessionward::{AntiCsrf, SessionConfig};
 use sessionward_examples::demo;
-use sessionward_tests::{TestServer, client, embedded_config, login, serve};
+use sessionward_tests::{
+    Store, TestServer, TestStore, client, embedded_config, login, on_both_stores, serve,
+};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 
-use crate::support::stored_keys;
+on_both_stores!(logs_and_error_bodies_never_contain_tokens_or_keys);
+
+/// A database password for the PostgreSQL run (the test server trusts local connections, so
+/// any password is accepted and none is needed).
+const DATABASE_PASSWORD: &str = "database-password-7f3a9c";
 
 /// Everything sessionward logs, from every thread, at TRACE.
 fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
@@ -100,12 +106,22 @@ async fn send(secrets: &mut Secrets, request: reqwest::RequestBuilder) -> reqwes
     response
 }
 
-#[actix_web::test]
-async fn logs_and_error_bodies_never_contain_tokens_or_keys() {
+async fn logs_and_error_bodies_never_contain_tokens_or_keys(store: Store) {
     let logs = captured_logs();
-    let (dir, config) = embedded_config(|b| b.anti_csrf(AntiCsrf::ViaToken));
-    let server = serve(Some(config), demo::routes);
+    let store = TestStore::new(store).await;
     let mut secrets = Secrets::default();
+    let builder = match store.url() {
+        Some(url) => {
+            let mut url = url::Url::parse(url).unwrap();
+            url.set_password(Some(DATABASE_PASSWORD)).unwrap();
+            secrets.add("database password", DATABASE_PASSWORD);
+            SessionConfig::builder().postgres(url.as_str())
+        }
+        None => store.builder(),
+    };
+    let config = builder.anti_csrf(AntiCsrf::ViaToken).build().unwrap();
+    assert!(!format!("{config:?}").contains(DATABASE_PASSWORD));
+    let server = serve(Some(config), demo::routes);
     let mut bodies = Vec::new();
 
     for mode in ["header", "cookie"] {
@@ -218,7 +234,7 @@ async fn logs_and_error_bodies_never_contain_tokens_or_keys() {
     )
     .await;
     assert_eq!(signed_out.status(), 200);
-    for (kid, pkcs8) in stored_keys(dir.path()) {
+    for (kid, pkcs8) in store.signing_keys().await {
         let standard = base64::engine::general_purpose::STANDARD.encode(&pkcs8);
         let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&pkcs8);
         // The private parts sit past the first bytes of the DER; any 32-character slice
