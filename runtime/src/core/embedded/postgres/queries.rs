@@ -23,10 +23,6 @@ const SESSION_COLUMNS: &str = "s.handle, s.user_id, s.recipe_user_id, s.tenant_i
      s.jwt_payload, s.session_data, s.refresh_hash2, s.expiry_ms, s.created_ms, \
      s.use_dynamic_key, s.child_epoch_ms";
 
-const INSERT_REFRESH_TOKEN: &str = "INSERT INTO sessionward_refresh_tokens
-     (hash2, session_handle, parent_hash2, anti_csrf_token, created_ms)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash2) DO NOTHING";
-
 fn ms(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -126,37 +122,46 @@ impl SessionStore for PostgresStore {
         self.run(move |pool| async move {
             let jwt_payload = to_json(&session.jwt_payload)?;
             let session_data = to_json(&session.session_data)?;
-            let mut client = pool.get().await?;
-            let tx = client.transaction().await?;
-            let insert = tx
+            let client = pool.get().await?;
+            // One statement, so one round trip and one implicit transaction: both rows or
+            // neither (the foreign key is checked at the end of the statement).
+            let insert = client
                 .prepare_cached(
-                    "INSERT INTO sessionward_sessions (handle, user_id, recipe_user_id, tenant_id,
-                         jwt_payload, session_data, refresh_hash2, expiry_ms, created_ms,
-                         use_dynamic_key, child_epoch_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    "WITH session AS (
+                         INSERT INTO sessionward_sessions (handle, user_id, recipe_user_id,
+                             tenant_id, jwt_payload, session_data, refresh_hash2, expiry_ms,
+                             created_ms, use_dynamic_key, child_epoch_ms)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     )
+                     INSERT INTO sessionward_refresh_tokens
+                         (hash2, session_handle, parent_hash2, anti_csrf_token, created_ms)
+                     VALUES ($12, $13, $14, $15, $16) ON CONFLICT (hash2) DO NOTHING",
                 )
                 .await?;
-            tx.execute(
-                &insert,
-                &[
-                    &session.handle,
-                    &session.user_id,
-                    &session.recipe_user_id,
-                    &session.tenant_id,
-                    &jwt_payload,
-                    &session_data,
-                    &session.refresh_hash2,
-                    &ms(session.expiry_ms),
-                    &ms(session.created_ms),
-                    &session.use_dynamic_key,
-                    &session.child_epoch_ms.map(ms),
-                ],
-            )
-            .await?;
-            let statement = tx.prepare_cached(INSERT_REFRESH_TOKEN).await?;
             let (created, [a, b, c, d]) = token_params(&token);
-            tx.execute(&statement, &[a, b, c, d, &created]).await?;
-            tx.commit().await?;
+            client
+                .execute(
+                    &insert,
+                    &[
+                        &session.handle,
+                        &session.user_id,
+                        &session.recipe_user_id,
+                        &session.tenant_id,
+                        &jwt_payload,
+                        &session_data,
+                        &session.refresh_hash2,
+                        &ms(session.expiry_ms),
+                        &ms(session.created_ms),
+                        &session.use_dynamic_key,
+                        &session.child_epoch_ms.map(ms),
+                        a,
+                        b,
+                        c,
+                        d,
+                        &created,
+                    ],
+                )
+                .await?;
             Ok(())
         })
     }
@@ -231,19 +236,31 @@ impl SessionStore for PostgresStore {
 
     fn issue_child(&self, issue: ChildIssue) -> StoreFuture<bool> {
         self.run(move |pool| async move {
-            let mut client = pool.get().await?;
-            let tx = client.transaction().await?;
-            // The UPDATE locks the row until COMMIT: a concurrent issue for the same session
-            // waits, then re-checks its WHERE against our committed values and matches nothing.
-            let statement = tx
+            let client = pool.get().await?;
+            // One statement (one round trip, one implicit transaction): the child is stored
+            // only if the claim matched. The UPDATE locks the row until the statement commits:
+            // a concurrent issue for the same session waits, then re-checks its WHERE against
+            // our committed values and matches nothing. The answer counts the claimed rows,
+            // not the inserted ones: the child token is derived, so it may exist already.
+            let statement = client
                 .prepare_cached(
-                    "UPDATE sessionward_sessions SET child_epoch_ms = $4
-                     WHERE handle = $1 AND refresh_hash2 = $2
-                         AND child_epoch_ms IS NOT DISTINCT FROM $3 AND expiry_ms > $5",
+                    "WITH claimed AS (
+                         UPDATE sessionward_sessions SET child_epoch_ms = $4
+                         WHERE handle = $1 AND refresh_hash2 = $2
+                             AND child_epoch_ms IS NOT DISTINCT FROM $3 AND expiry_ms > $5
+                         RETURNING handle
+                     ), stored AS (
+                         INSERT INTO sessionward_refresh_tokens
+                             (hash2, session_handle, parent_hash2, anti_csrf_token, created_ms)
+                         SELECT $6::text, $7::text, $8::text, $9::text, $10::bigint FROM claimed
+                         ON CONFLICT (hash2) DO NOTHING
+                     )
+                     SELECT count(*) FROM claimed",
                 )
                 .await?;
-            let changed = tx
-                .execute(
+            let (created, [a, b, c, d]) = token_params(&issue.child);
+            let claimed: i64 = client
+                .query_one(
                     &statement,
                     &[
                         &issue.handle,
@@ -251,18 +268,16 @@ impl SessionStore for PostgresStore {
                         &issue.expected_epoch_ms.map(ms),
                         &ms(issue.epoch_ms),
                         &ms(issue.now_ms),
+                        a,
+                        b,
+                        c,
+                        d,
+                        &created,
                     ],
                 )
-                .await?;
-            if changed != 1 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            let insert = tx.prepare_cached(INSERT_REFRESH_TOKEN).await?;
-            let (created, [a, b, c, d]) = token_params(&issue.child);
-            tx.execute(&insert, &[a, b, c, d, &created]).await?;
-            tx.commit().await?;
-            Ok(true)
+                .await?
+                .try_get(0)?;
+            Ok(claimed == 1)
         })
     }
 
