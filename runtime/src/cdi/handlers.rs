@@ -191,6 +191,7 @@ async fn create(state: &State, tenant: &str, body: &Body) -> Result<HttpResponse
         session_data: Value::Object(body.object("userDataInDatabase")?),
         enable_anti_csrf: body.boolean("enableAntiCsrf")?,
         use_dynamic_signing_key: body.opt_bool("useDynamicSigningKey")?.unwrap_or(true),
+        access_token_version: crate::core::AccessTokenVersion::V5,
     };
     let created = state.core.create_session(new).await?;
     Ok(ok_json(&created_json(&created)))
@@ -260,7 +261,8 @@ async fn refresh(state: &State, body: &Body) -> Result<HttpResponse, Reject> {
         refresh_token: body.string("refreshToken")?,
         anti_csrf_token: body.opt_string("antiCsrfToken")?,
         enable_anti_csrf: body.boolean("enableAntiCsrf")?,
-        use_dynamic_signing_key: body.boolean("useDynamicSigningKey")?,
+        use_dynamic_signing_key: Some(body.boolean("useDynamicSigningKey")?),
+        access_token_version: crate::core::AccessTokenVersion::V5,
     };
     Ok(match state.core.refresh_session(request).await? {
         RefreshOutcome::Ok(created) => ok_json(&created_json(&created)),

@@ -87,6 +87,7 @@ fn new_session(tenant: &str, user: &str) -> NewSession {
         session_data: json!({"n": 1}),
         enable_anti_csrf: false,
         use_dynamic_signing_key: true,
+        access_token_version: sessionward::core::AccessTokenVersion::default(),
     }
 }
 
@@ -105,7 +106,8 @@ fn refresh(token: &str) -> RefreshRequest {
         refresh_token: token.to_owned(),
         anti_csrf_token: None,
         enable_anti_csrf: false,
-        use_dynamic_signing_key: true,
+        use_dynamic_signing_key: Some(true),
+        access_token_version: sessionward::core::AccessTokenVersion::default(),
     }
 }
 
