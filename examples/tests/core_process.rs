@@ -219,7 +219,7 @@ async fn hello_and_readiness() {
 
     let hello = get("/hello").await.unwrap();
     assert_eq!(hello.status(), 200);
-    assert_eq!(hello.text().await.unwrap(), "Hello");
+    assert_eq!(hello.text().await.unwrap(), "Hello\n");
     let ready = get("/ready").await.unwrap();
     assert_eq!(ready.status(), 200, "public, and the database answers");
     assert_eq!(ready.text().await.unwrap(), "Ready");

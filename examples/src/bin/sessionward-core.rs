@@ -28,7 +28,7 @@ use std::io;
 use std::net::ToSocketAddrs as _;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer};
+use actix_web::{App, HttpServer, web};
 use sessionward::{SessionConfig, cdi};
 use sessionward_examples::demo::env_or;
 
@@ -70,10 +70,14 @@ async fn main() -> io::Result<()> {
     let cdi = cdi::configure(config.core().clone(), api_key);
     // actix-web stops gracefully on SIGTERM and SIGINT: no new connections, the requests in
     // flight finish (for up to the shutdown timeout), then `run` returns.
-    let server = HttpServer::new(move || App::new().configure(cdi.clone()))
-        .shutdown_timeout(shutdown_timeout)
-        .bind((host.as_str(), port))
-        .map_err(|e| io::Error::new(e.kind(), format!("HOST={host} PORT={port}: {e}")))?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(cdi.clone())
+            .default_service(web::to(cdi::not_found))
+    })
+    .shutdown_timeout(shutdown_timeout)
+    .bind((host.as_str(), port))
+    .map_err(|e| io::Error::new(e.kind(), format!("HOST={host} PORT={port}: {e}")))?;
     // The first lines on stdout name the bound addresses (PORT=0 picks a free port).
     for addr in server.addrs() {
         println!("listening on http://{addr}");

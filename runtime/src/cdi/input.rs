@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 
 use crate::core::CoreError;
 
-/// A request the server turns down: status and `text/plain` message, as the core answers.
+/// A request the server turns down: status and `text/plain` message, as the core answers
+/// (its text answers end with a newline: the core writes them with `println`).
 #[derive(Debug)]
 pub(crate) struct Reject {
     status: StatusCode,
@@ -28,15 +29,30 @@ impl Reject {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
+    /// The text sent.
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     pub(crate) fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "Not Found")
+        Self::new(StatusCode::NOT_FOUND, "Not found")
     }
 
     pub(crate) fn into_response(self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .content_type("text/plain; charset=utf-8")
-            .body(self.message)
+        text_response(self.status, &self.message)
     }
+}
+
+/// A `text/plain` answer with the core's bytes: `text` and a newline. (The core labels them
+/// `text/html`; `text/plain` keeps a browser from rendering the echoed input.)
+pub(crate) fn text_response(status: StatusCode, text: &str) -> HttpResponse {
+    let mut body = String::with_capacity(text.len() + 1);
+    body.push_str(text);
+    body.push('\n');
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(body)
 }
 
 impl From<CoreError> for Reject {

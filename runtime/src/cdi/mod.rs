@@ -44,9 +44,33 @@ use crate::keys::KeySource;
 mod handlers;
 mod input;
 mod routes;
+mod version;
 
-/// The CDI version this module serves and [`CoreClient`](crate::core::CoreClient) requires.
+/// The CDI version [`CoreClient`](crate::core::CoreClient) speaks (one of
+/// [`CDI_VERSIONS`]).
 pub const CDI_VERSION: &str = wire::CDI_VERSION;
+
+/// The CDI versions [`configure`] serves, oldest first, as `GET /apiversion` lists them: 2.21
+/// (v3 access tokens), 3.0 and 3.1 (v4), 4.0 and 5.0 to 5.5 (v5).
+pub const CDI_VERSIONS: &[&str] = version::SUPPORTED;
+
+/// The core's answer to a path it does not serve: 404 `Not found` (and a newline). Mount it
+/// as the default service of an `App` that serves only the CDI, as the `sessionward-core`
+/// binary does:
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// use actix_web::{App, web};
+/// # fn app(core: Arc<dyn sessionward::core::SessionCore>) {
+/// let cdi = sessionward::cdi::configure(core, None);
+/// let app = App::new()
+///     .configure(cdi)
+///     .default_service(web::to(sessionward::cdi::not_found));
+/// # }
+/// ```
+pub async fn not_found() -> HttpResponse {
+    input::Reject::not_found().into_response()
+}
 
 /// Largest accepted request body.
 const MAX_BODY_BYTES: usize = 1 << 20;

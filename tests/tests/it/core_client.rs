@@ -370,7 +370,7 @@ async fn app_prefix_public_works_and_other_apps_are_a_config_error() {
     match other.create_session(new_session("public", "alice")).await {
         Err(CoreError::Internal(message)) => {
             assert!(
-                message.contains("404") && message.contains("connection URI"),
+                message.contains("appId: other") && message.contains("connection URI"),
                 "{message}"
             )
         }
