@@ -72,7 +72,10 @@ pub(super) async fn handle(
     let put = method == Method::PUT;
     match endpoint {
         Endpoint::ApiVersion if get => Ok(ok_json(&json!({ "versions": version::SUPPORTED }))),
-        Endpoint::Hello if get => Ok(text_response(StatusCode::OK, "Hello")),
+        // The core answers these four methods alike.
+        Endpoint::Hello if get || post || put || method == Method::DELETE => {
+            Ok(text_response(StatusCode::OK, "Hello"))
+        }
         Endpoint::Ready if get => Ok(ready(state).await),
         Endpoint::Jwks if get => jwks(state).await,
         Endpoint::JwtJwks if get => jwt_jwks(state).await,
@@ -340,9 +343,17 @@ async fn refresh(state: &State, cdi: CdiVersion, body: &Body) -> Result<HttpResp
     })
 }
 
+/// `POST /recipe/session/regenerate`. As the core: without `userDataInJWT` the stored payload
+/// is signed again.
 async fn regenerate(state: &State, cdi: CdiVersion, body: &Body) -> Result<HttpResponse, Reject> {
     let access_token = body.string("accessToken")?;
-    let payload = body.object("userDataInJWT")?;
+    let payload = match body.opt_object("userDataInJWT")? {
+        Some(payload) => payload,
+        None => match stored_payload(state, &access_token).await? {
+            Some(payload) => payload,
+            None => return Ok(unauthorised(SESSION_MISSING)),
+        },
+    };
     Ok(
         match state
             .core
@@ -356,6 +367,26 @@ async fn regenerate(state: &State, cdi: CdiVersion, body: &Body) -> Result<HttpR
             RegenerateOutcome::Unauthorised => unauthorised(SESSION_MISSING),
         },
     )
+}
+
+/// The stored custom payload of the session `access_token` names; `None` when the token names
+/// none or the session does not exist. The token is not verified here: the core verifies it
+/// before it signs anything.
+async fn stored_payload(
+    state: &State,
+    access_token: &str,
+) -> Result<Option<serde_json::Map<String, Value>>, Reject> {
+    let Ok(token) = crate::token::parse_access_token(access_token) else {
+        return Ok(None);
+    };
+    let Some(handle) = token.payload.get("sessionHandle").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    Ok(state
+        .core
+        .session_information(handle.to_owned())
+        .await?
+        .map(|info| info.user_data_in_jwt))
 }
 
 async fn remove(state: &State, tenant: &str, body: &Body) -> Result<HttpResponse, Reject> {

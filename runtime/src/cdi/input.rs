@@ -123,6 +123,15 @@ impl Body {
             .ok_or_else(|| Self::invalid(name))
     }
 
+    /// Absent or `null` ⇒ `None`; another type than an object is a 400.
+    pub(crate) fn opt_object(&self, name: &str) -> Result<Option<Map<String, Value>>, Reject> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(map.clone())),
+            Some(_) => Err(Self::invalid(name)),
+        }
+    }
+
     pub(crate) fn object(&self, name: &str) -> Result<Map<String, Value>, Reject> {
         match self.0.get(name) {
             Some(Value::Object(map)) => Ok(map.clone()),
@@ -185,6 +194,9 @@ mod tests {
         assert_eq!(body.string("s").unwrap(), "x");
         assert!(body.boolean("b").unwrap());
         assert!(body.object("o").unwrap().is_empty());
+        assert!(body.opt_object("o").unwrap().is_some());
+        assert!(body.opt_object("n").unwrap().is_none());
+        assert!(body.opt_object("missing").unwrap().is_none());
         assert_eq!(body.strings("a").unwrap(), ["h"]);
         assert_eq!(body.opt_string("n").unwrap(), None);
         assert_eq!(body.opt_bool("missing").unwrap(), None);
@@ -194,6 +206,7 @@ mod tests {
             ("missing", body.string("missing").map(drop)),
             ("s", body.boolean("s").map(drop)),
             ("n", body.object("n").map(drop)),
+            ("s", body.opt_object("s").map(drop)),
             ("bad", body.strings("bad").map(drop)),
             ("f", body.integer("f").map(drop)),
             ("big", body.integer("big").map(drop)),

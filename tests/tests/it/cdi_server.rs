@@ -836,3 +836,57 @@ async fn call_json_any(server: &Running, path: &str, version: Option<&str>) -> S
     assert_eq!(status, 200, "{path}: {text}");
     text
 }
+
+#[actix_web::test]
+async fn regenerate_without_a_payload_signs_the_stored_one_again() {
+    let (_dir, _core, server) = cdi_core();
+    let post = reqwest::Method::POST;
+    let created = call_json(
+        &server,
+        post.clone(),
+        "/recipe/session",
+        Some("5.4"),
+        Some(create_body("alice")),
+    )
+    .await;
+    let handle = created["session"]["handle"].clone();
+    call_json(
+        &server,
+        reqwest::Method::PUT,
+        "/recipe/jwt/data",
+        Some("5.4"),
+        Some(json!({"sessionHandle": handle, "userDataInJWT": {"stored": 2}})),
+    )
+    .await;
+    let regenerated = call_json(
+        &server,
+        post.clone(),
+        "/recipe/session/regenerate",
+        Some("5.4"),
+        Some(json!({"accessToken": created["accessToken"]["token"]})),
+    )
+    .await;
+    assert_eq!(
+        regenerated["session"]["userDataInJWT"],
+        json!({"stored": 2})
+    );
+    // A token that names no session: the core's UNAUTHORISED.
+    let (status, text) = call(
+        &server,
+        post.clone(),
+        "/recipe/session/regenerate",
+        Some("5.4"),
+        Some(json!({"accessToken": "not.a.token"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["status"],
+        "UNAUTHORISED"
+    );
+    // The liveness check answers the methods the core's does.
+    for method in [post, reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let (status, _, text) = send(&server, method.clone(), "/hello", &[], None).await;
+        assert_eq!((status, text.as_str()), (200, "Hello\n"), "{method}");
+    }
+}
