@@ -1,5 +1,6 @@
-//! `sessionward-core` as a process: it prints its address first, serves CDI 5.4 behind its
-//! api key, and refuses to start with a key the core would not accept.
+//! `sessionward-core` as a process: it prints its address first, serves the CDI behind its
+//! api key, takes the Java core's environment names, and refuses to start with a key the core
+//! would not accept or with two names of one setting that disagree.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -63,7 +64,10 @@ async fn serves_cdi_behind_its_api_key() {
         .await
         .unwrap();
     assert_eq!(versions.status(), 200);
-    assert_eq!(versions.text().await.unwrap(), r#"{"versions":["5.4"]}"#);
+    assert_eq!(
+        versions.text().await.unwrap(),
+        "{\"versions\":[\"2.21\",\"3.0\",\"3.1\",\"4.0\",\"5.0\",\"5.1\",\"5.2\",\"5.3\",\"5.4\",\"5.5\"]}\n"
+    );
     let refused = client
         .get(format!("{}/apiversion", core.base))
         .send()
@@ -219,7 +223,7 @@ async fn hello_and_readiness() {
 
     let hello = get("/hello").await.unwrap();
     assert_eq!(hello.status(), 200);
-    assert_eq!(hello.text().await.unwrap(), "Hello");
+    assert_eq!(hello.text().await.unwrap(), "Hello\n");
     let ready = get("/ready").await.unwrap();
     assert_eq!(ready.status(), 200, "public, and the database answers");
     assert_eq!(ready.text().await.unwrap(), "Ready");
@@ -373,4 +377,96 @@ async fn two_cores_on_one_postgres_database_share_sessions() {
         refreshed["session"]["handle"], created["session"]["handle"],
         "the second core refreshed the first one's session"
     );
+}
+
+/// The Java core's environment names and units (as its docker image reads them) configure
+/// the process like sessionward's own names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takes_the_java_cores_environment_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionward-core"))
+        .env("SUPERTOKENS_HOST", "127.0.0.1")
+        .env("SUPERTOKENS_PORT", "0")
+        .env("DATA_DIR", dir.path())
+        .env("API_KEYS", format!("other-key-0123456789abc, {API_KEY}"))
+        .env("ACCESS_TOKEN_VALIDITY", "120")
+        // Minutes, as the core's setting.
+        .env("REFRESH_TOKEN_VALIDITY", "60")
+        .env("ACCESS_TOKEN_SIGNING_KEY_DYNAMIC", "true")
+        // Hours.
+        .env("ACCESS_TOKEN_DYNAMIC_SIGNING_KEY_UPDATE_INTERVAL", "24")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sessionward-core");
+    let line = first_line(&mut child).unwrap_or_else(|stderr| panic!("did not start: {stderr}"));
+    let port = line
+        .trim()
+        .strip_prefix("listening on http://127.0.0.1:")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    let core = Core {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let created: serde_json::Value = client()
+        .post(format!("{}/recipe/session", core.base))
+        .header("api-key", API_KEY)
+        .header("cdi-version", "5.4")
+        .json(&serde_json::json!({
+            "userId": "u1",
+            "userDataInJWT": {},
+            "userDataInDatabase": {},
+            "enableAntiCsrf": false,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lifetime = |token: &serde_json::Value| {
+        token["expiry"].as_u64().unwrap() - token["createdTime"].as_u64().unwrap()
+    };
+    assert_eq!(lifetime(&created["accessToken"]), 120_000, "{created}");
+    let refresh = lifetime(&created["refreshToken"]);
+    assert_eq!(refresh, 3_600_000, "{created}");
+    // A path the core does not serve: its 404 text.
+    let unknown = client()
+        .get(format!("{}/no/such/path", core.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.text().await.unwrap(), "Not found\n");
+}
+
+/// A sessionward name and its Java core name set to different values: refused, without
+/// repeating the values (an api key is a secret).
+#[test]
+fn refuses_an_alias_and_its_java_name_that_disagree() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = command(dir.path(), API_KEY)
+        .env("API_KEYS", "another-key-0123456789abc")
+        .output()
+        .expect("run sessionward-core");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "nothing is served");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("API_KEY and API_KEYS name the same setting"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(API_KEY) && !stderr.contains("another-key"),
+        "{stderr}"
+    );
+    let output = command(dir.path(), API_KEY)
+        .env("PORT", "3999")
+        .env("SUPERTOKENS_PORT", "4000")
+        .output()
+        .expect("run sessionward-core");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PORT and SUPERTOKENS_PORT"));
 }

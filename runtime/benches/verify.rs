@@ -160,6 +160,7 @@ fn new_session(user: &str) -> NewSession {
         session_data: json!({}),
         enable_anti_csrf: false,
         use_dynamic_signing_key: true,
+        access_token_version: sessionward::core::AccessTokenVersion::default(),
     }
 }
 
@@ -466,7 +467,9 @@ fn bench_verify(c: &mut Criterion<BenchClock>) {
                                     refresh_token,
                                     anti_csrf_token: None,
                                     enable_anti_csrf: false,
-                                    use_dynamic_signing_key: true,
+                                    use_dynamic_signing_key: Some(true),
+                                    access_token_version:
+                                        sessionward::core::AccessTokenVersion::default(),
                                 })
                                 .await
                             })

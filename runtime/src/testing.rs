@@ -128,6 +128,7 @@ impl TestSession {
                 session_data: self.session_data,
                 enable_anti_csrf: false,
                 use_dynamic_signing_key: c.use_dynamic_signing_key,
+                access_token_version: crate::core::AccessTokenVersion::default(),
             })
             .await?;
         Ok(TestTokens {

@@ -46,6 +46,7 @@ async fn create(config: &SessionConfig, user: &str, anti_csrf: bool) -> CreatedS
             session_data: json!({}),
             enable_anti_csrf: anti_csrf,
             use_dynamic_signing_key: true,
+            access_token_version: crate::core::AccessTokenVersion::default(),
         })
         .await
         .unwrap()
@@ -231,7 +232,8 @@ async fn tokens_fresh_from_a_refresh_and_check_database_routes_skip_the_cache() 
             refresh_token: created.refresh_token.token.clone(),
             anti_csrf_token: None,
             enable_anti_csrf: false,
-            use_dynamic_signing_key: true,
+            use_dynamic_signing_key: Some(true),
+            access_token_version: crate::core::AccessTokenVersion::default(),
         })
         .await
         .unwrap()

@@ -1,5 +1,5 @@
 //! The CDI endpoints: request checks, then one [`SessionCore`](crate::core::SessionCore) call
-//! each, answered with the CDI 5.4 JSON shapes.
+//! each, answered with the JSON shapes of the request's CDI version.
 
 use std::time::Instant;
 
@@ -8,10 +8,11 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::input::{Body, Query, Reject};
+use super::input::{Body, Query, Reject, text_response};
 use super::routes::{self, Endpoint};
+use super::version::{self, CdiVersion, Requested};
 use super::{JWKS_REUSE, READY_TIMEOUT, State};
-use crate::core::wire::{CDI_VERSION, PUBLIC_TENANT, Session, TheftSession, Token, status};
+use crate::core::wire::{PUBLIC_TENANT, Session, TheftSession, Token, status};
 use crate::core::{
     CreatedSession, MAX_JWT_VALIDITY_SECS, NewJwt, NewSession, RefreshOutcome, RefreshRequest,
     RegenerateOutcome, VerifyOutcome, VerifyRequest,
@@ -25,36 +26,43 @@ pub(super) async fn handle(
     state: &State,
 ) -> Result<HttpResponse, Reject> {
     let target = routes::parse(req.path()).ok_or_else(Reject::not_found)?;
-    if let Some(app) = target.app
-        && app != PUBLIC_TENANT
-    {
-        return Err(Reject::new(
-            StatusCode::NOT_FOUND,
-            format!("AppId or tenantId not found => appid-{app}"),
-        ));
-    }
     let endpoint = target.endpoint;
+    if let Some(app) = target.app
+        && !app.eq_ignore_ascii_case(PUBLIC_TENANT)
+    {
+        // The only app is `public`; the core names the missing app and tenant.
+        let tenant = target
+            .tenant
+            .filter(|_| endpoint.is_tenant_scoped())
+            .unwrap_or(PUBLIC_TENANT);
+        return Err(not_found_in_core(app, tenant));
+    }
     if !endpoint.is_public() && !state.allows(req) {
         return Err(Reject::new(StatusCode::UNAUTHORIZED, "Invalid API key"));
     }
-    if endpoint.checks_cdi_version()
-        && let Some(version) = req.headers().get("cdi-version")
-        && version.as_bytes() != CDI_VERSION.as_bytes()
-    {
-        return Err(Reject::bad_request(format!(
-            "cdi-version {} not supported",
-            String::from_utf8_lossy(version.as_bytes())
-        )));
-    }
     let tenant = target.tenant.unwrap_or(PUBLIC_TENANT);
+    // The core's order: a malformed or too new version, then tenants before multitenancy
+    // (CDI 3.0), then whether this endpoint serves the version.
+    let requested = if endpoint == Endpoint::Ready {
+        Requested::Served(CdiVersion::LATEST)
+    } else {
+        Requested::parse(req.headers().get("cdi-version").map(|v| v.as_bytes()))?
+    };
+    if requested.or_latest() < CdiVersion::V3_0 && tenant != PUBLIC_TENANT {
+        return Err(Reject::new(StatusCode::NOT_FOUND, "Not found"));
+    }
+    let cdi = if endpoint.checks_cdi_version() {
+        requested.served()?
+    } else {
+        requested.or_latest()
+    };
     if !routes::is_valid_tenant(tenant) {
         return Err(Reject::bad_request("Invalid tenantId"));
     }
     if !endpoint.is_tenant_scoped() && tenant != PUBLIC_TENANT {
-        return Err(Reject::new(
-            StatusCode::NOT_FOUND,
-            format!("AppId or tenantId not found => {tenant} (this API is app-level)"),
-        ));
+        // App-level endpoints know only the public tenant: the core's answer for a tenant
+        // it does not have.
+        return Err(not_found_in_core(PUBLIC_TENANT, tenant));
     }
     tracing::debug!(method = %req.method(), ?endpoint, tenant, "CDI request");
 
@@ -63,10 +71,11 @@ pub(super) async fn handle(
     let post = method == Method::POST;
     let put = method == Method::PUT;
     match endpoint {
-        Endpoint::ApiVersion if get => Ok(ok_json(&json!({ "versions": [CDI_VERSION] }))),
-        Endpoint::Hello if get => Ok(HttpResponse::Ok()
-            .content_type("text/plain; charset=utf-8")
-            .body("Hello")),
+        Endpoint::ApiVersion if get => Ok(ok_json(&json!({ "versions": version::SUPPORTED }))),
+        // The core answers these four methods alike.
+        Endpoint::Hello if get || post || put || method == Method::DELETE => {
+            Ok(text_response(StatusCode::OK, "Hello"))
+        }
         Endpoint::Ready if get => Ok(ready(state).await),
         Endpoint::Jwks if get => jwks(state).await,
         Endpoint::JwtJwks if get => jwt_jwks(state).await,
@@ -76,13 +85,15 @@ pub(super) async fn handle(
             Query::parse(req.query_string())?.string("userId")?;
             Ok(ok_json(&json!({ "status": status::UNKNOWN_USER_ID_ERROR })))
         }
-        Endpoint::Session if post => create(state, tenant, &Body::parse(body)?).await,
+        Endpoint::Session if post => create(state, tenant, cdi, &Body::parse(body)?).await,
         // Session information is app-level: only creation takes a tenant.
-        Endpoint::Session if get && tenant != PUBLIC_TENANT => Err(Reject::not_found()),
-        Endpoint::Session if get => session_information(state, req).await,
-        Endpoint::Verify if post => verify(state, &Body::parse(body)?).await,
-        Endpoint::Refresh if post => refresh(state, &Body::parse(body)?).await,
-        Endpoint::Regenerate if post => regenerate(state, &Body::parse(body)?).await,
+        Endpoint::Session if get && tenant != PUBLIC_TENANT => {
+            Err(not_found_in_core(PUBLIC_TENANT, tenant))
+        }
+        Endpoint::Session if get => session_information(state, cdi, req).await,
+        Endpoint::Verify if post => verify(state, cdi, &Body::parse(body)?).await,
+        Endpoint::Refresh if post => refresh(state, cdi, &Body::parse(body)?).await,
+        Endpoint::Regenerate if post => regenerate(state, cdi, &Body::parse(body)?).await,
         Endpoint::Remove if post => remove(state, tenant, &Body::parse(body)?).await,
         Endpoint::UserHandles if get => user_handles(state, tenant, req).await,
         Endpoint::SessionData if put => {
@@ -114,6 +125,16 @@ pub(super) async fn handle(
     }
 }
 
+/// The core's 400 for an app or tenant it does not have:
+/// `AppId or tenantId not found => appId: <app>, tenantId: <tenant>` (ids in lower case).
+fn not_found_in_core(app: &str, tenant: &str) -> Reject {
+    Reject::bad_request(format!(
+        "AppId or tenantId not found => appId: {}, tenantId: {}",
+        app.to_ascii_lowercase(),
+        tenant.to_ascii_lowercase()
+    ))
+}
+
 /// `GET /ready`: 200 once the core answered a trivial query within [`READY_TIMEOUT`], else
 /// 503. The reason is logged, not sent: a load balancer only needs the status.
 async fn ready(state: &State) -> HttpResponse {
@@ -139,8 +160,13 @@ async fn ready(state: &State) -> HttpResponse {
     }
 }
 
+/// A JSON answer; as the core's, the body ends with a newline.
 fn ok_json(body: &Value) -> HttpResponse {
-    HttpResponse::Ok().json(body)
+    let mut bytes = body.to_string().into_bytes();
+    bytes.push(b'\n');
+    HttpResponse::Ok()
+        .content_type("application/json; charset=utf-8")
+        .body(bytes)
 }
 
 fn unauthorised(message: &str) -> HttpResponse {
@@ -157,11 +183,31 @@ fn ok_or_unauthorised(found: bool) -> HttpResponse {
 
 const SESSION_MISSING: &str = "Session does not exist.";
 
+/// The CDI `session` object as `cdi` shapes it: `tenantId` from CDI 3.0, `recipeUserId` from
+/// CDI 4.0.
+fn session_value(session: &crate::core::CoreSession, cdi: CdiVersion) -> Value {
+    let mut value = json!(Session::from(session));
+    without_newer_fields(&mut value, cdi);
+    value
+}
+
+/// Removes the session fields `cdi` does not know yet.
+fn without_newer_fields(value: &mut Value, cdi: CdiVersion) {
+    if let Some(fields) = value.as_object_mut() {
+        if cdi < CdiVersion::V3_0 {
+            fields.remove("tenantId");
+        }
+        if cdi < CdiVersion::V4_0 {
+            fields.remove("recipeUserId");
+        }
+    }
+}
+
 /// `{"status":"OK","session","accessToken","refreshToken","antiCsrfToken"?}` (create, refresh).
-fn created_json(created: &CreatedSession) -> Value {
+fn created_json(created: &CreatedSession, cdi: CdiVersion) -> Value {
     let mut body = json!({
         "status": status::OK,
-        "session": Session::from(&created.session),
+        "session": session_value(&created.session, cdi),
         "accessToken": Token::from(&created.access_token),
         "refreshToken": Token::from(&created.refresh_token),
     });
@@ -175,15 +221,21 @@ fn created_json(created: &CreatedSession) -> Value {
 fn session_json(
     session: &crate::core::CoreSession,
     token: Option<&crate::core::IssuedToken>,
+    cdi: CdiVersion,
 ) -> Value {
-    let mut body = json!({ "status": status::OK, "session": Session::from(session) });
+    let mut body = json!({ "status": status::OK, "session": session_value(session, cdi) });
     if let Some(token) = token {
         body["accessToken"] = json!(Token::from(token));
     }
     body
 }
 
-async fn create(state: &State, tenant: &str, body: &Body) -> Result<HttpResponse, Reject> {
+async fn create(
+    state: &State,
+    tenant: &str,
+    cdi: CdiVersion,
+    body: &Body,
+) -> Result<HttpResponse, Reject> {
     let new = NewSession {
         tenant_id: tenant.to_owned(),
         recipe_user_id: body.string("userId")?,
@@ -191,9 +243,10 @@ async fn create(state: &State, tenant: &str, body: &Body) -> Result<HttpResponse
         session_data: Value::Object(body.object("userDataInDatabase")?),
         enable_anti_csrf: body.boolean("enableAntiCsrf")?,
         use_dynamic_signing_key: body.opt_bool("useDynamicSigningKey")?.unwrap_or(true),
+        access_token_version: cdi.access_token_version(),
     };
     let created = state.core.create_session(new).await?;
-    Ok(ok_json(&created_json(&created)))
+    Ok(ok_json(&created_json(&created, cdi)))
 }
 
 /// `POST /recipe/jwt`: `{"status":"OK","jwt"}`. As the core: `algorithm`, `jwksDomain`,
@@ -232,19 +285,20 @@ async fn create_jwt(state: &State, body: &Body) -> Result<HttpResponse, Reject> 
     Ok(ok_json(&json!({ "status": status::OK, "jwt": jwt })))
 }
 
-async fn verify(state: &State, body: &Body) -> Result<HttpResponse, Reject> {
+/// `POST /recipe/session/verify`: `checkDatabase` is required, as by the core from CDI 2.21.
+async fn verify(state: &State, cdi: CdiVersion, body: &Body) -> Result<HttpResponse, Reject> {
     let request = VerifyRequest {
         access_token: body.string("accessToken")?,
         anti_csrf_token: body.opt_string("antiCsrfToken")?,
         do_anti_csrf_check: body.boolean("doAntiCsrfCheck")?,
         enable_anti_csrf: body.boolean("enableAntiCsrf")?,
-        check_database: body.opt_bool("checkDatabase")?.unwrap_or(false),
+        check_database: body.boolean("checkDatabase")?,
     };
     Ok(match state.core.verify_session(request).await? {
         VerifyOutcome::Ok {
             session,
             new_access_token,
-        } => ok_json(&session_json(&session, new_access_token.as_ref())),
+        } => ok_json(&session_json(&session, new_access_token.as_ref(), cdi)),
         VerifyOutcome::Unauthorised => {
             unauthorised("Either the session has ended or has been blacklisted")
         }
@@ -255,15 +309,28 @@ async fn verify(state: &State, body: &Body) -> Result<HttpResponse, Reject> {
     })
 }
 
-async fn refresh(state: &State, body: &Body) -> Result<HttpResponse, Reject> {
+/// `POST /recipe/session/refresh`. As the core: `useDynamicSigningKey` is required from CDI 5.0,
+/// optional in 3.x and 4.0, and ignored before (absent: the session keeps its key type).
+async fn refresh(state: &State, cdi: CdiVersion, body: &Body) -> Result<HttpResponse, Reject> {
+    let refresh_token = body.string("refreshToken")?;
+    let anti_csrf_token = body.opt_string("antiCsrfToken")?;
+    let enable_anti_csrf = body.boolean("enableAntiCsrf")?;
+    let use_dynamic_signing_key = if cdi >= CdiVersion::V5_0 {
+        Some(body.boolean("useDynamicSigningKey")?)
+    } else if cdi >= CdiVersion::V3_0 {
+        body.opt_bool("useDynamicSigningKey")?
+    } else {
+        None
+    };
     let request = RefreshRequest {
-        refresh_token: body.string("refreshToken")?,
-        anti_csrf_token: body.opt_string("antiCsrfToken")?,
-        enable_anti_csrf: body.boolean("enableAntiCsrf")?,
-        use_dynamic_signing_key: body.boolean("useDynamicSigningKey")?,
+        refresh_token,
+        anti_csrf_token,
+        enable_anti_csrf,
+        use_dynamic_signing_key,
+        access_token_version: cdi.access_token_version(),
     };
     Ok(match state.core.refresh_session(request).await? {
-        RefreshOutcome::Ok(created) => ok_json(&created_json(&created)),
+        RefreshOutcome::Ok(created) => ok_json(&created_json(&created, cdi)),
         RefreshOutcome::Unauthorised(message) => unauthorised(&message),
         RefreshOutcome::TokenTheftDetected {
             handle,
@@ -276,9 +343,17 @@ async fn refresh(state: &State, body: &Body) -> Result<HttpResponse, Reject> {
     })
 }
 
-async fn regenerate(state: &State, body: &Body) -> Result<HttpResponse, Reject> {
+/// `POST /recipe/session/regenerate`. As the core: without `userDataInJWT` the stored payload
+/// is signed again.
+async fn regenerate(state: &State, cdi: CdiVersion, body: &Body) -> Result<HttpResponse, Reject> {
     let access_token = body.string("accessToken")?;
-    let payload = body.object("userDataInJWT")?;
+    let payload = match body.opt_object("userDataInJWT")? {
+        Some(payload) => payload,
+        None => match stored_payload(state, &access_token).await? {
+            Some(payload) => payload,
+            None => return Ok(unauthorised(SESSION_MISSING)),
+        },
+    };
     Ok(
         match state
             .core
@@ -288,10 +363,30 @@ async fn regenerate(state: &State, body: &Body) -> Result<HttpResponse, Reject> 
             RegenerateOutcome::Ok {
                 session,
                 new_access_token,
-            } => ok_json(&session_json(&session, new_access_token.as_ref())),
+            } => ok_json(&session_json(&session, new_access_token.as_ref(), cdi)),
             RegenerateOutcome::Unauthorised => unauthorised(SESSION_MISSING),
         },
     )
+}
+
+/// The stored custom payload of the session `access_token` names; `None` when the token names
+/// none or the session does not exist. The token is not verified here: the core verifies it
+/// before it signs anything.
+async fn stored_payload(
+    state: &State,
+    access_token: &str,
+) -> Result<Option<serde_json::Map<String, Value>>, Reject> {
+    let Ok(token) = crate::token::parse_access_token(access_token) else {
+        return Ok(None);
+    };
+    let Some(handle) = token.payload.get("sessionHandle").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    Ok(state
+        .core
+        .session_information(handle.to_owned())
+        .await?
+        .map(|info| info.user_data_in_jwt))
 }
 
 async fn remove(state: &State, tenant: &str, body: &Body) -> Result<HttpResponse, Reject> {
@@ -361,10 +456,15 @@ async fn user_handles(
     ))
 }
 
-async fn session_information(state: &State, req: &HttpRequest) -> Result<HttpResponse, Reject> {
+async fn session_information(
+    state: &State,
+    cdi: CdiVersion,
+    req: &HttpRequest,
+) -> Result<HttpResponse, Reject> {
     let handle = Query::parse(req.query_string())?.string("sessionHandle")?;
     Ok(match state.core.session_information(handle).await? {
-        Some(info) => ok_json(&json!({
+        Some(info) => ok_json(&{
+            let mut body = json!({
             "status": status::OK,
             "sessionHandle": info.handle,
             "userId": info.user_id,
@@ -374,7 +474,10 @@ async fn session_information(state: &State, req: &HttpRequest) -> Result<HttpRes
             "expiry": info.expiry_ms,
             "timeCreated": info.time_created_ms,
             "tenantId": info.tenant_id,
-        })),
+            });
+            without_newer_fields(&mut body, cdi);
+            body
+        }),
         None => unauthorised(SESSION_MISSING),
     })
 }

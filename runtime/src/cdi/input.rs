@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 
 use crate::core::CoreError;
 
-/// A request the server turns down: status and `text/plain` message, as the core answers.
+/// A request the server turns down: status and `text/plain` message, as the core answers
+/// (its text answers end with a newline: the core writes them with `println`).
 #[derive(Debug)]
 pub(crate) struct Reject {
     status: StatusCode,
@@ -28,15 +29,30 @@ impl Reject {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
+    /// The text sent.
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     pub(crate) fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "Not Found")
+        Self::new(StatusCode::NOT_FOUND, "Not found")
     }
 
     pub(crate) fn into_response(self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .content_type("text/plain; charset=utf-8")
-            .body(self.message)
+        text_response(self.status, &self.message)
     }
+}
+
+/// A `text/plain` answer with the core's bytes: `text` and a newline. (The core labels them
+/// `text/html`; `text/plain` keeps a browser from rendering the echoed input.)
+pub(crate) fn text_response(status: StatusCode, text: &str) -> HttpResponse {
+    let mut body = String::with_capacity(text.len() + 1);
+    body.push_str(text);
+    body.push('\n');
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(body)
 }
 
 impl From<CoreError> for Reject {
@@ -107,6 +123,15 @@ impl Body {
             .ok_or_else(|| Self::invalid(name))
     }
 
+    /// Absent or `null` ⇒ `None`; another type than an object is a 400.
+    pub(crate) fn opt_object(&self, name: &str) -> Result<Option<Map<String, Value>>, Reject> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(map.clone())),
+            Some(_) => Err(Self::invalid(name)),
+        }
+    }
+
     pub(crate) fn object(&self, name: &str) -> Result<Map<String, Value>, Reject> {
         match self.0.get(name) {
             Some(Value::Object(map)) => Ok(map.clone()),
@@ -169,6 +194,9 @@ mod tests {
         assert_eq!(body.string("s").unwrap(), "x");
         assert!(body.boolean("b").unwrap());
         assert!(body.object("o").unwrap().is_empty());
+        assert!(body.opt_object("o").unwrap().is_some());
+        assert!(body.opt_object("n").unwrap().is_none());
+        assert!(body.opt_object("missing").unwrap().is_none());
         assert_eq!(body.strings("a").unwrap(), ["h"]);
         assert_eq!(body.opt_string("n").unwrap(), None);
         assert_eq!(body.opt_bool("missing").unwrap(), None);
@@ -178,6 +206,7 @@ mod tests {
             ("missing", body.string("missing").map(drop)),
             ("s", body.boolean("s").map(drop)),
             ("n", body.object("n").map(drop)),
+            ("s", body.opt_object("s").map(drop)),
             ("bad", body.strings("bad").map(drop)),
             ("f", body.integer("f").map(drop)),
             ("big", body.integer("big").map(drop)),

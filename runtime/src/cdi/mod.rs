@@ -1,5 +1,5 @@
-//! A [`SessionCore`] served over the SuperTokens Core Driver Interface (CDI 5.4), so that
-//! supertokens-node (or any backend SDK speaking CDI 5.4, or a sessionward
+//! A [`SessionCore`] served over the SuperTokens Core Driver Interface (CDI 2.21 to 5.5), so
+//! that supertokens-node (or any backend SDK speaking one of those versions, or a sessionward
 //! [`CoreClient`](crate::core::CoreClient)) can use it as its SuperTokens Core.
 //!
 //! [`configure`] mounts the session endpoints on an actix `App`; the `sessionward-core`
@@ -7,7 +7,7 @@
 //!
 //! | endpoint | auth |
 //! |---|---|
-//! | `GET /apiversion` → `{"versions":["5.4"]}` | api key |
+//! | `GET /apiversion` → `{"versions":["2.21","3.0",…,"5.5"]}` ([`CDI_VERSIONS`]) | api key |
 //! | `GET /.well-known/jwks.json` | public |
 //! | `GET /recipe/jwt/jwks` (deprecated) | api key |
 //! | `POST /recipe/jwt`: sign a JWT for other services (`Jwt.createJWT`) | api key |
@@ -21,16 +21,25 @@
 //! | `PUT /recipe/session/data`, `PUT /recipe/jwt/data` (and their deprecated `GET`s) | api key |
 //! | `GET /user/id` → `{"status":"UNKNOWN_USER_ID_ERROR"}` (no user store) | api key |
 //!
-//! Every path may be prefixed with `/appid-public`; other apps answer 404. Tenant-scoped
-//! endpoints take any tenant id of 1–64 letters, digits, `-` or `_`; app-level endpoints
-//! accept only the `public` tenant prefix. The api key comes in the `api-key` header, or as
-//! `Authorization: Bearer <key>` (or a bare `Authorization: <key>`).
+//! Every path may be prefixed with `/appid-public`. Tenant-scoped endpoints take any tenant id
+//! of 1–64 letters, digits, `-` or `_`; app-level endpoints accept only the `public` tenant
+//! prefix. The api key comes in the `api-key` header, or as `Authorization: Bearer <key>` (or a
+//! bare `Authorization: <key>`).
 //!
-//! Answers follow the core: HTTP 200 with a JSON `status` for logical outcomes
-//! (`UNAUTHORISED`, `TRY_REFRESH_TOKEN`, `TOKEN_THEFT_DETECTED`), `text/plain` errors
-//! otherwise: 400 for malformed input (`Field name 'userId' is invalid in JSON input`), 401
-//! `Invalid API key`, 404 for unknown apps, 405 for a wrong method, 500 or 503 when the core
-//! itself fails.
+//! **Versions**, read from the `cdi-version` header as the Java core reads it: none means 5.5;
+//! the answers have the shapes of the version asked (`tenantId` from 3.0, `recipeUserId` from
+//! 4.0) and create and refresh mint the access tokens it implies (v3 for 2.21, v4 for 3.x, v5
+//! from 4.0). A malformed value is 400 `cdi-version header is invalid`, one not served 400
+//! `cdi-version <value> not supported`, a tenant prefix before 3.0 404 `Not found`
+//! (docs/protocol.md §10.2).
+//!
+//! Answers follow the core byte for byte: HTTP 200 with a JSON `status` for logical outcomes
+//! (`UNAUTHORISED`, `TRY_REFRESH_TOKEN`, `TOKEN_THEFT_DETECTED`), text errors otherwise, each
+//! ending with a newline as the core's (labelled `text/plain`): 400 for malformed input
+//! (`Field name 'userId' is invalid in JSON input`) and for an unknown app or tenant
+//! (`AppId or tenantId not found => appId: a1, tenantId: public`), 401 `Invalid API key`, 404
+//! `Not found` ([`not_found`]), 405 `Method not supported`, 500 or 503 when the core itself
+//! fails.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,9 +53,33 @@ use crate::keys::KeySource;
 mod handlers;
 mod input;
 mod routes;
+mod version;
 
-/// The CDI version this module serves and [`CoreClient`](crate::core::CoreClient) requires.
+/// The CDI version [`CoreClient`](crate::core::CoreClient) speaks (one of
+/// [`CDI_VERSIONS`]).
 pub const CDI_VERSION: &str = wire::CDI_VERSION;
+
+/// The CDI versions [`configure`] serves, oldest first, as `GET /apiversion` lists them: 2.21
+/// (v3 access tokens), 3.0 and 3.1 (v4), 4.0 and 5.0 to 5.5 (v5).
+pub const CDI_VERSIONS: &[&str] = version::SUPPORTED;
+
+/// The core's answer to a path it does not serve: 404 `Not found` (and a newline). Mount it
+/// as the default service of an `App` that serves only the CDI, as the `sessionward-core`
+/// binary does:
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// use actix_web::{App, web};
+/// # fn app(core: Arc<dyn sessionward::core::SessionCore>) {
+/// let cdi = sessionward::cdi::configure(core, None);
+/// let app = App::new()
+///     .configure(cdi)
+///     .default_service(web::to(sessionward::cdi::not_found));
+/// # }
+/// ```
+pub async fn not_found() -> HttpResponse {
+    input::Reject::not_found().into_response()
+}
 
 /// Largest accepted request body.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -58,7 +91,8 @@ const JWKS_REUSE: Duration = Duration::from_secs(5);
 /// that timed out.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Mounts the CDI 5.4 session endpoints of `core` (see the [module docs](self)).
+/// Mounts the CDI session endpoints of `core`, for CDI 2.21 to 5.5 (see the
+/// [module docs](self)).
 ///
 /// `api_key`: the keys callers must present, separated by `,` as in the core's `api_keys`
 /// setting (so keys can be rotated); `None` (or only blanks) serves without a key, for

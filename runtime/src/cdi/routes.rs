@@ -70,8 +70,8 @@ impl Endpoint {
         matches!(self, Self::Hello | Self::Ready | Self::Jwks)
     }
 
-    /// Endpoints that read the `cdi-version` header (all but the version query and the
-    /// public ones).
+    /// Endpoints that need a served `cdi-version` (all but the version query and the public
+    /// ones, which refuse only a malformed or too new one, as the core's).
     pub(crate) fn checks_cdi_version(self) -> bool {
         !matches!(
             self,

@@ -69,6 +69,46 @@ impl fmt::Debug for IssuedToken {
     }
 }
 
+/// The version of the access tokens a core mints (docs/protocol.md §1.2).
+///
+/// The SuperTokens core mints the version its caller's CDI version implies: v5 from CDI 4.0
+/// on, v4 for CDI 3.x, v3 for CDI 2.21. Every current backend SDK speaks CDI 4.0 or newer, so
+/// the default is v5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[non_exhaustive]
+pub enum AccessTokenVersion {
+    /// v3: `sub`, `exp`, `iat` and the session fields; no tenant (always `public`).
+    V3,
+    /// v4: v3 with the tenant (`tId`).
+    V4,
+    /// v5: v4 with the recipe user id (`rsub`).
+    #[default]
+    V5,
+}
+
+impl AccessTokenVersion {
+    /// The version number, as in the token header's `version`.
+    #[must_use]
+    pub fn number(self) -> u8 {
+        match self {
+            Self::V3 => 3,
+            Self::V4 => 4,
+            Self::V5 => 5,
+        }
+    }
+
+    /// The version of that number, if a core mints it (3, 4 or 5).
+    #[must_use]
+    pub fn from_number(number: u8) -> Option<Self> {
+        match number {
+            3 => Some(Self::V3),
+            4 => Some(Self::V4),
+            5 => Some(Self::V5),
+            _ => None,
+        }
+    }
+}
+
 /// What [`SessionCore::create_session`] needs (CDI create).
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -84,6 +124,8 @@ pub struct NewSession {
     pub enable_anti_csrf: bool,
     /// Sign with the rotating dynamic key (`d-…`) rather than the static one (`s-…`).
     pub use_dynamic_signing_key: bool,
+    /// The version of the access token to mint (v5 unless serving an older CDI version).
+    pub access_token_version: AccessTokenVersion,
 }
 
 /// A freshly created or refreshed session.
@@ -173,8 +215,13 @@ pub struct RefreshRequest {
     pub anti_csrf_token: Option<String>,
     /// Whether anti-CSRF tokens are in use (VIA_TOKEN with cookies).
     pub enable_anti_csrf: bool,
-    /// Sign the new access token with the dynamic key (`d-…`) rather than the static one.
-    pub use_dynamic_signing_key: bool,
+    /// Sign the new access token with the dynamic key (`d-…`) rather than the static one;
+    /// `None` keeps the key type the session was signed with (CDI before 5.0 may leave it
+    /// out). The SuperTokens Core client sends `true` for `None`: CDI 5.4 requires the
+    /// field.
+    pub use_dynamic_signing_key: Option<bool>,
+    /// The version of the new access token (v5 unless serving an older CDI version).
+    pub access_token_version: AccessTokenVersion,
 }
 
 impl fmt::Debug for RefreshRequest {
@@ -182,6 +229,7 @@ impl fmt::Debug for RefreshRequest {
         f.debug_struct("RefreshRequest")
             .field("enable_anti_csrf", &self.enable_anti_csrf)
             .field("use_dynamic_signing_key", &self.use_dynamic_signing_key)
+            .field("access_token_version", &self.access_token_version)
             .finish_non_exhaustive()
     }
 }

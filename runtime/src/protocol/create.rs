@@ -98,6 +98,7 @@ pub(super) async fn create_in_core(
                 session_data,
                 enable_anti_csrf,
                 use_dynamic_signing_key: c.use_dynamic_signing_key,
+                access_token_version: crate::core::AccessTokenVersion::default(),
             },
             original,
         )

@@ -142,7 +142,8 @@ pub(super) async fn refresh_in_core(
                 refresh_token,
                 anti_csrf_token,
                 enable_anti_csrf,
-                use_dynamic_signing_key: config.inner().use_dynamic_signing_key,
+                use_dynamic_signing_key: Some(config.inner().use_dynamic_signing_key),
+                access_token_version: crate::core::AccessTokenVersion::default(),
             },
             original,
         )

@@ -1,5 +1,6 @@
-//! `cdi::configure` over raw HTTP: the api key, the core's 400/401/404/405 answers,
-//! and the exact CDI 5.4 JSON shapes supertokens-node reads.
+//! `cdi::configure` over raw HTTP: the api key, the core's 400/401/404/405 answers byte for
+//! byte, the exact CDI 5.4 JSON shapes supertokens-node reads, and the older CDI versions
+//! (2.21 to 5.5) with the access-token version each implies.
 
 use actix_web::{HttpResponse, get, web};
 use serde_json::{Value, json};
@@ -92,7 +93,7 @@ async fn the_api_key_is_required_except_on_public_endpoints() {
             (response.status().as_u16(), response.text().await.unwrap())
         }
     };
-    assert_eq!(get(vec![]).await, (401, "Invalid API key".to_owned()));
+    assert_eq!(get(vec![]).await, (401, "Invalid API key\n".to_owned()));
     assert_eq!(get(vec![("api-key", "wrong-key".into())]).await.0, 401);
     assert_eq!(
         get(vec![("authorization", "Bearer wrong".into())]).await.0,
@@ -106,7 +107,7 @@ async fn the_api_key_is_required_except_on_public_endpoints() {
     ] {
         assert_eq!(
             get(headers.clone()).await,
-            (200, r#"{"versions":["5.4"]}"#.to_owned()),
+            (200, format!("{}\n", json!({"versions": cdi::CDI_VERSIONS}))),
             "{headers:?}"
         );
     }
@@ -134,7 +135,7 @@ async fn the_api_key_is_required_except_on_public_endpoints() {
         );
     }
     let (status, _, body) = send(&server, reqwest::Method::GET, "/hello", &[], None).await;
-    assert_eq!((status, body.as_str()), (200, "Hello"));
+    assert_eq!((status, body.as_str()), (200, "Hello\n"));
     // Readiness: public, and the embedded core's store answers.
     let (status, content_type, body) =
         send(&server, reqwest::Method::GET, "/ready", &[], None).await;
@@ -278,7 +279,11 @@ async fn client_mistakes_are_400_text_never_500() {
     for (method, path, body, message) in cases {
         let method: reqwest::Method = method.parse().unwrap();
         let (status, content_type, text) = send(&server, method, path, &[KEY, CDI], *body).await;
-        assert_eq!((status, text.as_str()), (400, *message), "{path} {body:?}");
+        assert_eq!(
+            (status, text),
+            (400, format!("{message}\n")),
+            "{path} {body:?}"
+        );
         assert_eq!(content_type, "text/plain; charset=utf-8");
     }
 
@@ -292,7 +297,7 @@ async fn client_mistakes_are_400_text_never_500() {
     .await;
     assert_eq!(
         (status, text.as_str()),
-        (400, "cdi-version 9.9 not supported")
+        (400, "cdi-version 9.9 not supported\n")
     );
     let (status, _, text) = send(
         &server,
@@ -302,7 +307,7 @@ async fn client_mistakes_are_400_text_never_500() {
         Some(&create_body("u").to_string()),
     )
     .await;
-    assert_eq!((status, text.as_str()), (400, "Invalid tenantId"));
+    assert_eq!((status, text.as_str()), (400, "Invalid tenantId\n"));
 }
 
 #[actix_web::test]
@@ -318,7 +323,25 @@ async fn unknown_apps_paths_and_methods() {
     .await;
     assert_eq!(
         (status, text.as_str()),
-        (404, "AppId or tenantId not found => appid-a1")
+        (
+            400,
+            "AppId or tenantId not found => appId: a1, tenantId: public\n"
+        )
+    );
+    let (status, _, text) = send(
+        &server,
+        reqwest::Method::POST,
+        "/appid-A1/t1/recipe/session",
+        &[KEY, CDI],
+        Some(&create_body("u").to_string()),
+    )
+    .await;
+    assert_eq!(
+        (status, text.as_str()),
+        (
+            400,
+            "AppId or tenantId not found => appId: a1, tenantId: t1\n"
+        )
     );
     let (status, _, _) = send(
         &server,
@@ -329,17 +352,18 @@ async fn unknown_apps_paths_and_methods() {
     )
     .await;
     assert_eq!(status, 200);
-    // App-level endpoints take no tenant but public.
-    let (status, _, _) = send(
+    // App-level endpoints know only the public tenant, as a core without multitenancy.
+    let tenant_not_found = "AppId or tenantId not found => appId: public, tenantId: t1\n";
+    let (status, _, text) = send(
         &server,
         reqwest::Method::POST,
         "/t1/recipe/session/verify",
         &[KEY, CDI],
-        Some(r#"{"accessToken":"x","doAntiCsrfCheck":false,"enableAntiCsrf":false}"#),
+        Some(r#"{"accessToken":"x","doAntiCsrfCheck":false,"enableAntiCsrf":false,"checkDatabase":false}"#),
     )
     .await;
-    assert_eq!(status, 404);
-    let (status, _, _) = send(
+    assert_eq!((status, text.as_str()), (400, tenant_not_found));
+    let (status, _, text) = send(
         &server,
         reqwest::Method::GET,
         "/t1/recipe/session?sessionHandle=h",
@@ -347,7 +371,11 @@ async fn unknown_apps_paths_and_methods() {
         None,
     )
     .await;
-    assert_eq!(status, 404, "session information is app-level");
+    assert_eq!(
+        (status, text.as_str()),
+        (400, tenant_not_found),
+        "session information is app-level"
+    );
     let (status, _, text) = send(
         &server,
         reqwest::Method::GET,
@@ -356,7 +384,7 @@ async fn unknown_apps_paths_and_methods() {
         None,
     )
     .await;
-    assert_eq!((status, text.as_str()), (405, "Method not supported"));
+    assert_eq!((status, text.as_str()), (405, "Method not supported\n"));
     let (status, _, _) = send(&server, reqwest::Method::GET, "/no/such/path", &[KEY], None).await;
     assert_eq!(status, 404);
 }
@@ -431,7 +459,7 @@ async fn answers_have_the_cdi_5_4_shapes() {
     let try_refresh = post(
         &server,
         "/recipe/session/verify",
-        json!({"accessToken": format!("{access}x"), "doAntiCsrfCheck": false, "enableAntiCsrf": false}),
+        json!({"accessToken": format!("{access}x"), "doAntiCsrfCheck": false, "enableAntiCsrf": false, "checkDatabase": false}),
     )
     .await;
     assert_eq!(try_refresh["status"], "TRY_REFRESH_TOKEN");
@@ -450,7 +478,7 @@ async fn answers_have_the_cdi_5_4_shapes() {
     let promoted = post(
         &server,
         "/recipe/session/verify",
-        json!({"accessToken": refreshed["accessToken"]["token"], "doAntiCsrfCheck": false, "enableAntiCsrf": false}),
+        json!({"accessToken": refreshed["accessToken"]["token"], "doAntiCsrfCheck": false, "enableAntiCsrf": false, "checkDatabase": false}),
     )
     .await;
     assert_eq!(keys(&promoted), ["accessToken", "session", "status"]);
@@ -543,4 +571,322 @@ async fn answers_have_the_cdi_5_4_shapes() {
         serde_json::from_str::<Value>(&text).unwrap()["status"],
         "UNAUTHORISED"
     );
+}
+
+/// A CDI call with `cdi-version: version` (none when `None`): status and body.
+async fn call(
+    server: &Running,
+    method: reqwest::Method,
+    path: &str,
+    version: Option<&str>,
+    body: Option<Value>,
+) -> (u16, String) {
+    let mut headers = vec![KEY];
+    if let Some(version) = version {
+        headers.push(("cdi-version", version));
+    }
+    let body = body.map(|body| body.to_string());
+    let (status, _, text) = send(server, method, path, &headers, body.as_deref()).await;
+    (status, text)
+}
+
+async fn call_json(
+    server: &Running,
+    method: reqwest::Method,
+    path: &str,
+    version: Option<&str>,
+    body: Option<Value>,
+) -> Value {
+    let (status, text) = call(server, method, path, version, body).await;
+    assert_eq!(status, 200, "{version:?} {path}: {text}");
+    assert!(text.ends_with('\n'), "JSON answers end with a newline");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["status"], "OK", "{version:?} {path}: {text}");
+    answer
+}
+
+/// The `version` of an access token's header.
+fn token_version(token: &Value) -> String {
+    use base64::Engine as _;
+    let token = token["token"].as_str().unwrap();
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["version"].as_str().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn each_cdi_version_family_gets_its_shapes_and_token_version() {
+    let (_dir, _core, server) = cdi_core();
+    let post = reqwest::Method::POST;
+    // (cdi-version, token version, session fields)
+    let v2_21 = &["handle", "userDataInJWT", "userId"][..];
+    let v3 = &["handle", "tenantId", "userDataInJWT", "userId"][..];
+    let v4 = &[
+        "handle",
+        "recipeUserId",
+        "tenantId",
+        "userDataInJWT",
+        "userId",
+    ][..];
+    for (version, minted, fields) in [
+        (Some("2.21"), "3", v2_21),
+        (Some("3.0"), "4", v3),
+        (Some("3.1"), "4", v3),
+        (Some("4.0"), "5", v4),
+        (Some("5.0"), "5", v4),
+        (Some("5.4"), "5", v4),
+        (Some("5.5"), "5", v4),
+        (None, "5", v4),
+    ] {
+        let at = |what: &str| format!("{version:?} {what}");
+        let created = call_json(
+            &server,
+            post.clone(),
+            "/recipe/session",
+            version,
+            Some(create_body("alice")),
+        )
+        .await;
+        assert_eq!(keys(&created["session"]), fields, "{}", at("create"));
+        assert_eq!(
+            token_version(&created["accessToken"]),
+            minted,
+            "{}",
+            at("create")
+        );
+
+        let verify = |token: &Value| json!({"accessToken": token["token"], "doAntiCsrfCheck": false, "enableAntiCsrf": false, "checkDatabase": true});
+        let verified = call_json(
+            &server,
+            post.clone(),
+            "/recipe/session/verify",
+            version,
+            Some(verify(&created["accessToken"])),
+        )
+        .await;
+        assert_eq!(keys(&verified["session"]), fields, "{}", at("verify"));
+
+        // Before CDI 5.0 the key type may be left out of a refresh.
+        let mut refresh =
+            json!({"refreshToken": created["refreshToken"]["token"], "enableAntiCsrf": false});
+        if version.is_none_or(|v| v.starts_with('5')) {
+            let (status, text) = call(
+                &server,
+                post.clone(),
+                "/recipe/session/refresh",
+                version,
+                Some(refresh.clone()),
+            )
+            .await;
+            assert_eq!(
+                (status, text.as_str()),
+                (
+                    400,
+                    "Field name 'useDynamicSigningKey' is invalid in JSON input\n"
+                ),
+                "{}",
+                at("refresh")
+            );
+            refresh["useDynamicSigningKey"] = json!(true);
+        }
+        let refreshed = call_json(
+            &server,
+            post.clone(),
+            "/recipe/session/refresh",
+            version,
+            Some(refresh),
+        )
+        .await;
+        assert_eq!(keys(&refreshed["session"]), fields, "{}", at("refresh"));
+        assert_eq!(
+            token_version(&refreshed["accessToken"]),
+            minted,
+            "{}",
+            at("refresh")
+        );
+
+        // The first use of the refreshed token promotes it: a new token of the same version.
+        let promoted = call_json(
+            &server,
+            post.clone(),
+            "/recipe/session/verify",
+            version,
+            Some(verify(&refreshed["accessToken"])),
+        )
+        .await;
+        assert_eq!(
+            token_version(&promoted["accessToken"]),
+            minted,
+            "{}",
+            at("promotion")
+        );
+
+        let regenerated = call_json(
+            &server,
+            post.clone(),
+            "/recipe/session/regenerate",
+            version,
+            Some(json!({"accessToken": promoted["accessToken"]["token"], "userDataInJWT": {"custom": "y"}})),
+        )
+        .await;
+        assert_eq!(
+            keys(&regenerated["session"]),
+            fields,
+            "{}",
+            at("regenerate")
+        );
+        assert_eq!(
+            token_version(&regenerated["accessToken"]),
+            minted,
+            "{}",
+            at("regenerate")
+        );
+
+        let handle = created["session"]["handle"].as_str().unwrap();
+        let info = call_json(
+            &server,
+            reqwest::Method::GET,
+            &format!("/recipe/session?sessionHandle={handle}"),
+            version,
+            None,
+        )
+        .await;
+        let info_fields: Vec<&str> = keys(&info)
+            .into_iter()
+            .filter(|key| ["recipeUserId", "tenantId"].contains(key))
+            .collect();
+        let expected: Vec<&str> = fields
+            .iter()
+            .copied()
+            .filter(|key| ["recipeUserId", "tenantId"].contains(key))
+            .collect();
+        assert_eq!(info_fields, expected, "{}", at("session information"));
+    }
+}
+
+#[actix_web::test]
+async fn versions_are_checked_and_answered_as_the_core_does() {
+    let (_dir, _core, server) = cdi_core();
+    let get = reqwest::Method::GET;
+    let versions = call_json_any(&server, "/apiversion", None).await;
+    assert_eq!(
+        versions,
+        format!(
+            "{{\"versions\":[{}]}}\n",
+            [
+                "2.21", "3.0", "3.1", "4.0", "5.0", "5.1", "5.2", "5.3", "5.4", "5.5"
+            ]
+            .map(|v| format!("\"{v}\""))
+            .join(",")
+        )
+    );
+    for (path, version, status, text) in [
+        // Too new, or malformed: refused everywhere, even by the version query.
+        ("/apiversion", "5.6", 400, "cdi-version 5.6 not supported\n"),
+        ("/hello", "x", 400, "cdi-version header is invalid\n"),
+        (
+            "/recipe/session/user?userId=u",
+            "5.4-beta",
+            400,
+            "cdi-version header is invalid\n",
+        ),
+        // Older than 2.21, or not exactly a served version: refused by the session endpoints.
+        (
+            "/recipe/session/user?userId=u",
+            "2.20",
+            400,
+            "cdi-version 2.20 not supported\n",
+        ),
+        (
+            "/recipe/session/user?userId=u",
+            "5.4.0",
+            400,
+            "cdi-version 5.4.0 not supported\n",
+        ),
+        ("/apiversion", "2.20", 200, ""),
+        // Tenants came with CDI 3.0.
+        (
+            "/t1/recipe/session/user?userId=u",
+            "2.21",
+            404,
+            "Not found\n",
+        ),
+        (
+            "/t1/recipe/session/user?userId=u&fetchAcrossAllTenants=false",
+            "3.0",
+            200,
+            "",
+        ),
+    ] {
+        let (got_status, got_text) = call(&server, get.clone(), path, Some(version), None).await;
+        assert_eq!(got_status, status, "{path} {version}: {got_text}");
+        if status != 200 {
+            assert_eq!(got_text, text, "{path} {version}");
+        }
+    }
+}
+
+async fn call_json_any(server: &Running, path: &str, version: Option<&str>) -> String {
+    let (status, text) = call(server, reqwest::Method::GET, path, version, None).await;
+    assert_eq!(status, 200, "{path}: {text}");
+    text
+}
+
+#[actix_web::test]
+async fn regenerate_without_a_payload_signs_the_stored_one_again() {
+    let (_dir, _core, server) = cdi_core();
+    let post = reqwest::Method::POST;
+    let created = call_json(
+        &server,
+        post.clone(),
+        "/recipe/session",
+        Some("5.4"),
+        Some(create_body("alice")),
+    )
+    .await;
+    let handle = created["session"]["handle"].clone();
+    call_json(
+        &server,
+        reqwest::Method::PUT,
+        "/recipe/jwt/data",
+        Some("5.4"),
+        Some(json!({"sessionHandle": handle, "userDataInJWT": {"stored": 2}})),
+    )
+    .await;
+    let regenerated = call_json(
+        &server,
+        post.clone(),
+        "/recipe/session/regenerate",
+        Some("5.4"),
+        Some(json!({"accessToken": created["accessToken"]["token"]})),
+    )
+    .await;
+    assert_eq!(
+        regenerated["session"]["userDataInJWT"],
+        json!({"stored": 2})
+    );
+    // A token that names no session: the core's UNAUTHORISED.
+    let (status, text) = call(
+        &server,
+        post.clone(),
+        "/recipe/session/regenerate",
+        Some("5.4"),
+        Some(json!({"accessToken": "not.a.token"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["status"],
+        "UNAUTHORISED"
+    );
+    // The liveness check answers the methods the core's does.
+    for method in [post, reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let (status, _, text) = send(&server, method.clone(), "/hello", &[], None).await;
+        assert_eq!((status, text.as_str()), (200, "Hello\n"), "{method}");
+    }
 }

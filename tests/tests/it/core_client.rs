@@ -87,6 +87,7 @@ fn new_session(tenant: &str, user: &str) -> NewSession {
         session_data: json!({"n": 1}),
         enable_anti_csrf: false,
         use_dynamic_signing_key: true,
+        access_token_version: sessionward::core::AccessTokenVersion::default(),
     }
 }
 
@@ -105,7 +106,8 @@ fn refresh(token: &str) -> RefreshRequest {
         refresh_token: token.to_owned(),
         anti_csrf_token: None,
         enable_anti_csrf: false,
-        use_dynamic_signing_key: true,
+        use_dynamic_signing_key: Some(true),
+        access_token_version: sessionward::core::AccessTokenVersion::default(),
     }
 }
 
@@ -368,7 +370,7 @@ async fn app_prefix_public_works_and_other_apps_are_a_config_error() {
     match other.create_session(new_session("public", "alice")).await {
         Err(CoreError::Internal(message)) => {
             assert!(
-                message.contains("404") && message.contains("connection URI"),
+                message.contains("appId: other") && message.contains("connection URI"),
                 "{message}"
             )
         }

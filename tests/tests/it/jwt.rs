@@ -199,7 +199,11 @@ async fn the_cdi_server_refuses_bad_jwt_requests_with_a_400() {
         ("[]".to_owned(), "Invalid Json Input".to_owned()),
     ] {
         let (status, text) = post_jwt(&server, &body).await;
-        assert_eq!((status, text.as_str()), (400, message.as_str()), "{body}");
+        assert_eq!(
+            (status, text.as_str()),
+            (400, format!("{message}\n").as_str()),
+            "{body}"
+        );
     }
     // Without the api key: 401, as every non-public endpoint.
     let response = client()

@@ -26,6 +26,7 @@ async fn create(config: &SessionConfig, tenant: &str, user: &str) -> Created {
             session_data: json!({"device": "laptop"}),
             enable_anti_csrf: false,
             use_dynamic_signing_key: true,
+            access_token_version: sessionward::core::AccessTokenVersion::default(),
         })
         .await
         .expect("create a session");

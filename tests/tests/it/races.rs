@@ -321,6 +321,7 @@ async fn sigkill_child() {
                 session_data: json!({}),
                 enable_anti_csrf: false,
                 use_dynamic_signing_key: true,
+                access_token_version: sessionward::core::AccessTokenVersion::default(),
             })
             .await
             .expect("create");

@@ -296,6 +296,7 @@ async fn debug_output_never_contains_tokens() {
             session_data: json!({}),
             enable_anti_csrf: true,
             use_dynamic_signing_key: true,
+            access_token_version: sessionward::core::AccessTokenVersion::default(),
         })
         .await
         .unwrap();
@@ -307,7 +308,8 @@ async fn debug_output_never_contains_tokens() {
         refresh_token: created.refresh_token.token.clone(),
         anti_csrf_token: Some(anti_csrf.clone()),
         enable_anti_csrf: true,
-        use_dynamic_signing_key: true,
+        use_dynamic_signing_key: Some(true),
+        access_token_version: sessionward::core::AccessTokenVersion::default(),
     };
     let verify_request = VerifyRequest {
         access_token: created.access_token.token.clone(),

@@ -1,4 +1,4 @@
-//! Token material: v5 access tokens (docs/protocol.md §1.2, §1.4), opaque refresh tokens, and the
+//! Token material: v3, v4 and v5 access tokens (docs/protocol.md §1.2, §1.4), opaque refresh tokens, and the
 //! server secret that derives refresh-token children and anti-CSRF tokens deterministically.
 
 use std::fmt;
@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use super::keys::SigningKey;
-use crate::core::{CoreError, IssuedToken};
+use crate::core::{AccessTokenVersion, CoreError, IssuedToken};
 use crate::util::sha256_hex;
 
 /// Random bytes in a refresh token (base64url: 43 characters, cookie-safe).
@@ -18,16 +18,18 @@ const REFRESH_TOKEN_BYTES: usize = 32;
 /// Bytes of a newly generated server secret.
 pub(crate) const SECRET_BYTES: usize = 32;
 
-/// Everything a v5 access token says.
+/// Everything an access token says.
 #[derive(Debug)]
 pub(crate) struct AccessClaims<'a> {
+    /// The token version: v3 has neither `tId` nor `rsub`, v4 adds `tId`, v5 `rsub`.
+    pub(crate) version: AccessTokenVersion,
     /// `sessionHandle`.
     pub(crate) handle: &'a str,
     /// `sub`.
     pub(crate) user_id: &'a str,
-    /// `rsub`.
+    /// `rsub` (v5).
     pub(crate) recipe_user_id: &'a str,
-    /// `tId`.
+    /// `tId` (v4 and v5).
     pub(crate) tenant_id: &'a str,
     /// The custom payload (protected props already excluded).
     pub(crate) payload: &'a Map<String, Value>,
@@ -43,7 +45,9 @@ pub(crate) struct AccessClaims<'a> {
     pub(crate) expiry_ms: u64,
 }
 
-/// Signs a v5 access token with `key` (RS256).
+/// Signs an access token of `claims.version` with `key` (RS256): the header
+/// `{"alg":"RS256","typ":"JWT","version":"<n>","kid"}` and the payload fields of that version,
+/// as the SuperTokens core mints them.
 ///
 /// # Errors
 ///
@@ -74,10 +78,15 @@ pub(crate) fn mint_access_token(
             payload.insert(name.clone(), value.clone());
         }
     }
-    payload.insert("tId".into(), json!(claims.tenant_id));
-    payload.insert("rsub".into(), json!(claims.recipe_user_id));
+    if claims.version >= AccessTokenVersion::V4 {
+        payload.insert("tId".into(), json!(claims.tenant_id));
+    }
+    if claims.version >= AccessTokenVersion::V5 {
+        payload.insert("rsub".into(), json!(claims.recipe_user_id));
+    }
 
-    let header = json!({"alg": "RS256", "typ": "JWT", "version": "5", "kid": key.kid()});
+    let version = claims.version.number().to_string();
+    let header = json!({"alg": "RS256", "typ": "JWT", "version": version, "kid": key.kid()});
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),

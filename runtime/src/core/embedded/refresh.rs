@@ -128,7 +128,10 @@ impl Shared {
                 now_ms: now,
             })),
         };
-        let dynamic = request.use_dynamic_signing_key;
+        // Absent (older CDI versions): the key type the session was signed with, as the core.
+        let dynamic = request
+            .use_dynamic_signing_key
+            .unwrap_or(session.use_dynamic_key);
         let key_type = (session.use_dynamic_key != dynamic).then(|| {
             self.store
                 .set_key_type(session.handle.clone(), dynamic, now)
@@ -136,6 +139,7 @@ impl Shared {
         let access_token = self.sign_for(
             session,
             dynamic,
+            request.access_token_version,
             &child_hash1,
             Some(&mint::hash1(presented)),
             anti_csrf_token.as_deref(),

@@ -6,8 +6,8 @@ use super::mint::{self, AccessClaims, mint_access_token};
 use super::store::{RefreshTokenRecord, SessionRecord, UserSessions};
 use super::{Shared, core_session, reject_protected};
 use crate::core::{
-    CoreError, CoreSession, CreatedSession, IssuedToken, NewSession, RegenerateOutcome,
-    SessionInformation, VerifyOutcome, VerifyRequest,
+    AccessTokenVersion, CoreError, CoreSession, CreatedSession, IssuedToken, NewSession,
+    RegenerateOutcome, SessionInformation, VerifyOutcome, VerifyRequest,
 };
 use crate::token::PROTECTED_PROPS;
 use crate::token::{AccessTokenInfo, parse_access_token, verify_access_token};
@@ -27,11 +27,16 @@ impl Shared {
         mint_access_token(&key, claims)
     }
 
-    /// A new access token for a stored session with the full validity.
+    /// A new access token of `version` for a stored session with the full validity.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the claims of one token, named at each of the three call sites"
+    )]
     pub(super) fn sign_for(
         &self,
         session: &SessionRecord,
         dynamic: bool,
+        version: AccessTokenVersion,
         refresh_token_hash1: &str,
         parent_refresh_token_hash1: Option<&str>,
         anti_csrf_token: Option<&str>,
@@ -40,6 +45,7 @@ impl Shared {
         self.sign(
             dynamic,
             &AccessClaims {
+                version,
                 handle: &session.handle,
                 user_id: &session.user_id,
                 recipe_user_id: &session.recipe_user_id,
@@ -92,6 +98,7 @@ impl Shared {
         let access_token = self.sign_for(
             &session,
             session.use_dynamic_key,
+            new.access_token_version,
             &refresh_token_hash1,
             None,
             anti_csrf_token.as_deref(),
@@ -169,10 +176,11 @@ impl Shared {
                 });
             }
             // A promotion, an already promoted token, or a payload changed since signing:
-            // hand out a fresh token without the parent hash.
+            // hand out a fresh token without the parent hash, of the same version (as the core).
             let token = self.sign_for(
                 &session,
                 session.use_dynamic_key,
+                minted_version(&info)?,
                 &info.refresh_token_hash1,
                 None,
                 anti_csrf,
@@ -228,6 +236,8 @@ impl Shared {
         let token = self.sign(
             dynamic,
             &AccessClaims {
+                // The core re-signs with the version of the token it was given.
+                version: minted_version(&info)?,
                 handle: &session.handle,
                 user_id: &session.user_id,
                 recipe_user_id: &session.recipe_user_id,
@@ -335,6 +345,16 @@ impl Shared {
             .update_jwt_payload(handle, payload, self.now())
             .await?)
     }
+}
+
+/// The version of a verified token, which this core minted (so 3, 4 or 5).
+fn minted_version(info: &AccessTokenInfo) -> Result<AccessTokenVersion, CoreError> {
+    AccessTokenVersion::from_number(info.version).ok_or_else(|| {
+        CoreError::BadRequest(format!(
+            "access tokens of version {} are not minted by this core",
+            info.version
+        ))
+    })
 }
 
 /// The custom part of a token's payload.

@@ -13,7 +13,7 @@ use super::mint::{AccessClaims, hash1, hash2, mint_access_token};
 use super::options::Clock;
 use super::sqlite::{DB_FILE, SCHEMA_VERSION};
 use super::*;
-use crate::core::{IssuedToken, SessionCore};
+use crate::core::{AccessTokenVersion, IssuedToken, SessionCore};
 use crate::util::sha256_hex;
 
 /// 2027-01-15, an arbitrary fixed start for the manual clock.
@@ -54,6 +54,7 @@ fn new_session(user: &str) -> NewSession {
         session_data: json!({"db": 1}),
         enable_anti_csrf: false,
         use_dynamic_signing_key: true,
+        access_token_version: AccessTokenVersion::default(),
     }
 }
 
@@ -72,7 +73,8 @@ fn refresh_request(refresh_token: &str) -> RefreshRequest {
         refresh_token: refresh_token.to_owned(),
         anti_csrf_token: None,
         enable_anti_csrf: false,
-        use_dynamic_signing_key: true,
+        use_dynamic_signing_key: Some(true),
+        access_token_version: AccessTokenVersion::default(),
     }
 }
 
@@ -207,6 +209,119 @@ async fn created_session_verifies_locally_and_in_the_core() {
             .await
             .is_none()
     );
+}
+
+/// The protected fields each version carries (docs/protocol.md §1.4); the custom `role` too.
+fn claim_names(token: &IssuedToken) -> Vec<String> {
+    let mut names: Vec<String> = payload(token).keys().cloned().collect();
+    names.sort_unstable();
+    names
+}
+
+#[tokio::test]
+async fn each_access_token_version_is_minted_parsed_and_verified() {
+    let v3 = [
+        "antiCsrfToken",
+        "exp",
+        "iat",
+        "parentRefreshTokenHash1",
+        "refreshTokenHash1",
+        "role",
+        "sessionHandle",
+        "sub",
+    ];
+    for (version, extra) in [
+        (AccessTokenVersion::V3, &[][..]),
+        (AccessTokenVersion::V4, &["tId"][..]),
+        (AccessTokenVersion::V5, &["rsub", "tId"][..]),
+    ] {
+        let f = fixture();
+        let mut new = new_session("user-1");
+        new.access_token_version = version;
+        let created = f.core.create_session(new).await.unwrap();
+        let number = version.number();
+        let header = decode_segment(&created.access_token.token, 0);
+        assert_eq!(
+            Value::Object(header),
+            json!({"alg": "RS256", "typ": "JWT", "version": number.to_string(), "kid": format!("d-{START_MS}")})
+        );
+        let mut expected: Vec<&str> = v3.iter().chain(extra).copied().collect();
+        expected.sort_unstable();
+        assert_eq!(claim_names(&created.access_token), expected, "v{number}");
+
+        // Our parser reads the version from the header, and the signature verifies.
+        let cache = crate::keys::JwksCache::new(f.core.key_source());
+        let token = crate::token::parse_access_token(&created.access_token.token).unwrap();
+        assert_eq!(token.version, number);
+        let info = crate::token::verify_access_token(token, &cache, START_MS)
+            .await
+            .unwrap();
+        assert_eq!(
+            (info.user_id.as_str(), info.tenant_id.as_str()),
+            ("user-1", "public")
+        );
+
+        // A refresh mints the version it is asked for; the promotion at verify and a
+        // regeneration keep the version of the token they are given, as the core does.
+        let mut request = refresh_request(&created.refresh_token.token);
+        request.access_token_version = version;
+        let RefreshOutcome::Ok(child) = f.core.refresh_session(request).await.unwrap() else {
+            panic!("refresh failed");
+        };
+        assert_eq!(
+            decode_segment(&child.access_token.token, 0)["version"],
+            number.to_string()
+        );
+        let promoted = verified(&f.core, &child.access_token, false).await.unwrap();
+        assert_eq!(
+            decode_segment(&promoted.token, 0)["version"],
+            number.to_string()
+        );
+        assert_eq!(claim_names(&promoted), expected);
+        let RegenerateOutcome::Ok {
+            new_access_token: Some(regenerated),
+            ..
+        } = f
+            .core
+            .regenerate_access_token(
+                promoted.token.clone(),
+                payload(&created.access_token)
+                    .into_iter()
+                    .filter(|(k, _)| k == "role")
+                    .collect(),
+            )
+            .await
+            .unwrap()
+        else {
+            panic!("regenerate failed");
+        };
+        assert_eq!(
+            decode_segment(&regenerated.token, 0)["version"],
+            number.to_string()
+        );
+        assert_eq!(claim_names(&regenerated), expected);
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_without_a_key_type_keeps_the_sessions() {
+    let f = fixture();
+    let mut new = new_session("user-1");
+    new.use_dynamic_signing_key = false;
+    let created = f.core.create_session(new).await.unwrap();
+    assert!(kid(&created.access_token).starts_with("s-"));
+    let mut request = refresh_request(&created.refresh_token.token);
+    request.use_dynamic_signing_key = None;
+    let RefreshOutcome::Ok(child) = f.core.refresh_session(request).await.unwrap() else {
+        panic!("refresh failed");
+    };
+    assert!(kid(&child.access_token).starts_with("s-"));
+    let mut request = refresh_request(&child.refresh_token.token);
+    request.use_dynamic_signing_key = Some(true);
+    let RefreshOutcome::Ok(grandchild) = f.core.refresh_session(request).await.unwrap() else {
+        panic!("refresh failed");
+    };
+    assert!(kid(&grandchild.access_token).starts_with("d-"));
 }
 
 #[tokio::test]
@@ -442,7 +557,8 @@ async fn anti_csrf_tokens_are_checked_on_refresh_and_verify() {
         refresh_token: rt0.clone(),
         anti_csrf_token: token.map(str::to_owned),
         enable_anti_csrf: true,
-        use_dynamic_signing_key: true,
+        use_dynamic_signing_key: Some(true),
+        access_token_version: AccessTokenVersion::default(),
     };
     for wrong in [None, Some("nope")] {
         assert!(matches!(
@@ -802,7 +918,7 @@ async fn refresh_switches_the_key_type_on_request() {
     let f = fixture();
     let created = f.core.create_session(new_session("user-1")).await.unwrap();
     let mut request = refresh_request(&created.refresh_token.token);
-    request.use_dynamic_signing_key = false;
+    request.use_dynamic_signing_key = Some(false);
     let RefreshOutcome::Ok(child) = f.core.refresh_session(request).await.unwrap() else {
         panic!("refresh failed");
     };
@@ -1061,6 +1177,7 @@ async fn the_old_key_file_is_imported() {
     let old_token = mint_access_token(
         &old_key,
         &AccessClaims {
+            version: AccessTokenVersion::V5,
             handle: &handle,
             user_id: "user-1",
             recipe_user_id: "user-1",

@@ -44,8 +44,9 @@ const DEFAULT_RATE_LIMIT_RETRIES: u32 = 5;
 ///   [`CoreError::Unavailable`]: routes answer 503 with `Retry-After`, never a 401 that would
 ///   sign the browser out, and ordinary access tokens keep verifying from the cached signing
 ///   keys. 429 is retried on the same core (up to 5 times, 10 ms to 1 s apart, as Node does).
-///   400 is [`CoreError::BadRequest`]; a refused api key (401), an unknown app (404) or an
-///   incompatible core are [`CoreError::Internal`] with a message that names the fix.
+///   400 is [`CoreError::BadRequest`]; a refused api key (401), an unknown app or tenant
+///   (400 `AppId or tenantId not found`, or a 404) or an incompatible core are
+///   [`CoreError::Internal`] with a message that names the fix.
 /// * **Secrets.** Tokens and the api key are never logged, and `Debug` redacts the key.
 ///
 /// Cloning is cheap and clones share connections and the version check.

@@ -9,10 +9,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{CoreClient, Inner};
-use crate::core::wire::{PUBLIC_TENANT, Session, Token, status};
+use crate::core::wire::{CDI_VERSION, PUBLIC_TENANT, Session, Token, status};
 use crate::core::{
-    BoxFuture, CoreError, CreatedSession, NewJwt, NewSession, RefreshOutcome, RefreshRequest,
-    RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome, VerifyRequest,
+    AccessTokenVersion, BoxFuture, CoreError, CreatedSession, NewJwt, NewSession, RefreshOutcome,
+    RefreshRequest, RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome,
+    VerifyRequest,
 };
 use crate::keys::{KeySource, KeySourceError};
 
@@ -122,6 +123,18 @@ struct InformationAnswer {
     tenant_id: Option<String>,
 }
 
+/// The client speaks CDI 5.4, at which the core mints v5 access tokens only.
+fn v5_only(version: AccessTokenVersion) -> Result<(), CoreError> {
+    if version == AccessTokenVersion::V5 {
+        Ok(())
+    } else {
+        Err(CoreError::BadRequest(format!(
+            "a SuperTokens Core called with CDI {CDI_VERSION} mints v5 access tokens, not v{}",
+            version.number()
+        )))
+    }
+}
+
 impl SessionCore for CoreClient {
     fn key_source(&self) -> Arc<dyn KeySource> {
         Arc::new(CoreKeySource(Arc::clone(&self.inner)))
@@ -129,6 +142,7 @@ impl SessionCore for CoreClient {
 
     fn create_session(&self, new: NewSession) -> BoxFuture<'_, Result<CreatedSession, CoreError>> {
         Box::pin(async move {
+            v5_only(new.access_token_version)?;
             let path = tenant_path(&new.tenant_id, "/recipe/session");
             let answer: SessionAnswer = self
                 .inner
@@ -184,10 +198,12 @@ impl SessionCore for CoreClient {
     ) -> BoxFuture<'_, Result<RefreshOutcome, CoreError>> {
         Box::pin(async move {
             const PATH: &str = "/recipe/session/refresh";
+            v5_only(request.access_token_version)?;
             let mut body = json!({
                 "refreshToken": request.refresh_token,
                 "enableAntiCsrf": request.enable_anti_csrf,
-                "useDynamicSigningKey": request.use_dynamic_signing_key,
+                // CDI 5.4 requires the field; `true` is the SDKs' default.
+                "useDynamicSigningKey": request.use_dynamic_signing_key.unwrap_or(true),
             });
             if let Some(anti_csrf) = request.anti_csrf_token {
                 body["antiCsrfToken"] = Value::String(anti_csrf);

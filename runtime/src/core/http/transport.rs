@@ -325,6 +325,9 @@ fn error_chain(error: &reqwest::Error) -> String {
     text
 }
 
+/// How the core's 400 for an unknown app or tenant begins.
+const APP_OR_TENANT_NOT_FOUND: &str = "AppId or tenantId not found";
+
 /// The error for a non-200 answer (the 429 retries are done).
 fn status_error(
     host: &Host,
@@ -336,6 +339,12 @@ fn status_error(
     let text = error_text(headers, body);
     let core = host.base();
     match status.as_u16() {
+        // The core's answer for an app or tenant it does not have: a configuration mistake,
+        // not a bad request of the caller.
+        400 if text.starts_with(APP_OR_TENANT_NOT_FOUND) => configuration_error(format!(
+            "the SuperTokens core at {core} does not know the app or tenant of {path}: check the \
+             connection URI (app id, base path) and the tenant id ({text})"
+        )),
         400 => CoreError::BadRequest(format!("{path}: {text}")),
         // Configuration mistakes: logged here, as every call fails the same way until fixed.
         401 => configuration_error(format!(
@@ -459,6 +468,17 @@ mod tests {
         assert!(matches!(map(500), CoreError::Unavailable(_)));
         assert!(matches!(map(503), CoreError::Unavailable(_)));
         assert!(matches!(map(302), CoreError::Internal(_)));
+        let unknown_tenant = status_error(
+            &host,
+            "/t1/recipe/session",
+            StatusCode::BAD_REQUEST,
+            &text,
+            b"AppId or tenantId not found => appId: public, tenantId: t1\n",
+        );
+        assert!(
+            matches!(&unknown_tenant, CoreError::Internal(m) if m.contains("connection URI") && m.contains("tenantId: t1")),
+            "{unknown_tenant:?}"
+        );
     }
 
     #[test]
