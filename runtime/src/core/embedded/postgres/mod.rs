@@ -266,9 +266,10 @@ impl From<tokio_postgres::Error> for StoreError {
             // No answer from the server: the connection broke or could not be made (TLS
             // included: an untrusted certificate is an outage until it is fixed, never a
             // sign-out).
+            let text = with_causes(&error);
             return StoreError::Unavailable(match tls::certificate_hint(&error) {
-                Some(hint) => format!("{error} ({hint})"),
-                None => error.to_string(),
+                Some(hint) => format!("{text}; {hint}"),
+                None => text,
             });
         };
         let code = db.code();
@@ -291,6 +292,21 @@ impl From<tokio_postgres::Error> for StoreError {
             StoreError::Failed(text)
         }
     }
+}
+
+/// `error` and what caused it ("error performing TLS handshake: invalid peer certificate:
+/// UnknownIssuer"): tokio-postgres's own message leaves the cause out.
+fn with_causes(error: &tokio_postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl From<PoolError> for StoreError {

@@ -265,9 +265,9 @@ pub(crate) fn certificate_hint(error: &tokio_postgres::Error) -> Option<&'static
             .or_else(|| error.downcast_ref::<rustls::Error>());
         if let Some(rustls::Error::InvalidCertificate(_)) = rustls_error {
             return Some(
-                "the server's certificate must be signed by a trusted CA (the platform's, or \
-                 the one named by sslrootcert=<file>) and name the host connected to; \
-                 sslmode=disable connects without TLS",
+                "the server's certificate must chain to a trusted CA (those of \
+                 sslrootcert=<file> or postgres_root_certificate, else the platform's) and name \
+                 the host connected to; sslmode=disable connects without TLS",
             );
         }
         source = error.source();
