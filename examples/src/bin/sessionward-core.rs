@@ -8,7 +8,7 @@
 //! Environment: `HOST` (`127.0.0.1`; the address to listen on, as the core's `host`),
 //! `PORT` (3567; `0` picks a free port), `DATA_DIR` (`./core-data`), `DATABASE_URL`
 //! (`postgres://…`: sessions and keys in PostgreSQL instead, shared by every instance on that
-//! database), `API_KEY` (none: every
+//! database; TLS as its `sslmode` and `sslrootcert` say), `API_KEY` (none: every
 //! caller is trusted, which is allowed only on a loopback `HOST`; several keys may be given
 //! separated by `,`, each 20 or more letters, digits, `=` or `-`, as the core's `api_keys`),
 //! `ACCESS_TOKEN_VALIDITY_SECS` (3600), `REFRESH_TOKEN_VALIDITY_SECS` (8640000),

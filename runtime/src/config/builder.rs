@@ -120,12 +120,15 @@ impl SessionConfigBuilder {
     /// given, or `sslmode=disable` to connect without TLS on a private network.
     ///
     /// Trusted CAs: those in the PEM file named by the libpq-style URL parameter
-    /// `sslrootcert=<path>` (`postgres://app@db.example.com/app?sslmode=require&sslrootcert=/etc/ssl/db-ca.pem`,
-    /// or `sslrootcert='…'` in a `key=value` string) and those given to
-    /// [`postgres_root_certificate`](Self::postgres_root_certificate); when neither gives one,
-    /// the platform's CA certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured).
-    /// `sslrootcert=system` names the platform's explicitly. Client certificates (`sslcert`,
-    /// `sslkey`) are not supported.
+    /// `sslrootcert=<path>` (or `sslrootcert='…'` in a `key=value` string) and those given to
+    /// [`postgres_root_certificate`](Self::postgres_root_certificate), and only those; when
+    /// neither gives one, the platform's CA certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` are
+    /// honoured). `sslrootcert=system` names the platform's explicitly. Client certificates
+    /// (`sslcert`, `sslkey`) are not supported. For example:
+    ///
+    /// ```text
+    /// postgres://app:…@db.example.com:5432/app?sslmode=require&sslrootcert=/etc/ssl/db-ca.pem
+    /// ```
     ///
     /// # Startup and outages
     ///
