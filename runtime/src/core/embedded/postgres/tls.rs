@@ -18,7 +18,6 @@
 //! * The TLS client offers the ALPN protocol `postgresql`, as libpq does: PostgreSQL 17
 //!   requires it for `sslnegotiation=direct`, and servers without ALPN ignore it.
 
-use std::borrow::Cow;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -83,8 +82,8 @@ fn split_uri(url: &str) -> Option<SplitUrl> {
             .ok()?;
         match key.as_ref() {
             ROOT_CERT_PARAM => root_cert = Some(value.into_owned()),
-            "sslmode" if verifies(&value) => kept.push(Cow::Borrowed("sslmode=require")),
-            _ => kept.push(Cow::Borrowed(pair)),
+            "sslmode" if verifies(&value) => kept.push("sslmode=require"),
+            _ => kept.push(pair),
         }
     }
     let mut client = url[..start].to_owned();
