@@ -3,6 +3,9 @@
 # authentication (local test use only), data in a temporary directory.
 #
 #   eval "$(bash scripts/pg.sh start)"   # exports SESSIONWARD_TEST_DATABASE_URL and PG_TEST_DIR
+#   bash scripts/pg.sh start --tls CERT KEY  # the same with TLS (PEM server certificate and key):
+#                                            # TCP clients must use TLS (hostssl only); the Unix
+#                                            # socket in PG_TEST_DIR stays open without it
 #   bash scripts/pg.sh halt "$PG_TEST_DIR"     # stops the server, keeping its data
 #   bash scripts/pg.sh resume "$PG_TEST_DIR"   # starts it again on the same port
 #   bash scripts/pg.sh stop "$PG_TEST_DIR"     # stops it and removes everything
@@ -27,6 +30,15 @@ as_pg() {
 
 case "${1:-}" in
   start)
+    tls_cert=
+    tls_key=
+    if [ "${2:-}" = --tls ]; then
+      tls_cert=${3:?usage: pg.sh start --tls CERT KEY}
+      tls_key=${4:?usage: pg.sh start --tls CERT KEY}
+    elif [ -n "${2:-}" ]; then
+      echo "usage: pg.sh start [--tls CERT KEY]" >&2
+      exit 2
+    fi
     dir=$(mktemp -d /tmp/sessionward-pg.XXXXXX)
     chmod 755 "$dir"
     [ "$(id -u)" = 0 ] && chown postgres: "$dir"
@@ -35,8 +47,18 @@ case "${1:-}" in
       --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     # fsync=off: a throwaway cluster that never outlives a crash; the tests check semantics,
     # not the disk. Enough connections for several test binaries' pools at once.
-    echo "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off" \
-      >"$dir/options"
+    options="-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off"
+    if [ -n "$tls_cert" ]; then
+      # The server refuses a key file others can read, and must own it to read it at mode 0600.
+      install -m 644 "$tls_cert" "$dir/server.crt"
+      install -m 600 "$tls_key" "$dir/server.key"
+      [ "$(id -u)" = 0 ] && chown postgres: "$dir/server.crt" "$dir/server.key"
+      options="$options -c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
+      # Only TLS over TCP: a client that got in over 127.0.0.1 spoke TLS.
+      printf '%s\n' 'local all all trust' 'hostssl all all 127.0.0.1/32 trust' \
+        | as_pg tee "$dir/data/pg_hba.conf" >/dev/null
+    fi
+    echo "$options" >"$dir/options"
     as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
       -o "$(cat "$dir/options")" start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     echo "export PG_TEST_DIR=$dir"
@@ -57,7 +79,7 @@ case "${1:-}" in
     rm -rf "$dir"
     ;;
   *)
-    echo "usage: pg.sh start | halt DIR | resume DIR | stop DIR" >&2
+    echo "usage: pg.sh start [--tls CERT KEY] | halt DIR | resume DIR | stop DIR" >&2
     exit 2
     ;;
 esac

@@ -8,7 +8,7 @@
 //! `VERIFIED_TOKEN_CACHE` (`on` = 10 000 tokens, `off` or a capacity; default: the library's,
 //! on with 10 000; used by `bench/load.sh`).
 //! `DATABASE_URL` (`postgres://…`: the embedded core on PostgreSQL, shared by every instance,
-//! instead of `DATA_DIR`). `CORE_URI` (a SuperTokens Core, `;`-separated cores, instead of the
+//! instead of `DATA_DIR`; TLS as its `sslmode` and `sslrootcert` say). `CORE_URI` (a SuperTokens Core, `;`-separated cores, instead of the
 //! embedded core) and `CORE_API_KEY`. `SESSION_EXPIRED_STATUS` (401; 440 for the older SuperTokens contract).
 //!
 //! The app is wrapped in [`SessionMiddleware`] ([`middleware`]):

@@ -19,7 +19,7 @@
 //! | — | `ACCESS_TOKEN_DYNAMIC_SIGNING_KEY_UPDATE_INTERVAL` (**hours**, at least 1; also `ACCESS_TOKEN_SIGNING_KEY_UPDATE_INTERVAL`) | 168 |
 //! | — | `ACCESS_TOKEN_SIGNING_KEY_DYNAMIC` (`true`/`false`: checked, no effect, as in the core for CDI 2.21 and newer) | `true` |
 //! | `DATA_DIR` | — | `./core-data` |
-//! | `DATABASE_URL` (`postgres://…`: sessions and keys in PostgreSQL instead, shared by every instance on that database) | — | none |
+//! | `DATABASE_URL` (`postgres://…`: sessions and keys in PostgreSQL instead, shared by every instance on that database; TLS as its `sslmode` and `sslrootcert` say) | — | none |
 //! | `SHUTDOWN_TIMEOUT_SECS` | — | 30 |
 //!
 //! A new dynamic signing key is published 60 s before it signs, as the core's; with the

@@ -34,6 +34,8 @@ pub struct SessionConfigBuilder {
     // Holds a password: never printed (the builder's `Debug` leaves it out).
     #[cfg(feature = "postgres")]
     postgres_url: Option<String>,
+    #[cfg(feature = "postgres")]
+    postgres_root_certificates: Vec<Vec<u8>>,
     core: Option<Arc<dyn SessionCore>>,
     #[cfg(any(feature = "embedded", feature = "postgres"))]
     embedded: EmbeddedCoreOptions,
@@ -98,9 +100,37 @@ impl SessionConfigBuilder {
     /// created on one instance verifies, refreshes and signs out on any other.
     ///
     /// `url` is a `postgres://user:password@host:port/dbname` URL or a `key=value` connection
-    /// string; the password never appears in logs, `Debug` output or errors. Connections are
-    /// made without TLS (a URL with `sslmode=require` fails), so keep the database on a
-    /// private network. Replaces an earlier [`data_dir`](Self::data_dir).
+    /// string; the password never appears in logs, `Debug` output or errors. Replaces an
+    /// earlier [`data_dir`](Self::data_dir).
+    ///
+    /// # TLS
+    ///
+    /// The URL's `sslmode` says when connections use TLS (rustls):
+    ///
+    /// * `disable`: never.
+    /// * `prefer` (the default when `sslmode` is absent): when the server offers it.
+    /// * `require` (and libpq's `verify-ca` and `verify-full`, which mean the same here): always;
+    ///   a server without TLS is refused.
+    ///
+    /// Whenever TLS is used, the server's certificate **and host name are verified**: the
+    /// certificate must chain to a trusted CA and name the host of the URL (its DNS name or IP
+    /// address). This is stricter than libpq, whose `prefer` and `require` accept any
+    /// certificate; an unverified mode is not offered. So a server that offers TLS with a
+    /// certificate of its own CA (many managed databases, or a self-signed one) needs that CA
+    /// given, or `sslmode=disable` to connect without TLS on a private network.
+    ///
+    /// Trusted CAs: those in the PEM file named by the libpq-style URL parameter
+    /// `sslrootcert=<path>` (or `sslrootcert='…'` in a `key=value` string) and those given to
+    /// [`postgres_root_certificate`](Self::postgres_root_certificate), and only those; when
+    /// neither gives one, the platform's CA certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` are
+    /// honoured). `sslrootcert=system` names the platform's explicitly. Client certificates
+    /// (`sslcert`, `sslkey`) are not supported. For example:
+    ///
+    /// ```text
+    /// postgres://app:…@db.example.com:5432/app?sslmode=require&sslrootcert=/etc/ssl/db-ca.pem
+    /// ```
+    ///
+    /// # Startup and outages
     ///
     /// [`build`](Self::build) connects and migrates before it returns, blocking the calling
     /// thread (up to 30 s), so a wrong URL or an unreachable database fails at startup with
@@ -127,6 +157,32 @@ impl SessionConfigBuilder {
         {
             self.data_dir = None;
         }
+        self
+    }
+
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    /// Trust the CA certificate(s) of this PEM document for TLS to the
+    /// [`postgres`](Self::postgres) database, as the URL's `sslrootcert=<path>` does; each call
+    /// adds more. Once any CA is given this way or by `sslrootcert`, only the given CAs are
+    /// trusted, not the platform's. A document without a certificate fails
+    /// [`build`](Self::build) with [`ConfigError::Postgres`].
+    ///
+    /// ```no_run
+    /// use sessionward::SessionConfig;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ca = std::env::var("DATABASE_CA_PEM")?; // e.g. from a secret store
+    /// let config = SessionConfig::builder()
+    ///     .api_domain("https://api.example.com")
+    ///     .website_domain("https://example.com")
+    ///     .postgres("postgres://app@db.internal:5432/app?sslmode=require")
+    ///     .postgres_root_certificate(ca)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn postgres_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.postgres_root_certificates.push(pem.into());
         self
     }
 
@@ -624,30 +680,32 @@ impl SessionConfigBuilder {
             } else {
                 AntiCsrf::None
             });
-        let core: Arc<dyn SessionCore> =
-            match self.core {
-                Some(core) => core,
-                #[cfg(feature = "postgres")]
-                None if self.postgres_url.is_some() => {
-                    let url = self.postgres_url.unwrap_or_default();
-                    Arc::new(EmbeddedCore::open_postgres(&url, self.embedded).map_err(
-                        |source| ConfigError::Postgres {
+        let core: Arc<dyn SessionCore> = match self.core {
+            Some(core) => core,
+            #[cfg(feature = "postgres")]
+            None if self.postgres_url.is_some() => {
+                let url = self.postgres_url.unwrap_or_default();
+                let roots = self.postgres_root_certificates;
+                Arc::new(
+                    EmbeddedCore::open_postgres(&url, roots, self.embedded).map_err(|source| {
+                        ConfigError::Postgres {
                             target: crate::core::embedded::postgres_target(&url),
                             source,
-                        },
-                    )?)
-                }
-                #[cfg(feature = "embedded")]
-                None => match self.data_dir {
-                    Some(dir) => Arc::new(
-                        EmbeddedCore::open(&dir, self.embedded)
-                            .map_err(|source| ConfigError::Embedded { path: dir, source })?,
-                    ),
-                    None => return Err(ConfigError::NoCore),
-                },
-                #[cfg(not(feature = "embedded"))]
+                        }
+                    })?,
+                )
+            }
+            #[cfg(feature = "embedded")]
+            None => match self.data_dir {
+                Some(dir) => Arc::new(
+                    EmbeddedCore::open(&dir, self.embedded)
+                        .map_err(|source| ConfigError::Embedded { path: dir, source })?,
+                ),
                 None => return Err(ConfigError::NoCore),
-            };
+            },
+            #[cfg(not(feature = "embedded"))]
+            None => return Err(ConfigError::NoCore),
+        };
         // Revocations through the core evict the sessions' cached tokens.
         let verified_tokens = crate::cache::VerifiedTokenCache::new(
             self.verified_token_cache

@@ -18,6 +18,7 @@ mod middleware;
 mod node_options;
 mod observability;
 mod postgres;
+mod postgres_tls;
 mod properties;
 mod races;
 mod secrets;

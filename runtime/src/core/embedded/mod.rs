@@ -150,17 +150,25 @@ impl EmbeddedCore {
 
     /// Opens the core over the PostgreSQL database at `url` (migrated to the current schema);
     /// creates signing keys on first use. Blocks until the database answered.
+    /// `root_certificates` (PEM documents) are CAs trusted for TLS besides the URL's
+    /// `sslrootcert`.
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for an unusable URL, `ResourceBusy` when the database cannot be
-    /// reached, `InvalidData` for a schema of a newer version; never with the URL's password.
+    /// `InvalidInput` for an unusable URL or CA certificate, `ResourceBusy` when the database
+    /// cannot be reached, `InvalidData` for a schema of a newer version; never with the URL's
+    /// password.
     #[cfg(feature = "postgres")]
-    pub(crate) fn open_postgres(url: &str, options: EmbeddedCoreOptions) -> io::Result<Self> {
+    pub(crate) fn open_postgres(
+        url: &str,
+        root_certificates: Vec<Vec<u8>>,
+        options: EmbeddedCoreOptions,
+    ) -> io::Result<Self> {
         let store = postgres::PostgresStore::open(
             url,
             &postgres::PostgresOptions {
                 connect_timeout: options.busy_timeout,
+                root_certificates,
             },
         )?;
         Self::with_store(Arc::new(store), None, options)
@@ -257,11 +265,7 @@ fn core_to_io(error: CoreError) -> io::Error {
 /// password, for messages (`<unparsable URL>` if it cannot be read).
 #[cfg(feature = "postgres")]
 pub(crate) fn postgres_target(url: &str) -> String {
-    use std::str::FromStr as _;
-    tokio_postgres::Config::from_str(url).map_or_else(
-        |_| "<unparsable PostgreSQL URL>".to_owned(),
-        |config| postgres::redacted_target(&config),
-    )
+    postgres::url_target(url).unwrap_or_else(|| "<unparsable PostgreSQL URL>".to_owned())
 }
 
 /// Creates `dir` (and parents), owner-only where it is new.

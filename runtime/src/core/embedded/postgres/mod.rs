@@ -20,10 +20,11 @@
 //! * The connection URL may hold a password: it is kept only inside the client configuration,
 //!   never in `Debug` output, logs or error messages ([`redacted_target`]).
 //!
-//! Connections are made without TLS (`NoTls`): a URL with `sslmode=require` is refused.
+//! * Connections use TLS as the URL's `sslmode` asks, always verifying the server's
+//!   certificate and name (`tls.rs` says which CAs are trusted and why).
 //!
 //! This file opens the store; `schema.rs` holds the migrations, `queries.rs` the SQL of each
-//! store operation.
+//! store operation, `tls.rs` the TLS settings.
 
 use std::fmt;
 use std::future::Future;
@@ -34,13 +35,14 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, Pool, PoolError, Runtime};
 use tokio::sync::oneshot;
-use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
 use super::store::{StoreError, StoreFuture};
 
 mod queries;
 mod schema;
+mod tls;
 
 /// Most pooled connections per store (per app instance).
 const MAX_CONNECTIONS: usize = 16;
@@ -55,6 +57,9 @@ pub(crate) struct PostgresOptions {
     /// How long a call waits for a connection (a free pooled one, or a new one) before the
     /// store answers "unavailable".
     pub(crate) connect_timeout: Duration,
+    /// CA certificates (PEM documents) trusted for TLS besides the URL's `sslrootcert`; with
+    /// neither, the platform's are.
+    pub(crate) root_certificates: Vec<Vec<u8>>,
 }
 
 /// The PostgreSQL session store (see the module docs).
@@ -82,11 +87,12 @@ impl PostgresStore {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for an unusable URL, `InvalidData` for a schema written by a newer
-    /// version, `ResourceBusy` when the database cannot be reached; messages never contain the
-    /// URL's password.
+    /// `InvalidInput` for an unusable URL or CA certificate, `InvalidData` for a schema
+    /// written by a newer version, `ResourceBusy` when the database cannot be reached (TLS
+    /// failures included); messages never contain the URL's password.
     pub(crate) fn open(url: &str, options: &PostgresOptions) -> io::Result<Self> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|error| {
+        let split = tls::split_url(url);
+        let mut config = tokio_postgres::Config::from_str(&split.client).map_err(|error| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 redact(&format!("invalid PostgreSQL URL: {error}"), url),
@@ -99,12 +105,24 @@ impl PostgresStore {
             config.application_name("sessionward");
         }
         let target = redacted_target(&config);
+        let in_target =
+            |error: io::Error| io::Error::new(error.kind(), format!("{target}: {error}"));
+        let mut roots = match &split.root_cert_file {
+            Some(path) => tls::read_root_cert_file(path).map_err(in_target)?,
+            None => Vec::new(),
+        };
+        for (i, pem) in options.root_certificates.iter().enumerate() {
+            let what = format!("postgres_root_certificate #{}", i + 1);
+            roots.extend(tls::pem_certificates(pem, &what).map_err(in_target)?);
+        }
+        let tls =
+            tls::connector(roots, config.get_ssl_mode() != SslMode::Disable).map_err(in_target)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(WORKER_THREADS)
             .thread_name("sessionward-pg")
             .enable_all()
             .build()?;
-        let pool = Pool::builder(Manager::new(config, NoTls))
+        let pool = Pool::builder(Manager::new(config, tls))
             .max_size(MAX_CONNECTIONS)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(options.connect_timeout))
@@ -186,6 +204,13 @@ impl Drop for PostgresStore {
     }
 }
 
+/// `postgres://user@host:port/dbname` of a connection URL (with TLS parameters of its own),
+/// without the password; `None` if it cannot be read.
+pub(crate) fn url_target(url: &str) -> Option<String> {
+    let config = tokio_postgres::Config::from_str(&tls::split_url(url).client).ok()?;
+    Some(redacted_target(&config))
+}
+
 /// `postgres://user@host:port/dbname` of a client configuration, without the password.
 pub(crate) fn redacted_target(config: &tokio_postgres::Config) -> String {
     use tokio_postgres::config::Host;
@@ -238,8 +263,14 @@ fn redact(message: &str, url: &str) -> String {
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
         let Some(db) = error.as_db_error() else {
-            // No answer from the server: the connection broke or could not be made.
-            return StoreError::Unavailable(error.to_string());
+            // No answer from the server: the connection broke or could not be made (TLS
+            // included: an untrusted certificate is an outage until it is fixed, never a
+            // sign-out).
+            let text = with_causes(&error);
+            return StoreError::Unavailable(match tls::certificate_hint(&error) {
+                Some(hint) => format!("{text}; {hint}"),
+                None => text,
+            });
         };
         let code = db.code();
         // Only the message and the code: the detail may quote a row's values.
@@ -261,6 +292,21 @@ impl From<tokio_postgres::Error> for StoreError {
             StoreError::Failed(text)
         }
     }
+}
+
+/// `error` and what caused it ("error performing TLS handshake: invalid peer certificate:
+/// UnknownIssuer"): tokio-postgres's own message leaves the cause out.
+fn with_causes(error: &tokio_postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl From<PoolError> for StoreError {
@@ -314,6 +360,7 @@ mod tests {
             "postgres://app:hunter2@db:notaport/x",
             &PostgresOptions {
                 connect_timeout: Duration::from_secs(1),
+                root_certificates: Vec::new(),
             },
         )
         .unwrap_err();
