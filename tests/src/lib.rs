@@ -167,6 +167,72 @@ pub async fn fresh_database(test: &str) -> Option<String> {
     Some(url.into())
 }
 
+/// Runs `scripts/pg.sh` with `args` and returns what it printed.
+fn pg_sh(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
+    let output = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run scripts/pg.sh");
+    assert!(
+        output.status.success(),
+        "pg.sh {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("pg.sh prints text")
+}
+
+/// A PostgreSQL cluster of a test's own (`scripts/pg.sh`), removed on drop: one the test may
+/// stop, start again or reconfigure without disturbing the other tests' server. Blocking:
+/// call from `spawn_blocking` in async tests.
+#[derive(Debug)]
+pub struct PgCluster {
+    /// Its directory (`PG_TEST_DIR`): data, options, the Unix socket, `server.crt`.
+    pub dir: std::path::PathBuf,
+    /// Its superuser URL over TCP.
+    pub url: String,
+}
+
+impl PgCluster {
+    /// Starts a cluster; `args` go to `pg.sh start` (`["--tls", cert, key]`).
+    pub fn start(args: &[&str]) -> Self {
+        let printed = pg_sh(&[&["start"], args].concat());
+        let value = |name: &str| {
+            printed
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("export {name}=")))
+                .unwrap_or_else(|| panic!("pg.sh start printed no {name}: {printed}"))
+                .to_owned()
+        };
+        Self {
+            dir: value("PG_TEST_DIR").into(),
+            url: value("SESSIONWARD_TEST_DATABASE_URL"),
+        }
+    }
+
+    /// Stops the server (fast shutdown: its connections are closed), keeping its data.
+    pub fn halt(&self) {
+        pg_sh(&["halt", self.dir.to_str().expect("a UTF-8 path")]);
+    }
+
+    /// Starts the server again on the same port.
+    pub fn resume(&self) {
+        pg_sh(&["resume", self.dir.to_str().expect("a UTF-8 path")]);
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
+        let _ = std::process::Command::new("bash")
+            .arg(script)
+            .arg("stop")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
 /// Where the embedded core keeps its sessions and keys in a test run on both stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sessionward::{SessionConfig, SessionConfigBuilder, SessionError, Tenants, VerifyOptions};
-use sessionward_tests::{client, fresh_database};
+use sessionward_tests::{PgCluster, client, fresh_database};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -418,78 +418,20 @@ async fn an_unreachable_database_is_a_503_and_the_pool_recovers() {
     verify(&config, &access1, true).await.unwrap().unwrap();
 }
 
-/// A PostgreSQL cluster of this test's own (`scripts/pg.sh`), removed on drop, so that it can
-/// be stopped and started without disturbing the other tests' server.
-struct OwnCluster {
-    dir: String,
-    url: String,
-}
-
-impl OwnCluster {
-    fn script(command: &[&str]) -> String {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
-        let output = std::process::Command::new("bash")
-            .arg(script)
-            .args(command)
-            .output()
-            .expect("run scripts/pg.sh");
-        assert!(
-            output.status.success(),
-            "pg.sh {command:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("pg.sh prints text")
-    }
-
-    fn start() -> Self {
-        let printed = Self::script(&["start"]);
-        let value = |name: &str| {
-            printed
-                .lines()
-                .find_map(|line| line.strip_prefix(&format!("export {name}=")))
-                .unwrap_or_else(|| panic!("pg.sh start printed no {name}: {printed}"))
-                .to_owned()
-        };
-        Self {
-            dir: value("PG_TEST_DIR"),
-            url: value("SESSIONWARD_TEST_DATABASE_URL"),
-        }
-    }
-
-    /// Stops the server (fast shutdown: sessions are closed), keeping its data.
-    async fn halt(&self) {
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || Self::script(&["halt", &dir]))
-            .await
-            .unwrap();
-    }
-
-    /// Starts the server again on the same port.
-    async fn resume(&self) {
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || Self::script(&["resume", &dir]))
-            .await
-            .unwrap();
-    }
-}
-
-impl Drop for OwnCluster {
-    fn drop(&mut self) {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
-        let _ = std::process::Command::new("bash")
-            .args([script, "stop", &self.dir])
-            .status();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_and_restarted_server_is_a_503_then_recovers_without_a_restart() {
     if !sessionward_tests::postgres_available("a_stopped_and_restarted_server_is_a_503") {
         return;
     }
-    let cluster = tokio::task::spawn_blocking(OwnCluster::start)
-        .await
-        .unwrap();
+    let cluster = Arc::new(
+        tokio::task::spawn_blocking(|| PgCluster::start(&[]))
+            .await
+            .unwrap(),
+    );
+    let in_the_background = |step: fn(&PgCluster)| {
+        let cluster = Arc::clone(&cluster);
+        tokio::task::spawn_blocking(move || step(&cluster))
+    };
     let config = instance(&cluster.url, |b| {
         b.database_busy_timeout(Duration::from_secs(1))
     })
@@ -511,7 +453,7 @@ async fn a_stopped_and_restarted_server_is_a_503_then_recovers_without_a_restart
         header(&login, "st-refresh-token"),
     );
 
-    cluster.halt().await;
+    in_the_background(PgCluster::halt).await.unwrap();
     // While the server is down, a valid access token still verifies (no database needed)...
     let verified = client()
         .get(server.url("/user"))
@@ -536,7 +478,7 @@ async fn a_stopped_and_restarted_server_is_a_503_then_recovers_without_a_restart
     );
     assert!(config.core().ready().await.is_err());
 
-    cluster.resume().await;
+    in_the_background(PgCluster::resume).await.unwrap();
     config
         .core()
         .ready()

@@ -12,7 +12,7 @@ use std::time::Duration;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use serde_json::json;
 use sessionward::{ConfigError, SessionConfig, SessionConfigBuilder, SessionError, VerifyOptions};
-use sessionward_tests::{fresh_database, postgres_available};
+use sessionward_tests::{PgCluster, fresh_database, postgres_available};
 
 /// A password in the test URLs: the clusters trust every local client, so the server never
 /// asks for it, and it must not show up in any error.
@@ -50,23 +50,9 @@ impl Pki {
     }
 }
 
-fn pg_sh(args: &[&str]) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
-    let output = std::process::Command::new("bash")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run scripts/pg.sh");
-    assert!(
-        output.status.success(),
-        "pg.sh {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("pg.sh prints text")
-}
-
 /// A cluster with TLS on and only TLS accepted over TCP, removed on drop.
 struct TlsCluster {
+    _cluster: PgCluster,
     dir: PathBuf,
     port: u16,
 }
@@ -80,23 +66,16 @@ impl TlsCluster {
         );
         std::fs::write(&cert_path, certificate).unwrap();
         std::fs::write(&key_path, key).unwrap();
-        let printed = pg_sh(&[
-            "start",
+        let cluster = PgCluster::start(&[
             "--tls",
             cert_path.to_str().unwrap(),
             key_path.to_str().unwrap(),
         ]);
-        let value = |name: &str| {
-            printed
-                .lines()
-                .find_map(|line| line.strip_prefix(&format!("export {name}=")))
-                .unwrap_or_else(|| panic!("pg.sh start printed no {name}: {printed}"))
-                .to_owned()
-        };
-        let url = url::Url::parse(&value("SESSIONWARD_TEST_DATABASE_URL")).expect("a URL");
+        let url = url::Url::parse(&cluster.url).expect("a URL");
         Self {
-            dir: PathBuf::from(value("PG_TEST_DIR")),
+            dir: cluster.dir.clone(),
             port: url.port().expect("a port"),
+            _cluster: cluster,
         }
     }
 
@@ -146,17 +125,6 @@ impl TlsCluster {
              WHERE application_name = 'sessionward'",
         )
         .await;
-    }
-}
-
-impl Drop for TlsCluster {
-    fn drop(&mut self) {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
-        let _ = std::process::Command::new("bash")
-            .arg(script)
-            .arg("stop")
-            .arg(&self.dir)
-            .status();
     }
 }
 
