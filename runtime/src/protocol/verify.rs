@@ -195,8 +195,7 @@ async fn checked_token(
             let (key, entry) = match (cache, missed) {
                 (Some(_), Some(key)) => (Some(key), None),
                 (Some(cache), None) => {
-                    let key = TokenKey::of(raw);
-                    let entry = cache.get(&key, raw, now);
+                    let (key, entry) = cache.lookup(raw, now);
                     (Some(key), entry)
                 }
                 (None, _) => (None, None),
