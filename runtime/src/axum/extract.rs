@@ -6,17 +6,17 @@ use axum::response::Response;
 use http::request::Parts;
 use serde_json::Value;
 
-use crate::config::SessionConfig;
 use crate::error::SessionError;
 use crate::protocol::{self, SessionContainer, VerifyOptions};
 
-use super::request::{HttpView, config_of, slot_of};
+use super::request::{HttpView, RequestSession, config_of};
 use super::response::reject;
 
-/// Verifies the session of a request with `options`, remembering it for the layer.
+/// Verifies the session of a request with `options` and the config of the layer's `state`,
+/// remembering it there for the layer.
 pub(crate) async fn verify_parts(
     parts: &mut Parts,
-    config: &SessionConfig,
+    state: &RequestSession,
     options: &VerifyOptions,
 ) -> Result<Option<SessionContainer>, SessionError> {
     let params = match options.tenant_param {
@@ -24,11 +24,8 @@ pub(crate) async fn verify_parts(
         None => None,
     };
     let view = HttpView::of_parts(parts, params.as_ref());
-    let slot = slot_of(&parts.extensions);
-    protocol::verify_request(&view, config, options, |session| {
-        if let Some(slot) = slot {
-            slot.remember(session);
-        }
+    protocol::verify_request(&view, state.config(), options, |session| {
+        state.remember(session);
     })
     .await
 }
@@ -40,15 +37,16 @@ async fn request_session(
     parts: &mut Parts,
     required: bool,
 ) -> Result<Option<SessionContainer>, Response> {
-    if let Some(session) = slot_of(&parts.extensions).and_then(|slot| slot.get()) {
-        return Ok(Some(session));
-    }
+    // One look into the extensions for both the remembered session and the config.
     let state = match config_of(&parts.extensions, &parts.uri) {
         Ok(state) => state,
         Err(error) => return Err(reject(parts, None, error).await),
     };
+    if let Some(session) = state.get() {
+        return Ok(Some(session));
+    }
     let options = protocol::extractor_options(required);
-    match verify_parts(parts, state.config(), options).await {
+    match verify_parts(parts, &state, options).await {
         Ok(session) => Ok(session),
         Err(error) => Err(reject(parts, Some(state.config()), error).await),
     }
@@ -110,7 +108,7 @@ pub async fn get_session(
     options: &VerifyOptions,
 ) -> Result<Option<SessionContainer>, SessionError> {
     let state = config_of(&parts.extensions, &parts.uri)?;
-    verify_parts(parts, state.config(), options).await
+    verify_parts(parts, &state, options).await
 }
 
 /// Creates a new session for `user_id` in the `public` tenant; under

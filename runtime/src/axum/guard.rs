@@ -47,8 +47,7 @@ where
             Ok(state) => state,
             Err(error) => return Err(reject(parts, None, error).await),
         };
-        let config = state.config();
-        let verified = verify_parts(parts, config, R::options())
+        let verified = verify_parts(parts, &state, R::options())
             .await
             .and_then(S::from_verified);
         match verified {
@@ -56,7 +55,7 @@ where
                 session,
                 route: PhantomData,
             }),
-            Err(error) => Err(reject(parts, Some(config), error).await),
+            Err(error) => Err(reject(parts, Some(state.config()), error).await),
         }
     }
 }

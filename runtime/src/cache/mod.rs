@@ -53,8 +53,12 @@ const WEIGHT_UNIT: usize = 1024;
 pub(crate) struct TokenKey([u8; 32]);
 
 impl TokenKey {
+    #[cfg(any(test, feature = "__internals"))]
     pub(crate) fn of(raw: &str) -> Self {
-        let (_, signature) = split_token(raw);
+        Self::of_signature(split_token(raw).1)
+    }
+
+    fn of_signature(signature: &str) -> Self {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, signature.as_bytes());
         let mut key = [0; 32];
         key.copy_from_slice(digest.as_ref());
@@ -139,9 +143,28 @@ impl VerifiedTokenCache {
 
     /// The live entry for token `raw` whose key is `key`, if any (an expired or stale one is
     /// dropped).
+    #[cfg(any(test, feature = "__internals"))]
     pub(crate) fn get(&self, key: &TokenKey, raw: &str, now_ms: u64) -> Option<Arc<CachedToken>> {
+        self.get_split(key, split_token(raw).0, now_ms)
+    }
+
+    /// The key of token `raw` and its live entry, if any, with the token split once: the split
+    /// scans the signature for its dot, and this runs on every verified request.
+    pub(crate) fn lookup(&self, raw: &str, now_ms: u64) -> (TokenKey, Option<Arc<CachedToken>>) {
+        let (signing_input, signature) = split_token(raw);
+        let key = TokenKey::of_signature(signature);
+        let entry = self.get_split(&key, signing_input, now_ms);
+        (key, entry)
+    }
+
+    fn get_split(
+        &self,
+        key: &TokenKey,
+        signing_input: &str,
+        now_ms: u64,
+    ) -> Option<Arc<CachedToken>> {
         let entry = self.entries.get(key)?;
-        if *entry.signing_input != *split_token(raw).0 {
+        if *entry.signing_input != *signing_input {
             return None;
         }
         if entry.is_live(now_ms) {

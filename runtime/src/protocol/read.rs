@@ -193,8 +193,7 @@ impl<'r> Candidates<'r> {
             (None, [cookie]) => (cookie.as_ref(), Transfer::Cookie),
             _ => return None,
         };
-        let key = TokenKey::of(raw);
-        let entry = cache.get(&key, raw, now);
+        let (key, entry) = cache.lookup(raw, now);
         Some((raw, key, entry, transfer))
     }
 

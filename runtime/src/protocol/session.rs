@@ -10,7 +10,7 @@ use crate::claims::{ClaimFetchInput, IntoValidator, SessionClaim, encode_value};
 use crate::config::SessionConfig;
 use crate::core::{CreatedSession, IssuedToken, RegenerateOutcome, SessionInformation};
 use crate::error::SessionError;
-use crate::token::{PROTECTED_PROPS, parse_access_token};
+use crate::token::{AccessTokenInfo, PROTECTED_PROPS, parse_access_token};
 use crate::util::now_ms;
 
 use super::read::Transfer;
@@ -31,10 +31,7 @@ pub struct SessionContainer {
 
 struct SessionInner {
     config: SessionConfig,
-    handle: String,
-    user_id: String,
-    recipe_user_id: String,
-    tenant_id: String,
+    ids: SessionIds,
     transfer: Transfer,
     state: Mutex<TokenState>,
 }
@@ -95,12 +92,52 @@ impl fmt::Debug for AccessTokenPayload {
     }
 }
 
+/// Whom a session belongs to: the facts of the verified access token (shared with the
+/// verified-token cache, so a session built from a token copies none of its ids, which would
+/// cost four allocations on every guarded request), or ids the core gave.
+pub(crate) enum SessionIds {
+    Token(Arc<AccessTokenInfo>),
+    Owned {
+        handle: String,
+        user_id: String,
+        recipe_user_id: String,
+        tenant_id: String,
+    },
+}
+
+impl SessionIds {
+    fn handle(&self) -> &str {
+        match self {
+            SessionIds::Token(info) => &info.session_handle,
+            SessionIds::Owned { handle, .. } => handle,
+        }
+    }
+
+    fn user_id(&self) -> &str {
+        match self {
+            SessionIds::Token(info) => &info.user_id,
+            SessionIds::Owned { user_id, .. } => user_id,
+        }
+    }
+
+    fn recipe_user_id(&self) -> &str {
+        match self {
+            SessionIds::Token(info) => &info.recipe_user_id,
+            SessionIds::Owned { recipe_user_id, .. } => recipe_user_id,
+        }
+    }
+
+    fn tenant_id(&self) -> &str {
+        match self {
+            SessionIds::Token(info) => &info.tenant_id,
+            SessionIds::Owned { tenant_id, .. } => tenant_id,
+        }
+    }
+}
+
 /// The parts a [`SessionContainer`] is built from.
 pub(crate) struct SessionParts {
-    pub(crate) handle: String,
-    pub(crate) user_id: String,
-    pub(crate) recipe_user_id: String,
-    pub(crate) tenant_id: String,
+    pub(crate) ids: SessionIds,
     pub(crate) transfer: Transfer,
     pub(crate) state: TokenState,
 }
@@ -108,10 +145,10 @@ pub(crate) struct SessionParts {
 impl fmt::Debug for SessionContainer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionContainer")
-            .field("user_id", &self.inner.user_id)
-            .field("recipe_user_id", &self.inner.recipe_user_id)
-            .field("tenant_id", &self.inner.tenant_id)
-            .field("handle", &self.inner.handle)
+            .field("user_id", &self.user_id())
+            .field("recipe_user_id", &self.recipe_user_id())
+            .field("tenant_id", &self.tenant_id())
+            .field("handle", &self.handle())
             .finish_non_exhaustive()
     }
 }
@@ -121,10 +158,7 @@ impl SessionContainer {
         Self {
             inner: Arc::new(SessionInner {
                 config,
-                handle: parts.handle,
-                user_id: parts.user_id,
-                recipe_user_id: parts.recipe_user_id,
-                tenant_id: parts.tenant_id,
+                ids: parts.ids,
                 transfer: parts.transfer,
                 state: Mutex::new(parts.state),
             }),
@@ -147,10 +181,12 @@ impl SessionContainer {
         Ok(SessionContainer::new(
             config.clone(),
             SessionParts {
-                handle: created.session.handle,
-                user_id: created.session.user_id,
-                recipe_user_id: created.session.recipe_user_id,
-                tenant_id: created.session.tenant_id,
+                ids: SessionIds::Owned {
+                    handle: created.session.handle,
+                    user_id: created.session.user_id,
+                    recipe_user_id: created.session.recipe_user_id,
+                    tenant_id: created.session.tenant_id,
+                },
                 transfer: method,
                 state: TokenState {
                     access_token: created.access_token.token,
@@ -183,23 +219,23 @@ impl SessionContainer {
 
     /// The primary user id (`sub`).
     pub fn user_id(&self) -> &str {
-        &self.inner.user_id
+        self.inner.ids.user_id()
     }
 
     /// The recipe (login method) user id (`rsub`; equal to the user id without account
     /// linking).
     pub fn recipe_user_id(&self) -> &str {
-        &self.inner.recipe_user_id
+        self.inner.ids.recipe_user_id()
     }
 
     /// The tenant the session belongs to (`tId`, `public` by default).
     pub fn tenant_id(&self) -> &str {
-        &self.inner.tenant_id
+        self.inner.ids.tenant_id()
     }
 
     /// The session handle: a stable id of this session across refreshes.
     pub fn handle(&self) -> &str {
-        &self.inner.handle
+        self.inner.ids.handle()
     }
 
     /// The whole access-token payload, protected fields (`sub`, `exp`, …) included.
@@ -351,9 +387,9 @@ impl SessionContainer {
 
     pub(crate) fn fetch_input(&self) -> ClaimFetchInput {
         ClaimFetchInput {
-            user_id: self.inner.user_id.clone(),
-            recipe_user_id: self.inner.recipe_user_id.clone(),
-            tenant_id: self.inner.tenant_id.clone(),
+            user_id: self.inner.ids.user_id().to_owned(),
+            recipe_user_id: self.inner.ids.recipe_user_id().to_owned(),
+            tenant_id: self.inner.ids.tenant_id().to_owned(),
             payload: Map::clone(&self.state().payload),
         }
     }
@@ -377,7 +413,7 @@ impl SessionContainer {
     async fn information(&self) -> Result<SessionInformation, SessionError> {
         let (functions, original) = self.inner.config.functions();
         functions
-            .get_session_information(self.inner.handle.clone(), original)
+            .get_session_information(self.inner.ids.handle().to_owned(), original)
             .await?
             .ok_or(SessionError::Unauthorised {
                 clear_tokens: true,
@@ -400,7 +436,7 @@ impl SessionContainer {
     pub async fn update_session_data_in_database(&self, data: Value) -> Result<(), SessionError> {
         let (functions, original) = self.inner.config.functions();
         let exists = functions
-            .update_session_data_in_database(self.inner.handle.clone(), data, original)
+            .update_session_data_in_database(self.inner.ids.handle().to_owned(), data, original)
             .await?;
         if exists {
             Ok(())
@@ -443,7 +479,7 @@ impl SessionContainer {
             access_token: state.access_token.clone(),
             access_and_front_token_updated: state.updated,
             refresh_token: state.refresh_token.as_ref().map(|t| t.token.clone()),
-            front_token: front_token(&self.inner.user_id, state.expiry_ms, &state.payload),
+            front_token: front_token(self.inner.ids.user_id(), state.expiry_ms, &state.payload),
             anti_csrf_token: state.anti_csrf_token.clone(),
         }
     }
@@ -458,7 +494,7 @@ impl SessionContainer {
     pub async fn revoke_session(&self) -> Result<(), SessionError> {
         let (functions, original) = self.inner.config.functions();
         functions
-            .revoke_session(self.inner.handle.clone(), original)
+            .revoke_session(self.inner.ids.handle().to_owned(), original)
             .await?;
         let mut state = self.state();
         state.updated = false;
@@ -476,7 +512,7 @@ impl SessionContainer {
             changes.clear(config, *method);
         }
         if state.updated {
-            let front = front_token(&self.inner.user_id, state.expiry_ms, &state.payload);
+            let front = front_token(self.inner.ids.user_id(), state.expiry_ms, &state.payload);
             changes.attach(
                 config,
                 &NewTokens {

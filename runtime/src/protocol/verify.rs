@@ -16,7 +16,7 @@ use super::claims_check::{check_tenant, validate_route_claims};
 use super::options::VerifyOptions;
 use super::read::{Candidates, Transfer, allowed_transfer};
 use super::request::{HeaderKey, RequestView};
-use super::session::{SessionContainer, SessionParts, TokenState};
+use super::session::{SessionContainer, SessionIds, SessionParts, TokenState};
 
 /// An access token to verify and the request facts verification depends on.
 pub(crate) struct Presented<'t> {
@@ -158,10 +158,7 @@ pub(crate) async fn verify_presented(
         cache.insert(admission, key, &info, &c.keys, now);
     }
     let mut parts = SessionParts {
-        handle: info.session_handle.clone(),
-        user_id: info.user_id.clone(),
-        recipe_user_id: info.recipe_user_id.clone(),
-        tenant_id: info.tenant_id.clone(),
+        ids: SessionIds::Token(Arc::clone(&info)),
         transfer,
         state: TokenState {
             access_token: raw.to_owned(),
@@ -198,8 +195,7 @@ async fn checked_token(
             let (key, entry) = match (cache, missed) {
                 (Some(_), Some(key)) => (Some(key), None),
                 (Some(cache), None) => {
-                    let key = TokenKey::of(raw);
-                    let entry = cache.get(&key, raw, now);
+                    let (key, entry) = cache.lookup(raw, now);
                     (Some(key), entry)
                 }
                 (None, _) => (None, None),
@@ -293,10 +289,12 @@ async fn confirm_with_core(
             session,
             new_access_token,
         } => {
-            parts.user_id = session.user_id;
-            parts.recipe_user_id = session.recipe_user_id;
-            parts.tenant_id = session.tenant_id;
-            parts.handle = session.handle;
+            parts.ids = SessionIds::Owned {
+                handle: session.handle,
+                user_id: session.user_id,
+                recipe_user_id: session.recipe_user_id,
+                tenant_id: session.tenant_id,
+            };
             if let Some(new) = new_access_token {
                 state.payload = token::parse_access_token(&new.token)
                     .map(|t| Arc::new(t.payload))
