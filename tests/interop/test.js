@@ -104,7 +104,8 @@ test("the core answers CDI 5.4 to the api key only, and publishes its keys", asy
     expectStatus(await call("GET", `${core}/apiversion`), 401, "apiversion without key");
     const versions = await call("GET", `${core}/apiversion`, { headers: { "api-key": API_KEY } });
     expectStatus(versions, 200, "apiversion");
-    assert.deepEqual(versions.body, { versions: ["5.4"] });
+    // Among the versions served, the one supertokens-node 24 speaks (its only one).
+    assert.ok(versions.body.versions.includes("5.4"), JSON.stringify(versions.body));
     const jwks = await call("GET", `${core}/.well-known/jwks.json`);
     expectStatus(jwks, 200, "jwks");
     assert.ok(jwks.body.keys.length >= 1);

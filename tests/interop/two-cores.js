@@ -169,7 +169,8 @@ test("both cores answer the api key and serve the same keys from the shared data
         expectStatus(await call("GET", `${core.url}/apiversion`), 401, "apiversion without key");
         const versions = await call("GET", `${core.url}/apiversion`, { headers: { "api-key": API_KEY } });
         expectStatus(versions, 200, "apiversion");
-        assert.deepEqual(versions.body, { versions: ["5.4"] });
+        // Among the versions served, the one supertokens-node 24 speaks (its only one).
+        assert.ok(versions.body.versions.includes("5.4"), JSON.stringify(versions.body));
         const jwks = await call("GET", `${core.url}/.well-known/jwks.json`);
         expectStatus(jwks, 200, "jwks");
         kids.push(jwks.body.keys.map((key) => key.kid).sort());
