@@ -1,4 +1,4 @@
--- wrk script of bench/store.sh: creates or refreshes sessions on sessionward-core over CDI 5.4.
+-- wrk script of bench/store.sh: creates or refreshes sessions on sessionward-core over CDI (5.4).
 --
 -- Environment (read in every Lua state wrk makes):
 --   STORE_MODE    "create" (POST /recipe/session; each new session's refresh token is appended to
