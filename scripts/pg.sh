@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the PostgreSQL tests: 127.0.0.1 only, a free port, trust
-# authentication (local test use only), data in a temporary directory.
+# authentication (local test use only), data in a temporary directory (under $TMPDIR, or /tmp).
 #
 #   eval "$(bash scripts/pg.sh start)"   # exports SESSIONWARD_TEST_DATABASE_URL and PG_TEST_DIR
 #   bash scripts/pg.sh start --tls CERT KEY  # the same with TLS (PEM server certificate and key):
 #                                            # TCP clients must use TLS (hostssl only); the Unix
 #                                            # socket in PG_TEST_DIR stays open without it
+#   bash scripts/pg.sh start --durable       # fsync and synchronous_commit on (PostgreSQL's
+#                                            # defaults), for benchmarks whose commits must reach
+#                                            # the disk as in production (bench/store.sh)
 #   bash scripts/pg.sh halt "$PG_TEST_DIR"     # stops the server, keeping its data
 #   bash scripts/pg.sh resume "$PG_TEST_DIR"   # starts it again on the same port
 #   bash scripts/pg.sh stop "$PG_TEST_DIR"     # stops it and removes everything
@@ -32,22 +35,25 @@ case "${1:-}" in
   start)
     tls_cert=
     tls_key=
+    fsync="-c fsync=off"
     if [ "${2:-}" = --tls ]; then
       tls_cert=${3:?usage: pg.sh start --tls CERT KEY}
       tls_key=${4:?usage: pg.sh start --tls CERT KEY}
+    elif [ "${2:-}" = --durable ]; then
+      fsync="-c fsync=on -c synchronous_commit=on"
     elif [ -n "${2:-}" ]; then
-      echo "usage: pg.sh start [--tls CERT KEY]" >&2
+      echo "usage: pg.sh start [--tls CERT KEY | --durable]" >&2
       exit 2
     fi
-    dir=$(mktemp -d /tmp/sessionward-pg.XXXXXX)
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/sessionward-pg.XXXXXX")
     chmod 755 "$dir"
     [ "$(id -u)" = 0 ] && chown postgres: "$dir"
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 \
       --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
-    # fsync=off: a throwaway cluster that never outlives a crash; the tests check semantics,
-    # not the disk. Enough connections for several test binaries' pools at once.
-    options="-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off"
+    # fsync=off (unless --durable): a throwaway cluster that never outlives a crash; the tests
+    # check semantics, not the disk. Enough connections for several test binaries' pools at once.
+    options="-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 $fsync"
     if [ -n "$tls_cert" ]; then
       # The server refuses a key file others can read, and must own it to read it at mode 0600.
       install -m 644 "$tls_cert" "$dir/server.crt"
@@ -79,7 +85,7 @@ case "${1:-}" in
     rm -rf "$dir"
     ;;
   *)
-    echo "usage: pg.sh start [--tls CERT KEY] | halt DIR | resume DIR | stop DIR" >&2
+    echo "usage: pg.sh start [--tls CERT KEY | --durable] | halt DIR | resume DIR | stop DIR" >&2
     exit 2
     ;;
 esac

@@ -24,13 +24,15 @@ function describe(session) {
 const route = (handler) => (req, res, next) => handler(req, res).catch(next);
 
 /**
- * Initialises supertokens-node against `connectionURI` and serves the app on 127.0.0.1.
+ * Initialises supertokens-node against `connectionURI` (one core, or several separated by `;`)
+ * and serves the app on 127.0.0.1. `networkInterceptor`, if given, sees every request
+ * supertokens-node sends to a core (each attempt, so also one to a core that is down).
  * Resolves to `{ url, close }`.
  */
-function start({ connectionURI, apiKey }) {
+function start({ connectionURI, apiKey, networkInterceptor }) {
     supertokens.init({
         framework: "express",
-        supertokens: { connectionURI, apiKey },
+        supertokens: { connectionURI, apiKey, networkInterceptor },
         appInfo: {
             appName: "sessionward interop",
             apiDomain: "http://localhost:3100",

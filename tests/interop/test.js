@@ -10,87 +10,22 @@
 
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
-const { spawn } = require("node:child_process");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const readline = require("node:readline");
 
 const { start } = require("./server");
+const { spawnServer, killAll, call, tokensOf, expectStatus } = require("./support");
 
-const REQUEST_TIMEOUT_MS = 10_000;
-const STARTUP_TIMEOUT_MS = 30_000;
 const API_KEY = crypto.randomBytes(24).toString("hex");
 
-const children = [];
 let tmp;
 let core; // sessionward-core base URL
 let node; // the supertokens-node express app: { url, close }
 let demo; // sessionward's demo in CoreClient mode: base URL
 let demoAxum; // the same demo on axum (demo-axum), same core
 let strict; // the supertokens_core example (check_database route), same core: base URL
-
-/** Starts `bin`, resolving to the URL of its first stdout line `listening on <url>`. */
-function spawnServer(name, bin, env) {
-    if (!bin || !fs.existsSync(bin)) {
-        throw new Error(`${name}: binary ${JSON.stringify(bin)} not found (run tests/interop/run.sh)`);
-    }
-    const child = spawn(bin, [], {
-        env: { ...process.env, RUST_LOG: "warn", ...env },
-        stdio: ["ignore", "pipe", "inherit"],
-    });
-    children.push(child);
-    return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-            () => reject(new Error(`${name} did not print its address within ${STARTUP_TIMEOUT_MS} ms`)),
-            STARTUP_TIMEOUT_MS,
-        );
-        child.on("exit", (code) => reject(new Error(`${name} exited early with ${code}`)));
-        readline.createInterface({ input: child.stdout }).once("line", (line) => {
-            clearTimeout(timer);
-            const match = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line.trim());
-            if (match) resolve(match[1]);
-            else reject(new Error(`${name}: unexpected first line ${JSON.stringify(line)}`));
-        });
-    });
-}
-
-/** An HTTP call with a bounded time; resolves to `{ status, headers, body }`. */
-async function call(method, url, { headers = {}, body, bearer } = {}) {
-    const init = {
-        method,
-        headers: { ...headers },
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    };
-    if (bearer !== undefined) init.headers.authorization = `Bearer ${bearer}`;
-    if (body !== undefined) {
-        init.headers["content-type"] = "application/json";
-        init.body = JSON.stringify(body);
-    }
-    const response = await fetch(url, init);
-    const text = await response.text();
-    let parsed = text;
-    try {
-        parsed = JSON.parse(text);
-    } catch {
-        // text/plain answers stay text
-    }
-    return { status: response.status, headers: response.headers, body: parsed };
-}
-
-/** The tokens a response set (header transfer). */
-function tokensOf(response) {
-    return {
-        access: response.headers.get("st-access-token") || undefined,
-        refresh: response.headers.get("st-refresh-token") || undefined,
-        front: response.headers.get("front-token") || undefined,
-    };
-}
-
-function expectStatus(response, status, what) {
-    assert.equal(response.status, status, `${what}: ${JSON.stringify(response.body)}`);
-}
 
 /** Creates a session through supertokens-node; returns its description and tokens. */
 async function nodeCreate(userId, extra = {}) {
@@ -161,7 +96,7 @@ before(async () => {
 
 after(async () => {
     if (node) await node.close();
-    for (const child of children) child.kill("SIGKILL");
+    killAll();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -169,7 +104,8 @@ test("the core answers CDI 5.4 to the api key only, and publishes its keys", asy
     expectStatus(await call("GET", `${core}/apiversion`), 401, "apiversion without key");
     const versions = await call("GET", `${core}/apiversion`, { headers: { "api-key": API_KEY } });
     expectStatus(versions, 200, "apiversion");
-    assert.deepEqual(versions.body, { versions: ["5.4"] });
+    // Among the versions served, the one supertokens-node 24 speaks (its only one).
+    assert.ok(versions.body.versions.includes("5.4"), JSON.stringify(versions.body));
     const jwks = await call("GET", `${core}/.well-known/jwks.json`);
     expectStatus(jwks, 200, "jwks");
     assert.ok(jwks.body.keys.length >= 1);
