@@ -2,18 +2,37 @@
 # Criterion benchmarks of the verify path and the targets of BENCHMARKS.md as ratios taken within
 # one run (same group, same token): repeats ROUNDS times and prints each round and the range.
 #
-# Usage: bash bench/criterion.sh            (1 round, about 2 minutes)
+# With PostgreSQL's server binaries (Debian's postgresql package) it also measures create and
+# refresh on PostgreSQL: a throwaway cluster with fsync and synchronous_commit on
+# (`scripts/pg.sh start --durable`, data under TMPDIR: point it at a disk, not a tmpfs);
+# POSTGRES=0 skips that.
+#
+# Usage: bash bench/criterion.sh            (1 round, about 3 minutes)
 #        ROUNDS=3 bash bench/criterion.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-1}
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 SUMMARY=$(mktemp)
-trap 'rm -f "$SUMMARY"' EXIT
+PG_DIR=
+cleanup() {
+  rm -f "$SUMMARY"
+  if [ -n "$PG_DIR" ]; then bash scripts/pg.sh stop "$PG_DIR"; fi
+}
+trap cleanup EXIT
+FEATURES=__internals
+if [ "${POSTGRES:-1}" != 0 ] && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  pg_env=$(bash scripts/pg.sh start --durable)
+  PG_DIR=$(sed -n 's/^export PG_TEST_DIR=//p' <<<"$pg_env")
+  export SG_BENCH_DATABASE_URL
+  SG_BENCH_DATABASE_URL=$(sed -n 's/^export SESSIONWARD_TEST_DATABASE_URL=//p' <<<"$pg_env")
+  FEATURES=__internals,postgres
+  echo "== PostgreSQL (durable) for the create/refresh rows: $PG_DIR" >&2
+fi
 
 for round in $(seq 1 "$ROUNDS"); do
-  echo "== round $round/$ROUNDS: cargo bench -p sessionward --features __internals --bench verify" >&2
-  cargo bench --locked -q -p sessionward --features __internals --bench verify >&2
+  echo "== round $round/$ROUNDS: cargo bench -p sessionward --features $FEATURES --bench verify" >&2
+  cargo bench --locked -q -p sessionward --features "$FEATURES" --bench verify >&2
   python3 - "$TARGET_DIR/criterion/verify" "$round" >>"$SUMMARY" <<'PY'
 import json, os, sys
 root, round_ = sys.argv[1], sys.argv[2]
@@ -25,7 +44,13 @@ sign_limit = 2 / (t["rs256_sign"] / 1e9)           # signatures/s on 2 cores
 sign_measured = 64 / (t["sign_x64"] / 1e9)         # signatures/s the runtime achieved
 create = 64 / (t["create_x64"] / 1e9)
 refresh = 64 / (t["refresh_x64"] / 1e9)
-print(json.dumps({"round": round_, "times_ns": t,
+pg = {}
+if "refresh_x64_postgres" in t:
+    pg = {"create_pg_per_s": 64 / (t["create_x64_postgres"] / 1e9),
+          "refresh_pg_per_s": 64 / (t["refresh_x64_postgres"] / 1e9)}
+    pg["create_pg_share"] = pg["create_pg_per_s"] / sign_limit
+    pg["refresh_pg_share"] = pg["refresh_pg_per_s"] / sign_limit
+print(json.dumps({"round": round_, "times_ns": t, **pg,
     "miss_over_decode": t["verify_miss"] / t["jwt_decode"],
     "nocache_over_decode": t["verify_nocache"] / t["jwt_decode"],
     "hit_ns": t["verify_hit"],
@@ -58,10 +83,16 @@ rows = [
     ("refresh / signing limit", "refresh_share", "{:.2f}", lambda v: v >= 0.60, ">= 0.60"),
     ("create / measured signing", "create_share_measured", "{:.2f}", None, ""),
     ("refresh / measured signing", "refresh_share_measured", "{:.2f}", None, ""),
+    ("create on PostgreSQL (/s)", "create_pg_per_s", "{:.0f}", None, ""),
+    ("refresh on PostgreSQL (/s)", "refresh_pg_per_s", "{:.0f}", None, ""),
+    ("create on PostgreSQL / limit", "create_pg_share", "{:.2f}", None, ""),
+    ("refresh on PostgreSQL / limit", "refresh_pg_share", "{:.2f}", lambda v: v >= 0.50, ">= 0.50"),
 ]
 print(f"\nratios within each run ({len(rounds)} round(s); range over rounds)")
 for label, key, fmt, ok, target in rows:
-    values = [r[key] for r in rounds]
+    values = [r[key] for r in rounds if key in r]
+    if not values:
+        continue
     status = ""
     if ok:
         status = f"  target {target}: " + ("met" if all(ok(v) for v in values) else "MISSED")

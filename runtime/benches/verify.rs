@@ -12,7 +12,9 @@
 //! * `sign_x64`: 64 concurrent RS256 signatures on a 2-worker runtime (the signing limit as
 //!   the machine gives it during the run);
 //! * `create_x64` / `refresh_x64`: 64 concurrent creates / first refreshes on the embedded core
-//!   (SQLite, `synchronous=FULL`), on the same runtime; throughput per element.
+//!   (SQLite, `synchronous=FULL`), on the same runtime; throughput per element;
+//! * `create_x64_postgres` / `refresh_x64_postgres`: the same on PostgreSQL, when built with
+//!   the `postgres` feature and given `SG_BENCH_DATABASE_URL`.
 //!
 //! The clock is the bench thread's CPU time, so other processes on a shared machine do not
 //! inflate the figures (`SG_BENCH_CLOCK=wall` for wall time); `create_x64` / `refresh_x64` are
@@ -410,14 +412,36 @@ fn bench_verify(c: &mut Criterion<BenchClock>) {
             start.elapsed()
         })
     });
-    group.bench_function("create_x64", |b| {
+    bench_writes(&mut group, "", &f.runtime, &core);
+    // The same on PostgreSQL (synchronous_commit as the server has it) when a database is
+    // given: `SG_BENCH_DATABASE_URL` (bench/criterion.sh starts a durable cluster).
+    #[cfg(feature = "postgres")]
+    if let Ok(url) = std::env::var("SG_BENCH_DATABASE_URL") {
+        let on_postgres = SessionConfig::builder()
+            .postgres(url)
+            .build()
+            .expect("config on PostgreSQL");
+        bench_writes(&mut group, "_postgres", &f.runtime, on_postgres.core());
+    }
+    group.finish();
+}
+
+/// `create_x64{suffix}` and `refresh_x64{suffix}`: 64 concurrent creates, and 64 concurrent
+/// first refreshes of fresh sessions, on `core`, run on `runtime`.
+fn bench_writes(
+    group: &mut criterion::BenchmarkGroup<'_, BenchClock>,
+    suffix: &str,
+    runtime: &tokio::runtime::Runtime,
+    core: &Arc<dyn sessionward::core::SessionCore>,
+) {
+    group.bench_function(format!("create_x64{suffix}"), |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();
             for _ in 0..iters {
-                f.runtime.block_on(async {
+                runtime.block_on(async {
                     let tasks: Vec<_> = (0..BATCH)
                         .map(|i| {
-                            let core = Arc::clone(&core);
+                            let core = Arc::clone(core);
                             tokio::spawn(async move {
                                 core.create_session(new_session(&format!("u{i}"))).await
                             })
@@ -431,14 +455,14 @@ fn bench_verify(c: &mut Criterion<BenchClock>) {
             start.elapsed()
         })
     });
-    group.bench_function("refresh_x64", |b| {
+    group.bench_function(format!("refresh_x64{suffix}"), |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let refresh_tokens: Vec<String> = f.runtime.block_on(async {
+                let refresh_tokens: Vec<String> = runtime.block_on(async {
                     let tasks: Vec<_> = (0..BATCH)
                         .map(|i| {
-                            let core = Arc::clone(&core);
+                            let core = Arc::clone(core);
                             tokio::spawn(async move {
                                 core.create_session(new_session(&format!("r{i}"))).await
                             })
@@ -457,11 +481,11 @@ fn bench_verify(c: &mut Criterion<BenchClock>) {
                     tokens
                 });
                 let start = Instant::now();
-                f.runtime.block_on(async {
+                runtime.block_on(async {
                     let tasks: Vec<_> = refresh_tokens
                         .into_iter()
                         .map(|refresh_token| {
-                            let core = Arc::clone(&core);
+                            let core = Arc::clone(core);
                             tokio::spawn(async move {
                                 core.refresh_session(RefreshRequest {
                                     refresh_token,
@@ -485,7 +509,6 @@ fn bench_verify(c: &mut Criterion<BenchClock>) {
             total
         })
     });
-    group.finish();
 }
 
 criterion_group! {
