@@ -140,28 +140,38 @@ async fn demo_starts_and_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_create_and_refresh_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let mut demo = Demo::start(dir.path());
+    let demo = Demo::start(dir.path());
     let base = demo.base.clone();
+    let acknowledged = create_and_refresh_until_killed(demo, &base, &base).await;
 
-    // Create and refresh sessions until the process is killed under the loop.
+    // Restart on the same data directory: every acknowledged session verifies and refreshes.
+    let demo = Demo::start(dir.path());
+    serve_every_session(&acknowledged, &[&demo]).await;
+}
+
+/// Logs in on `base` and refreshes an earlier session each time (on `base` and `other` in
+/// turn), keeping the tokens of every answer received, until `doomed` (serving `base`) is
+/// SIGKILLed 1.5 s in. Returns the acknowledged sessions' latest tokens.
+async fn create_and_refresh_until_killed(mut doomed: Demo, base: &str, other: &str) -> Vec<Tokens> {
     let killer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        demo.kill();
-        demo
+        doomed.kill();
+        doomed
     });
     let mut acknowledged: Vec<Tokens> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut i = 0u32;
     loop {
-        assert!(Instant::now() < deadline, "the demo was never killed");
+        assert!(Instant::now() < deadline, "the process was never killed");
         i += 1;
-        let Some(created) = login(&base, &format!("user-{i}")).await else {
+        let Some(created) = login(base, &format!("user-{i}")).await else {
             break; // the process is gone
         };
         acknowledged.push(created.clone());
         // Refresh an earlier session too; keep only what a response acknowledged.
         let k = (i as usize * 7) % acknowledged.len();
-        if let Some(next) = refresh(&base, &acknowledged[k]).await {
+        let on = if i.is_multiple_of(2) { base } else { other };
+        if let Some(next) = refresh(on, &acknowledged[k]).await {
             acknowledged[k] = next;
         }
     }
@@ -170,19 +180,22 @@ async fn sigkill_during_create_and_refresh_loses_nothing_acknowledged() {
         acknowledged.len() > 5,
         "the loop ran too briefly to mean anything"
     );
+    acknowledged
+}
 
-    // Restart on the same data directory: every acknowledged session verifies and refreshes.
-    let demo = Demo::start(dir.path());
+/// Every session in `acknowledged` verifies and refreshes, the n-th on `demos[n % len]`.
+async fn serve_every_session(acknowledged: &[Tokens], demos: &[&Demo]) {
     for (n, tokens) in acknowledged.iter().enumerate() {
+        let serving = demos[n % demos.len()];
         let user = client()
-            .get(format!("{}/user", demo.base))
+            .get(format!("{}/user", serving.base))
             .bearer_auth(&tokens.access)
             .send()
             .await
             .unwrap();
         assert_eq!(user.status(), 200, "session {n} lost its access token");
         assert!(
-            refresh(&demo.base, tokens).await.is_some(),
+            refresh(&serving.base, tokens).await.is_some(),
             "session {n} cannot refresh"
         );
     }
@@ -217,57 +230,14 @@ async fn sigkill_of_one_instance_on_postgres_loses_nothing_acknowledged() {
         eprintln!("skipped: SESSIONWARD_TEST_DATABASE_URL is not set (see scripts/pg.sh)");
         return;
     };
-    let mut doomed = Demo::start_with("DATABASE_URL", &url);
+    let doomed = Demo::start_with("DATABASE_URL", &url);
     let survivor = Demo::start_with("DATABASE_URL", &url);
     let (base, other) = (doomed.base.clone(), survivor.base.clone());
-
     // Create on one instance and refresh on both until that instance is killed under the loop.
-    let killer = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        doomed.kill();
-        doomed
-    });
-    let mut acknowledged: Vec<Tokens> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut i = 0u32;
-    loop {
-        assert!(Instant::now() < deadline, "the instance was never killed");
-        i += 1;
-        let Some(created) = login(&base, &format!("user-{i}")).await else {
-            break; // the instance is gone
-        };
-        acknowledged.push(created.clone());
-        let k = (i as usize * 7) % acknowledged.len();
-        let on = if i.is_multiple_of(2) { &base } else { &other };
-        if let Some(next) = refresh(on, &acknowledged[k]).await {
-            acknowledged[k] = next;
-        }
-    }
-    drop(killer.await.unwrap());
-    assert!(
-        acknowledged.len() > 5,
-        "the loop ran too briefly to mean anything"
-    );
+    let acknowledged = create_and_refresh_until_killed(doomed, &base, &other).await;
 
     // The surviving instance, and a new one started in place of the killed one, serve every
     // acknowledged session.
     let replacement = Demo::start_with("DATABASE_URL", &url);
-    for (n, tokens) in acknowledged.iter().enumerate() {
-        let serving = if n.is_multiple_of(2) {
-            &survivor
-        } else {
-            &replacement
-        };
-        let user = client()
-            .get(format!("{}/user", serving.base))
-            .bearer_auth(&tokens.access)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(user.status(), 200, "session {n} lost its access token");
-        assert!(
-            refresh(&serving.base, tokens).await.is_some(),
-            "session {n} cannot refresh"
-        );
-    }
+    serve_every_session(&acknowledged, &[&survivor, &replacement]).await;
 }

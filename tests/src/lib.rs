@@ -302,18 +302,7 @@ impl TestStore {
     /// `(kid, pkcs8)` of every signing key in the store, by kid.
     pub async fn signing_keys(&self) -> Vec<(String, Vec<u8>)> {
         match (&self.dir, &self.url) {
-            (Some(dir), _) => {
-                let path = dir.path().join("sessions.sqlite3");
-                let conn = rusqlite::Connection::open(path).expect("open database");
-                let mut statement = conn
-                    .prepare("SELECT kid, pkcs8 FROM signing_keys ORDER BY kid")
-                    .unwrap();
-                statement
-                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap()
-            }
+            (Some(dir), _) => sqlite_signing_keys(dir.path()),
             (None, Some(url)) => {
                 let (db, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
                     .await
@@ -333,6 +322,19 @@ impl TestStore {
             (None, None) => unreachable!("a store is a directory or a database"),
         }
     }
+}
+
+/// `(kid, pkcs8)` of every signing key in the embedded core's SQLite file under `dir`, by kid.
+pub fn sqlite_signing_keys(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let conn = rusqlite::Connection::open(dir.join("sessions.sqlite3")).expect("open database");
+    let mut statement = conn
+        .prepare("SELECT kid, pkcs8 FROM signing_keys ORDER BY kid")
+        .unwrap();
+    statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 /// Runs each named `async fn(Store)` as two tests, `<name>::sqlite` and `<name>::postgres`;

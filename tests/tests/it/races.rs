@@ -17,7 +17,7 @@ use sessionward::core::NewSession;
 use sessionward_examples::demo;
 use sessionward_tests::{Store, TestStore, client, concurrent_refreshes, on_both_stores, serve};
 
-use crate::support::{integrity_check, now_ms, segment_json, stored_keys};
+use crate::support::{integrity_check, now_ms, segment_json};
 
 /// The demo app with `workers` actix worker threads (the fixture `serve` has one), stopped on
 /// drop.
@@ -386,7 +386,9 @@ async fn sigkill_during_key_rotation_keeps_every_key() {
     );
 
     // What the dead process left: every key it signed with, intact.
-    let at_kill: BTreeMap<String, Vec<u8>> = stored_keys(dir.path()).into_iter().collect();
+    let at_kill: BTreeMap<String, Vec<u8>> = sessionward_tests::sqlite_signing_keys(dir.path())
+        .into_iter()
+        .collect();
     let used: BTreeSet<String> = tokens
         .iter()
         .map(|t| segment_json(t, 0)["kid"].as_str().unwrap().to_owned())
@@ -414,7 +416,9 @@ async fn sigkill_during_key_rotation_keeps_every_key() {
         .data_dir(dir.path())
         .build()
         .expect("restart");
-    let after: BTreeMap<String, Vec<u8>> = stored_keys(dir.path()).into_iter().collect();
+    let after: BTreeMap<String, Vec<u8>> = sessionward_tests::sqlite_signing_keys(dir.path())
+        .into_iter()
+        .collect();
     for (kid, pkcs8) in &at_kill {
         assert_eq!(
             after.get(kid),

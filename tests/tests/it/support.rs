@@ -153,19 +153,6 @@ impl Signer {
     }
 }
 
-/// `(kid, pkcs8)` of every key in `<dir>/sessions.sqlite3`.
-pub(crate) fn stored_keys(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let conn = rusqlite::Connection::open(dir.join("sessions.sqlite3")).expect("open database");
-    let mut statement = conn
-        .prepare("SELECT kid, pkcs8 FROM signing_keys ORDER BY kid")
-        .unwrap();
-    statement
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
 /// `PRAGMA integrity_check` of `<dir>/sessions.sqlite3`: `"ok"` for a sound file.
 pub(crate) fn integrity_check(dir: &Path) -> String {
     let conn = rusqlite::Connection::open(dir.join("sessions.sqlite3")).expect("open database");
