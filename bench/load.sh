@@ -39,6 +39,8 @@
 # node_modules is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 ROUNDS=${ROUNDS:-1}
 DURATION=${DURATION:-10}
@@ -134,21 +136,7 @@ spawn() {
   shift 2
   env PORT=0 RUST_LOG=warn "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   printf -v "$pidvar" %s "$!"
-  ADDR=""
-  for _ in $(seq 1 300); do
-    ADDR=$(sed -n 's#^listening on http://\(127\.0\.0\.1:[0-9]*\)$#\1#p' "$WORK/$name.out" | head -n1)
-    [ -n "$ADDR" ] && break
-    if ! kill -0 "${!pidvar}" 2>/dev/null; then
-      echo "$name exited:" >&2
-      cat "$WORK/$name.err" >&2
-      exit 1
-    fi
-    sleep 0.1
-  done
-  if [ -z "$ADDR" ]; then
-    echo "$name did not start within 30 s" >&2
-    exit 1
-  fi
+  await_address "$name" "${!pidvar}"
 }
 
 # start_server NAME [VAR=value...] COMMAND [ARG...]: stops the running server, starts this one

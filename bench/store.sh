@@ -36,6 +36,8 @@
 # server binaries and psql for the PostgreSQL rows (Debian's postgresql package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-$DURATION}
@@ -112,21 +114,7 @@ spawn() {
   env PORT=0 RUST_LOG=warn API_KEY="$API_KEY" "$@" "$CORE" >>"$WORK/$name.out" 2>>"$WORK/$name.err" &
   pid=$!
   PIDS+=("$pid")
-  ADDR=""
-  for _ in $(seq 1 300); do
-    ADDR=$(sed -n 's#^listening on http://\(127\.0\.0\.1:[0-9]*\)$#\1#p' "$WORK/$name.out" | head -n1)
-    [ -n "$ADDR" ] && break
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "$name exited:" >&2
-      cat "$WORK/$name.err" >&2
-      exit 1
-    fi
-    sleep 0.1
-  done
-  if [ -z "$ADDR" ]; then
-    echo "$name did not start within 30 s" >&2
-    exit 1
-  fi
+  await_address "$name" "$pid"
 }
 
 # load MODE SECONDS FIRST SECOND POOL: one bounded wrk run of MODE (create or refresh) on the

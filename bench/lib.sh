@@ -1,0 +1,21 @@
+# Shared by the bench scripts (sourced, not run).
+
+# await_address NAME PID: waits (30 s at most) until the process PID, whose output goes to
+# $WORK/NAME.out and $WORK/NAME.err, prints `listening on http://127.0.0.1:<port>`, and sets
+# ADDR to 127.0.0.1:<port>; exits the script if the process dies or never prints it.
+await_address() {
+  local name=$1 pid=$2
+  ADDR=""
+  for _ in $(seq 1 300); do
+    ADDR=$(sed -n 's#^listening on http://\(127\.0\.0\.1:[0-9]*\)$#\1#p' "$WORK/$name.out" | head -n1)
+    [ -n "$ADDR" ] && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$name exited:" >&2
+      cat "$WORK/$name.err" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "$name did not start within 30 s" >&2
+  exit 1
+}
