@@ -453,6 +453,16 @@ async fn a_stopped_and_restarted_server_is_a_503_then_recovers_without_a_restart
         header(&login, "st-refresh-token"),
     );
 
+    let send_refresh = || async {
+        client()
+            .post(server.url("/auth/session/refresh"))
+            .header("st-auth-mode", "header")
+            .bearer_auth(&refresh_token)
+            .send()
+            .await
+            .unwrap()
+    };
+
     in_the_background(PgCluster::halt).await.unwrap();
     // While the server is down, a valid access token still verifies (no database needed)...
     let verified = client()
@@ -463,13 +473,7 @@ async fn a_stopped_and_restarted_server_is_a_503_then_recovers_without_a_restart
         .unwrap();
     assert_eq!(verified.status(), 200);
     // ...and refresh is a 503 with Retry-After, never a sign-out.
-    let during = client()
-        .post(server.url("/auth/session/refresh"))
-        .header("st-auth-mode", "header")
-        .bearer_auth(&refresh_token)
-        .send()
-        .await
-        .unwrap();
+    let during = send_refresh().await;
     assert_eq!(during.status(), 503);
     assert!(during.headers().contains_key("retry-after"));
     assert!(
@@ -484,13 +488,7 @@ async fn a_stopped_and_restarted_server_is_a_503_then_recovers_without_a_restart
         .ready()
         .await
         .expect("ready again, without a restart");
-    let after = client()
-        .post(server.url("/auth/session/refresh"))
-        .header("st-auth-mode", "header")
-        .bearer_auth(&refresh_token)
-        .send()
-        .await
-        .unwrap();
+    let after = send_refresh().await;
     assert_eq!(after.status(), 200, "the session survived the outage");
     let user = client()
         .get(server.url("/user"))
