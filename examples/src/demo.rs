@@ -8,7 +8,8 @@
 //! `VERIFIED_TOKEN_CACHE` (`on` = 10 000 tokens, `off` or a capacity; default: the library's,
 //! on with 10 000; used by `bench/load.sh`).
 //! `DATABASE_URL` (`postgres://…`: the embedded core on PostgreSQL, shared by every instance,
-//! instead of `DATA_DIR`; TLS as its `sslmode` and `sslrootcert` say). `CORE_URI` (a SuperTokens Core, `;`-separated cores, instead of the
+//! instead of `DATA_DIR`; TLS as its `sslmode` and `sslrootcert` say) and `DATABASE_POOL_SIZE`
+//! (16: the most connections per instance). `CORE_URI` (a SuperTokens Core, `;`-separated cores, instead of the
 //! embedded core) and `CORE_API_KEY`. `SESSION_EXPIRED_STATUS` (401; 440 for the older SuperTokens contract).
 //!
 //! The app is wrapped in [`SessionMiddleware`] ([`middleware`]):
@@ -173,6 +174,9 @@ pub fn config_from_env(port: u16) -> std::io::Result<SessionConfig> {
     // Several instances share sessions and keys through one PostgreSQL database.
     if let Ok(url) = std::env::var("DATABASE_URL") {
         builder = builder.postgres(url);
+        if std::env::var_os("DATABASE_POOL_SIZE").is_some() {
+            builder = builder.postgres_pool_size(env_or("DATABASE_POOL_SIZE", 0)?);
+        }
     }
     // A SuperTokens Core (or sessionward-core) instead of the embedded core: `CORE_URI`
     // (`;`-separated cores) and `CORE_API_KEY`; the token lifetimes are then the core's.

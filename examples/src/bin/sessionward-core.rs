@@ -19,7 +19,8 @@
 //! | — | `ACCESS_TOKEN_DYNAMIC_SIGNING_KEY_UPDATE_INTERVAL` (**hours**, at least 1; also `ACCESS_TOKEN_SIGNING_KEY_UPDATE_INTERVAL`) | 168 |
 //! | — | `ACCESS_TOKEN_SIGNING_KEY_DYNAMIC` (`true`/`false`: checked, no effect, as in the core for CDI 2.21 and newer) | `true` |
 //! | `DATA_DIR` | — | `./core-data` |
-//! | `DATABASE_URL` (`postgres://…`: sessions and keys in PostgreSQL instead, shared by every instance on that database; TLS as its `sslmode` and `sslrootcert` say) | — | none |
+//! | `DATABASE_URL` (`postgres://…`: sessions and keys in PostgreSQL instead, shared by every instance on that database; TLS as its `sslmode` and `sslrootcert` say) | `POSTGRESQL_CONNECTION_URI` | none |
+//! | `DATABASE_POOL_SIZE`: the most connections to that database (at least 1) | `POSTGRESQL_CONNECTION_POOL_SIZE` | 16 |
 //! | `SHUTDOWN_TIMEOUT_SECS` | — | 30 |
 //!
 //! A new dynamic signing key is published 60 s before it signs, as the core's; with the
@@ -62,6 +63,8 @@ async fn main() -> io::Result<()> {
         access_token_validity,
         refresh_token_validity,
         signing_key_rotation,
+        database_url,
+        database_pool_size,
     } = settings;
     let api_key = api_key.map(|keys| checked_api_keys(&keys)).transpose()?;
     let shutdown_timeout: u64 = env_or("SHUTDOWN_TIMEOUT_SECS", 30)?;
@@ -71,8 +74,11 @@ async fn main() -> io::Result<()> {
         .refresh_token_validity(refresh_token_validity)
         .signing_key_rotation(signing_key_rotation);
     // Several instances behind a load balancer share one PostgreSQL database.
-    if let Ok(url) = std::env::var("DATABASE_URL") {
+    if let Some(url) = database_url {
         builder = builder.postgres(url);
+        if let Some(size) = database_pool_size {
+            builder = builder.postgres_pool_size(size);
+        }
     }
     let config = builder.build().map_err(io::Error::other)?;
     let open = api_key.is_none();
@@ -113,6 +119,9 @@ struct Settings {
     access_token_validity: Duration,
     refresh_token_validity: Duration,
     signing_key_rotation: Duration,
+    /// Holds a password: never printed.
+    database_url: Option<String>,
+    database_pool_size: Option<usize>,
 }
 
 /// A name of a setting and how to read its value (`None`: not valid).
@@ -174,6 +183,23 @@ impl Settings {
                     .to_owned(),
             );
         }
+        let database_url = one_of(
+            env,
+            &[("DATABASE_URL", text), ("POSTGRESQL_CONNECTION_URI", text)],
+        )?;
+        let database_pool_size = one_of(
+            env,
+            &[
+                ("DATABASE_POOL_SIZE", pool_size),
+                ("POSTGRESQL_CONNECTION_POOL_SIZE", pool_size),
+            ],
+        )?;
+        if database_pool_size.is_some() && database_url.is_none() {
+            return Err(
+                "DATABASE_POOL_SIZE is set without DATABASE_URL: the pool is PostgreSQL's"
+                    .to_owned(),
+            );
+        }
         Ok(Self {
             host,
             port,
@@ -181,6 +207,8 @@ impl Settings {
             access_token_validity,
             refresh_token_validity,
             signing_key_rotation,
+            database_url,
+            database_pool_size,
         })
     }
 }
@@ -221,6 +249,11 @@ fn text(value: &str) -> Option<String> {
 
 fn number(value: &str) -> Option<u16> {
     value.parse().ok()
+}
+
+/// As the core: a pool of at least one connection.
+fn pool_size(value: &str) -> Option<usize> {
+    value.parse().ok().filter(|&size| size > 0)
 }
 
 fn key_list(value: &str) -> Option<String> {
@@ -316,6 +349,8 @@ mod tests {
                 access_token_validity: Duration::from_secs(3600),
                 refresh_token_validity: Duration::from_secs(8_640_000),
                 signing_key_rotation: Duration::from_secs(168 * 3600),
+                database_url: None,
+                database_pool_size: None,
             }
         );
     }
@@ -330,6 +365,8 @@ mod tests {
             ("REFRESH_TOKEN_VALIDITY", "1.5"),
             ("ACCESS_TOKEN_SIGNING_KEY_DYNAMIC", "false"),
             ("ACCESS_TOKEN_DYNAMIC_SIGNING_KEY_UPDATE_INTERVAL", "2.5"),
+            ("POSTGRESQL_CONNECTION_URI", "postgres://core:pw@db/core"),
+            ("POSTGRESQL_CONNECTION_POOL_SIZE", "10"),
         ])
         .unwrap();
         assert_eq!(
@@ -341,6 +378,8 @@ mod tests {
                 access_token_validity: Duration::from_secs(60),
                 refresh_token_validity: Duration::from_secs(90),
                 signing_key_rotation: Duration::from_secs(9000),
+                database_url: Some("postgres://core:pw@db/core".into()),
+                database_pool_size: Some(10),
             }
         );
         // The older name of the key interval, as the core's config still reads it.
@@ -386,6 +425,16 @@ mod tests {
                 [("HOST", "127.0.0.1"), ("SUPERTOKENS_HOST", "0.0.0.0")],
                 "HOST and SUPERTOKENS_HOST",
             ),
+            (
+                [
+                    ("DATABASE_URL", "postgres://a:key-0123456789abc@db/a"),
+                    (
+                        "POSTGRESQL_CONNECTION_URI",
+                        "postgres://b:key-0123456789abc@db/b",
+                    ),
+                ],
+                "DATABASE_URL and POSTGRESQL_CONNECTION_URI",
+            ),
         ] {
             let message = read(&vars).unwrap_err();
             assert!(message.starts_with(names), "{message}");
@@ -407,6 +456,11 @@ mod tests {
             &[("REFRESH_TOKEN_VALIDITY", "NaN")][..],
             &[("ACCESS_TOKEN_SIGNING_KEY_DYNAMIC", "yes")][..],
             &[("SUPERTOKENS_PORT", "70000")][..],
+            &[
+                ("DATABASE_URL", "postgres://db/a"),
+                ("DATABASE_POOL_SIZE", "0"),
+            ][..],
+            &[("DATABASE_POOL_SIZE", "8")][..],
         ] {
             assert!(read(vars).is_err(), "{vars:?}");
         }

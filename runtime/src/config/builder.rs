@@ -36,6 +36,8 @@ pub struct SessionConfigBuilder {
     postgres_url: Option<String>,
     #[cfg(feature = "postgres")]
     postgres_root_certificates: Vec<Vec<u8>>,
+    #[cfg(feature = "postgres")]
+    postgres_pool_size: Option<usize>,
     core: Option<Arc<dyn SessionCore>>,
     #[cfg(any(feature = "embedded", feature = "postgres"))]
     embedded: EmbeddedCoreOptions,
@@ -183,6 +185,31 @@ impl SessionConfigBuilder {
     /// ```
     pub fn postgres_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.postgres_root_certificates.push(pem.into());
+        self
+    }
+
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    /// The most connections this instance keeps open to the [`postgres`](Self::postgres)
+    /// database. Default: 16, enough to keep two cores busy signing tokens. More helps an
+    /// instance with more cores; the sum over all instances (and everything else using the
+    /// database) must stay below the server's `max_connections` (100 by default). A size of 0
+    /// fails [`build`](Self::build) with [`ConfigError::Postgres`].
+    ///
+    /// ```no_run
+    /// use sessionward::SessionConfig;
+    ///
+    /// # fn main() -> Result<(), sessionward::ConfigError> {
+    /// let config = SessionConfig::builder()
+    ///     .api_domain("https://api.example.com")
+    ///     .website_domain("https://example.com")
+    ///     .postgres("postgres://app@db.internal:5432/app?sslmode=disable")
+    ///     .postgres_pool_size(32)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn postgres_pool_size(mut self, connections: usize) -> Self {
+        self.postgres_pool_size = Some(connections);
         self
     }
 
@@ -686,13 +713,14 @@ impl SessionConfigBuilder {
             None if self.postgres_url.is_some() => {
                 let url = self.postgres_url.unwrap_or_default();
                 let roots = self.postgres_root_certificates;
+                let pool_size = self.postgres_pool_size;
                 Arc::new(
-                    EmbeddedCore::open_postgres(&url, roots, self.embedded).map_err(|source| {
-                        ConfigError::Postgres {
+                    EmbeddedCore::open_postgres(&url, roots, pool_size, self.embedded).map_err(
+                        |source| ConfigError::Postgres {
                             target: crate::core::embedded::postgres_target(&url),
                             source,
-                        }
-                    })?,
+                        },
+                    )?,
                 )
             }
             #[cfg(feature = "embedded")]

@@ -546,3 +546,106 @@ async fn instances_starting_together_migrate_once_and_share_keys() {
         .expect_err("a newer schema");
     assert!(error.to_string().contains("schema version 99"), "{error}");
 }
+
+/// How many connections the store holds open to the database at `url`.
+async fn store_connections(admin: &tokio_postgres::Client, url: &str) -> i64 {
+    let database = url::Url::parse(url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = 'sessionward'",
+            &[&database],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Eight creates wait on a table lock, each holding a connection while it waits (as under a
+/// slow database); the lock's release lets them all finish. Returns the most connections
+/// seen meanwhile, waiting (boundedly) for `expected` of them to appear.
+async fn connections_under_load(config: &SessionConfig, url: &str, expected: i64) -> i64 {
+    let (admin, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    admin
+        .batch_execute("BEGIN; LOCK TABLE sessionward_sessions IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let mut creates = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let config = config.clone();
+        creates.spawn(async move { create(&config, &format!("user-{i}"), Value::Null).await });
+    }
+    let watch = async {
+        let mut most = 0;
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            most = most.max(store_connections(&admin, url).await);
+            if most >= expected {
+                break;
+            }
+        }
+        // A few more looks: a pool above its size would show here.
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            most = most.max(store_connections(&admin, url).await);
+        }
+        admin.batch_execute("COMMIT").await.unwrap();
+        most
+    };
+    let most = watch.await;
+    let created = creates.join_all().await;
+    assert_eq!(
+        created.len(),
+        8,
+        "every create finished once the lock was gone"
+    );
+    drop(admin);
+    let _ = connection.await;
+    most
+}
+
+#[actix_web::test]
+async fn the_pool_opens_at_most_the_configured_connections() {
+    let Some(url) = fresh_database("the_pool_opens_at_most_the_configured_connections").await
+    else {
+        return;
+    };
+    // The default pool opens a connection for each waiting create.
+    let default = instance(&url, |b| b).await;
+    assert!(connections_under_load(&default, &url, 8).await >= 8);
+    drop(default);
+    // Closed with the config (the server notices a moment later).
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    let mut open = store_connections(&admin, &url).await;
+    for _ in 0..100 {
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        open = store_connections(&admin, &url).await;
+    }
+    assert_eq!(open, 0, "the dropped config closed its connections");
+    drop(admin);
+    let _ = connection.await;
+
+    let small = instance(&url, |b| b.postgres_pool_size(2)).await;
+    assert_eq!(connections_under_load(&small, &url, 2).await, 2);
+
+    // A pool of no connections is a configuration error, not a hang.
+    let error =
+        tokio::task::spawn_blocking(move || builder().postgres(url).postgres_pool_size(0).build())
+            .await
+            .unwrap()
+            .expect_err("an empty pool");
+    assert!(error.to_string().contains("pool size"), "{error}");
+}

@@ -151,7 +151,7 @@ impl EmbeddedCore {
     /// Opens the core over the PostgreSQL database at `url` (migrated to the current schema);
     /// creates signing keys on first use. Blocks until the database answered.
     /// `root_certificates` (PEM documents) are CAs trusted for TLS besides the URL's
-    /// `sslrootcert`.
+    /// `sslrootcert`; `pool_size` caps the connections (`None`: the default).
     ///
     /// # Errors
     ///
@@ -162,6 +162,7 @@ impl EmbeddedCore {
     pub(crate) fn open_postgres(
         url: &str,
         root_certificates: Vec<Vec<u8>>,
+        pool_size: Option<usize>,
         options: EmbeddedCoreOptions,
     ) -> io::Result<Self> {
         let store = postgres::PostgresStore::open(
@@ -169,6 +170,7 @@ impl EmbeddedCore {
             &postgres::PostgresOptions {
                 connect_timeout: options.busy_timeout,
                 root_certificates,
+                pool_size: pool_size.unwrap_or(postgres::DEFAULT_POOL_SIZE),
             },
         )?;
         Self::with_store(Arc::new(store), None, options)

@@ -44,8 +44,10 @@ mod queries;
 mod schema;
 mod tls;
 
-/// Most pooled connections per store (per app instance).
-const MAX_CONNECTIONS: usize = 16;
+/// Most pooled connections per store (per app instance) unless configured: enough to keep
+/// two cores busy, and few enough that several instances fit PostgreSQL's default
+/// `max_connections` (100).
+pub(crate) const DEFAULT_POOL_SIZE: usize = 16;
 /// Worker threads of the store's runtime: the work is waiting on the network.
 const WORKER_THREADS: usize = 2;
 /// How long opening the store waits for the database (connect and migrate).
@@ -60,6 +62,8 @@ pub(crate) struct PostgresOptions {
     /// CA certificates (PEM documents) trusted for TLS besides the URL's `sslrootcert`; with
     /// neither, the platform's are.
     pub(crate) root_certificates: Vec<Vec<u8>>,
+    /// Most pooled connections (at least 1).
+    pub(crate) pool_size: usize,
 }
 
 /// The PostgreSQL session store (see the module docs).
@@ -91,6 +95,12 @@ impl PostgresStore {
     /// written by a newer version, `ResourceBusy` when the database cannot be reached (TLS
     /// failures included); messages never contain the URL's password.
     pub(crate) fn open(url: &str, options: &PostgresOptions) -> io::Result<Self> {
+        if options.pool_size == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the connection pool size must be at least 1",
+            ));
+        }
         let split = tls::split_url(url);
         let mut config = tokio_postgres::Config::from_str(&split.client).map_err(|error| {
             io::Error::new(
@@ -123,7 +133,7 @@ impl PostgresStore {
             .enable_all()
             .build()?;
         let pool = Pool::builder(Manager::new(config, tls))
-            .max_size(MAX_CONNECTIONS)
+            .max_size(options.pool_size)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(options.connect_timeout))
             .create_timeout(Some(options.connect_timeout))
@@ -361,10 +371,26 @@ mod tests {
             &PostgresOptions {
                 connect_timeout: Duration::from_secs(1),
                 root_certificates: Vec::new(),
+                pool_size: DEFAULT_POOL_SIZE,
             },
         )
         .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
         assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn an_empty_pool_is_refused_before_connecting() {
+        let error = PostgresStore::open(
+            "postgres://app:hunter2@127.0.0.1:1/x",
+            &PostgresOptions {
+                connect_timeout: Duration::from_secs(1),
+                root_certificates: Vec::new(),
+                pool_size: 0,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("pool size"), "{error}");
     }
 }
