@@ -13,9 +13,15 @@
 //! that epoch derives the same child, so concurrent refreshes (tabs, retries) all succeed on
 //! one chain. After the window a new epoch gives a new child, as the core would: whichever
 //! child is used first wins, and a later use of the other is theft.
+//!
+//! The usual case, the current token with no window open, is first tried as one store
+//! operation (`SessionStore::claim_current`), which saves PostgreSQL a round trip; whatever
+//! it declines takes the general path above.
 
 use super::mint;
-use super::store::{ChildIssue, Promotion, RefreshTokenRecord, SessionRecord};
+use super::store::{
+    ChildIssue, CurrentClaim, Promotion, RefreshTokenRecord, SessionRecord, StoreFuture,
+};
 use super::{Shared, core_session, millis};
 use crate::core::{CoreError, CreatedSession, IssuedToken, RefreshOutcome, RefreshRequest};
 
@@ -36,6 +42,12 @@ impl Shared {
         }
         let now = self.now();
         let hash2 = mint::hash2(presented);
+        if let Some(outcome) = self
+            .refresh_current(presented, &hash2, &request, now)
+            .await?
+        {
+            return Ok(outcome);
+        }
         for _ in 0..MAX_REFRESH_ATTEMPTS {
             let Some((token, mut session)) = self.store.refresh_token(hash2.clone()).await? else {
                 return Ok(unauthorised("the refresh token is unknown"));
@@ -89,6 +101,44 @@ impl Shared {
         ))
     }
 
+    /// The usual refresh in one store operation; `None` when the store declines it or the
+    /// token is not in that case.
+    async fn refresh_current(
+        &self,
+        presented: &str,
+        hash2: &str,
+        request: &RefreshRequest,
+        now: u64,
+    ) -> Result<Option<RefreshOutcome>, CoreError> {
+        let child = self.secret.child_refresh_token(presented, now);
+        let child_hash1 = mint::hash1(&child);
+        let anti_csrf_token = request
+            .enable_anti_csrf
+            .then(|| self.secret.anti_csrf_token(&child));
+        let claimed = self
+            .store
+            .claim_current(CurrentClaim {
+                hash2: hash2.to_owned(),
+                epoch_ms: now,
+                grace_ms: millis(self.options.refresh_grace),
+                child_hash2: crate::util::sha256_hex(child_hash1.as_bytes()),
+                child_anti_csrf_token: anti_csrf_token.clone(),
+                check_anti_csrf: request.enable_anti_csrf,
+                presented_anti_csrf_token: request.anti_csrf_token.clone(),
+            })
+            .await?;
+        let Some(session) = claimed else {
+            return Ok(None);
+        };
+        let issued = Issued {
+            child,
+            child_hash1,
+            anti_csrf_token,
+        };
+        self.complete(presented, &session, request, issued, None, now)
+            .await
+    }
+
     /// Issues the child of `presented`, the session's current token; `None` if the session
     /// changed meanwhile (the caller re-reads it).
     async fn issue_child(
@@ -110,7 +160,7 @@ impl Shared {
             .then(|| self.secret.anti_csrf_token(&child));
 
         // Queue the writes, sign meanwhile, then wait for the commit.
-        let issued = match open_window {
+        let stored = match open_window {
             // The window's first refresh stored the child already.
             Some(_) => None,
             None => Some(self.store.issue_child(ChildIssue {
@@ -128,6 +178,31 @@ impl Shared {
                 now_ms: now,
             })),
         };
+        let issued = Issued {
+            child,
+            child_hash1,
+            anti_csrf_token,
+        };
+        self.complete(presented, session, request, issued, stored, now)
+            .await
+    }
+
+    /// Signs the access token of a refresh that issued `issued` and answers with it, once
+    /// `stored` (the child's write, if still pending) committed; `None` if it did not apply.
+    async fn complete(
+        &self,
+        presented: &str,
+        session: &SessionRecord,
+        request: &RefreshRequest,
+        issued: Issued,
+        stored: Option<StoreFuture<bool>>,
+        now: u64,
+    ) -> Result<Option<RefreshOutcome>, CoreError> {
+        let Issued {
+            child,
+            child_hash1,
+            anti_csrf_token,
+        } = issued;
         // Absent (older CDI versions): the key type the session was signed with, as the core.
         let dynamic = request
             .use_dynamic_signing_key
@@ -145,8 +220,8 @@ impl Shared {
             anti_csrf_token.as_deref(),
             now,
         );
-        if let Some(issued) = issued
-            && !issued.await?
+        if let Some(stored) = stored
+            && !stored.await?
         {
             return Ok(None);
         }
@@ -164,6 +239,13 @@ impl Shared {
             anti_csrf_token,
         })))
     }
+}
+
+/// The child token of a refresh, and what is derived from it.
+struct Issued {
+    child: String,
+    child_hash1: String,
+    anti_csrf_token: Option<String>,
 }
 
 fn unauthorised(reason: &str) -> RefreshOutcome {

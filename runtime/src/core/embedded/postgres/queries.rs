@@ -12,8 +12,8 @@ use tokio_postgres::types::ToSql;
 use super::PostgresStore;
 use super::schema::SIGNING_KEY_LOCK;
 use crate::core::embedded::store::{
-    ChildIssue, Promotion, RefreshTokenRecord, SessionRecord, SessionStore, StoreError,
-    StoreFuture, StoredKey, UserSessions,
+    ChildIssue, CurrentClaim, Promotion, RefreshTokenRecord, SessionRecord, SessionStore,
+    StoreError, StoreFuture, StoredKey, UserSessions,
 };
 
 /// Expired sessions deleted per statement by [`SessionStore::delete_expired`].
@@ -278,6 +278,51 @@ impl SessionStore for PostgresStore {
                 .await?
                 .try_get(0)?;
             Ok(claimed == 1)
+        })
+    }
+
+    fn claim_current(&self, claim: CurrentClaim) -> StoreFuture<Option<SessionRecord>> {
+        self.run(move |pool| async move {
+            let client = pool.get().await?;
+            // `issue_child`'s statement with `refresh_token`'s lookup inside, saving a round
+            // trip: the session is found through the presented token, and the UPDATE's row
+            // lock and re-check make it exactly as safe against a concurrent refresh. The
+            // anti-CSRF comparison is NULL (no claim) when the caller sent no token.
+            let statement = client
+                .prepare_cached(&format!(
+                    "WITH claimed AS (
+                         UPDATE sessionward_sessions s SET child_epoch_ms = $2
+                         FROM sessionward_refresh_tokens t
+                         WHERE t.hash2 = $1 AND s.handle = t.session_handle
+                             AND s.refresh_hash2 = $1 AND s.expiry_ms > $2
+                             AND (s.child_epoch_ms IS NULL OR s.child_epoch_ms <= $2 - $3)
+                             AND (NOT $6 OR t.anti_csrf_token IS NULL
+                                 OR t.anti_csrf_token = $7::text)
+                         RETURNING {SESSION_COLUMNS}
+                     ), stored AS (
+                         INSERT INTO sessionward_refresh_tokens
+                             (hash2, session_handle, parent_hash2, anti_csrf_token, created_ms)
+                         SELECT $4::text, handle, $1::text, $5::text, $2::bigint FROM claimed
+                         ON CONFLICT (hash2) DO NOTHING
+                     )
+                     SELECT * FROM claimed"
+                ))
+                .await?;
+            let row = client
+                .query_opt(
+                    &statement,
+                    &[
+                        &claim.hash2,
+                        &ms(claim.epoch_ms),
+                        &ms(claim.grace_ms),
+                        &claim.child_hash2,
+                        &claim.child_anti_csrf_token,
+                        &claim.check_anti_csrf,
+                        &claim.presented_anti_csrf_token,
+                    ],
+                )
+                .await?;
+            row.map(|row| session_from_row(&row, 0)).transpose()
         })
     }
 
