@@ -410,6 +410,10 @@ impl SessionCore for EvictingCore {
         self.inner.create_jwt(jwt)
     }
 
+    fn legacy_handshake(&self) -> BoxFuture<'_, Result<crate::core::LegacyHandshake, CoreError>> {
+        self.inner.legacy_handshake()
+    }
+
     fn ready(&self) -> BoxFuture<'_, Result<(), CoreError>> {
         self.inner.ready()
     }

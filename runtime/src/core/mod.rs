@@ -77,6 +77,10 @@ impl fmt::Debug for IssuedToken {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[non_exhaustive]
 pub enum AccessTokenVersion {
+    /// v2, the legacy format (CDI before 2.21): standard base64 with padding, a fixed header
+    /// without `kid`, `userId`/`expiryTime`/`timeCreated` and the custom payload under
+    /// `userData`; signed with the core's legacy signing key, which is not in its JWKS.
+    V2,
     /// v3: `sub`, `exp`, `iat` and the session fields; no tenant (always `public`).
     V3,
     /// v4: v3 with the tenant (`tId`).
@@ -91,16 +95,18 @@ impl AccessTokenVersion {
     #[must_use]
     pub fn number(self) -> u8 {
         match self {
+            Self::V2 => 2,
             Self::V3 => 3,
             Self::V4 => 4,
             Self::V5 => 5,
         }
     }
 
-    /// The version of that number, if a core mints it (3, 4 or 5).
+    /// The version of that number, if a core mints it (2, 3, 4 or 5).
     #[must_use]
     pub fn from_number(number: u8) -> Option<Self> {
         match number {
+            2 => Some(Self::V2),
             3 => Some(Self::V3),
             4 => Some(Self::V4),
             5 => Some(Self::V5),
@@ -348,6 +354,33 @@ impl NewJwt {
     }
 }
 
+/// A public key that verifies the v2 access tokens a core mints for callers of CDI versions
+/// before 2.21 (CDI `jwtSigningPublicKey`, `jwtSigningPublicKeyList`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LegacyPublicKey {
+    /// The key: standard base64 of its X.509 `SubjectPublicKeyInfo` DER (a PEM body without
+    /// its armour lines), as the CDI sends it.
+    pub public_key: String,
+    /// When the key was created, ms since the epoch.
+    pub created_ms: u64,
+    /// Until when verifiers may use the key, ms since the epoch.
+    pub expiry_ms: u64,
+}
+
+/// What a core tells callers of CDI versions before 2.21 about its v2 access tokens (CDI
+/// `POST /recipe/handshake`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LegacyHandshake {
+    /// The keys that verify v2 tokens, newest first (the first one signs).
+    pub keys: Vec<LegacyPublicKey>,
+    /// Access-token lifetime, ms.
+    pub access_token_validity_ms: u64,
+    /// Refresh-token (and session) lifetime, ms.
+    pub refresh_token_validity_ms: u64,
+}
+
 /// A session core: the embedded one, or a SuperTokens Core over HTTP.
 ///
 /// The methods mirror the CDI session calls (docs/protocol.md §10.3) and keep their semantics, so
@@ -434,6 +467,18 @@ pub trait SessionCore: Send + Sync + 'static {
         Box::pin(async {
             Err(CoreError::Internal(
                 "this session core cannot sign JWTs".into(),
+            ))
+        })
+    }
+
+    /// The public keys of the v2 access tokens this core mints for callers of CDI versions
+    /// before 2.21, and the token lifetimes: what the CDI handshake answers.
+    ///
+    /// The default answers [`CoreError::Internal`]: a core over HTTP publishes its own.
+    fn legacy_handshake(&self) -> BoxFuture<'_, Result<LegacyHandshake, CoreError>> {
+        Box::pin(async {
+            Err(CoreError::Internal(
+                "this session core does not mint v2 access tokens".into(),
             ))
         })
     }

@@ -129,6 +129,30 @@ pub(crate) fn verify_access_token_cached(
     extract(token, now_ms)
 }
 
+/// Verifies a v2 (or v1) `token` with exactly `key`, the legacy signing key of the core that
+/// minted it: never with a JWKS key, so a v2 token signed by any other key is rejected.
+/// Tokens of v3 and newer are refused: they are verified by `kid` against the JWKS.
+///
+/// # Errors
+///
+/// [`TokenError::Malformed`] for a token of v3 or newer, [`TokenError::BadSignature`],
+/// [`TokenError::Malformed`] (structure), [`TokenError::Expired`].
+#[cfg_attr(
+    not(any(feature = "embedded", feature = "postgres")),
+    allow(dead_code, reason = "only the embedded core mints v2 tokens")
+)]
+pub(crate) fn verify_legacy_access_token(
+    token: UnverifiedToken<'_>,
+    key: &Arc<Rs256Key>,
+    now_ms: u64,
+) -> Result<AccessTokenInfo, TokenError> {
+    if token.version != 2 {
+        return Err(TokenError::Malformed("not a v2 access token"));
+    }
+    verify_v2_signature(&token, std::slice::from_ref(key))?;
+    extract(token, now_ms)
+}
+
 fn kid_of<'t>(token: &'t UnverifiedToken<'_>) -> Result<&'t str, TokenError> {
     token
         .kid

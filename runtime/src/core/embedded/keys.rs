@@ -97,6 +97,15 @@ impl SigningKey {
     ///
     /// [`CoreError::Internal`] if signing fails.
     pub(crate) fn sign(&self, message: &[u8]) -> Result<String, CoreError> {
+        Ok(URL_SAFE_NO_PAD.encode(self.sign_raw(message)?))
+    }
+
+    /// Signs `message` (RS256) and returns the raw signature bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::Internal`] if signing fails.
+    pub(crate) fn sign_raw(&self, message: &[u8]) -> Result<Vec<u8>, CoreError> {
         let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
             .sign(
@@ -106,7 +115,40 @@ impl SigningKey {
                 &mut signature,
             )
             .map_err(|_| CoreError::Internal("RSA signing failed".into()))?;
-        Ok(URL_SAFE_NO_PAD.encode(signature))
+        Ok(signature)
+    }
+
+    /// The public key as X.509 `SubjectPublicKeyInfo` DER.
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::Internal`] if the key cannot be encoded.
+    pub(crate) fn public_key_der(&self) -> Result<Vec<u8>, CoreError> {
+        let der = self
+            .pair
+            .public_key()
+            .as_der()
+            .map_err(|_| CoreError::Internal("RSA public key export failed".into()))?;
+        Ok(der.as_ref().to_vec())
+    }
+
+    /// The public key as an RS256 verification key.
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::Internal`] if the key is not a usable RSA key.
+    pub(crate) fn verification_key(&self) -> Result<crate::keys::Rs256Key, CoreError> {
+        let public = self.pair.public_key();
+        crate::keys::Rs256Key::from_components(
+            public.modulus().big_endian_without_leading_zero(),
+            public.exponent().big_endian_without_leading_zero(),
+        )
+        .map_err(|e| CoreError::Internal(e.into()))
+    }
+
+    /// When the key was created, ms.
+    pub(crate) fn created_ms(&self) -> u64 {
+        self.created_ms
     }
 }
 
@@ -133,13 +175,13 @@ pub(crate) fn generate_key(dynamic: bool, now_ms: u64) -> Result<StoredKey, Core
 }
 
 #[cfg(not(test))]
-fn new_pkcs8() -> Result<Vec<u8>, CoreError> {
+pub(super) fn new_pkcs8() -> Result<Vec<u8>, CoreError> {
     generate_pkcs8()
 }
 
 /// Test builds take pre-generated keys (RSA generation is slow, most of all in debug builds).
 #[cfg(test)]
-fn new_pkcs8() -> Result<Vec<u8>, CoreError> {
+pub(super) fn new_pkcs8() -> Result<Vec<u8>, CoreError> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let keys: Vec<&str> = include_str!("test_keys.txt")

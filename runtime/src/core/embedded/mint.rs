@@ -1,14 +1,15 @@
-//! Token material: v3, v4 and v5 access tokens (docs/protocol.md §1.2, §1.4), opaque refresh tokens, and the
+//! Token material: v2, v3, v4 and v5 access tokens (docs/protocol.md §1.2, §1.4), opaque refresh tokens, and the
 //! server secret that derives refresh-token children and anti-CSRF tokens deterministically.
 
 use std::fmt;
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value, json};
 
 use super::keys::SigningKey;
+use super::legacy::LegacySigningKey;
 use crate::core::{AccessTokenVersion, CoreError, IssuedToken};
 use crate::util::sha256_hex;
 
@@ -98,6 +99,57 @@ pub(crate) fn mint_access_token(
         // The token carries whole seconds; report the same instants.
         expiry_ms: exp * 1000,
         created_ms: iat * 1000,
+    })
+}
+
+/// The header of every v2 token: `{"alg":"RS256","typ":"JWT","version":"2"}` in standard
+/// base64, fixed byte for byte (old SDKs compare it as a string).
+const V2_HEADER_JSON: &str = r#"{"alg":"RS256","typ":"JWT","version":"2"}"#;
+
+/// Signs a v2 access token with the legacy key: the fixed v2 header and the payload
+/// `userId`, `expiryTime`, `timeCreated` (ms), `sessionHandle`, `refreshTokenHash1`,
+/// `parentRefreshTokenHash1` and `antiCsrfToken` (each only when set) and the custom payload
+/// as `userData`, as the SuperTokens core orders them; every segment in standard base64 with
+/// padding. Times keep their milliseconds: v2 tokens are not truncated to seconds.
+///
+/// # Errors
+///
+/// [`CoreError::Internal`] if signing fails, or if `claims` are not v2 claims.
+pub(crate) fn mint_legacy_access_token(
+    key: &LegacySigningKey,
+    claims: &AccessClaims<'_>,
+) -> Result<IssuedToken, CoreError> {
+    if claims.version != AccessTokenVersion::V2 {
+        return Err(CoreError::Internal(
+            "the legacy key signs only v2 access tokens".into(),
+        ));
+    }
+    let mut payload = Map::with_capacity(8);
+    payload.insert("userId".into(), json!(claims.user_id));
+    payload.insert("expiryTime".into(), json!(claims.expiry_ms));
+    payload.insert("timeCreated".into(), json!(claims.issued_ms));
+    payload.insert("sessionHandle".into(), json!(claims.handle));
+    payload.insert(
+        "refreshTokenHash1".into(),
+        json!(claims.refresh_token_hash1),
+    );
+    if let Some(parent) = claims.parent_refresh_token_hash1 {
+        payload.insert("parentRefreshTokenHash1".into(), json!(parent));
+    }
+    if let Some(anti_csrf) = claims.anti_csrf_token {
+        payload.insert("antiCsrfToken".into(), json!(anti_csrf));
+    }
+    payload.insert("userData".into(), Value::Object(claims.payload.clone()));
+    let signing_input = format!(
+        "{}.{}",
+        STANDARD.encode(V2_HEADER_JSON),
+        STANDARD.encode(Value::Object(payload).to_string())
+    );
+    let signature = key.sign(signing_input.as_bytes())?;
+    Ok(IssuedToken {
+        token: format!("{signing_input}.{signature}"),
+        expiry_ms: claims.expiry_ms,
+        created_ms: claims.issued_ms,
     })
 }
 

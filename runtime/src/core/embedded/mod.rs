@@ -8,7 +8,8 @@
 //! * `store.rs`: the [`SessionStore`] trait between the logic and the storage; `sqlite/`: its
 //!   SQLite implementation (group commit, WAL readers); `postgres/`: its PostgreSQL one
 //!   (a connection pool on the store's own runtime).
-//! * `keys.rs`: signing keys, their rotation and the JWKS; `mint.rs`: token material.
+//! * `keys.rs`: signing keys, their rotation and the JWKS; `legacy.rs`: the key of v2 access
+//!   tokens (CDI before 2.21), apart from the JWKS; `mint.rs`: token material.
 //! * `sessions.rs`: create, verify, regenerate and the session admin calls; `refresh.rs`:
 //!   refresh-token rotation with theft detection and the refresh grace window.
 //! * `maintenance.rs`: the background thread (key rotation, expiry sweeps); `blocking.rs`:
@@ -34,14 +35,15 @@ use std::sync::atomic::AtomicU64;
 use serde_json::{Map, Value};
 
 use super::{
-    BoxFuture, CoreError, CoreSession, CreatedSession, NewJwt, NewSession, RefreshOutcome,
-    RefreshRequest, RegenerateOutcome, SessionCore, SessionInformation, VerifyOutcome,
-    VerifyRequest,
+    BoxFuture, CoreError, CoreSession, CreatedSession, LegacyHandshake, NewJwt, NewSession,
+    RefreshOutcome, RefreshRequest, RegenerateOutcome, SessionCore, SessionInformation,
+    VerifyOutcome, VerifyRequest,
 };
 use crate::keys::{JwksCache, KeySource};
 
 mod blocking;
 mod keys;
+mod legacy;
 mod maintenance;
 mod mint;
 mod options;
@@ -75,6 +77,8 @@ struct Shared {
     options: EmbeddedCoreOptions,
     store: Arc<dyn SessionStore>,
     keys: Arc<KeyRing>,
+    /// The legacy key of v2 access tokens (CDI before 2.21), loaded on first use.
+    legacy: legacy::LegacyKeys,
     /// Verifies access tokens against this core's keys (core-side verify and regenerate).
     verifier: JwksCache,
     secret: ServerSecret,
@@ -239,6 +243,7 @@ impl EmbeddedCore {
                 options,
                 store,
                 keys: ring,
+                legacy: legacy::LegacyKeys::default(),
                 verifier,
                 secret: ServerSecret::new(&secret),
                 next_cleanup_ms: AtomicU64::new(next_cleanup),
@@ -373,6 +378,21 @@ impl SessionCore for EmbeddedCore {
 
     fn create_jwt(&self, jwt: NewJwt) -> BoxFuture<'_, Result<String, CoreError>> {
         Box::pin(async move { self.shared.create_jwt(&jwt) })
+    }
+
+    fn legacy_handshake(&self) -> BoxFuture<'_, Result<LegacyHandshake, CoreError>> {
+        Box::pin(async move {
+            let key = self
+                .shared
+                .legacy
+                .signer(&*self.shared.store, self.shared.now())
+                .await?;
+            Ok(LegacyHandshake {
+                keys: vec![key.public().clone()],
+                access_token_validity_ms: self.shared.access_validity_ms(),
+                refresh_token_validity_ms: self.shared.refresh_validity_ms(),
+            })
+        })
     }
 
     fn ready(&self) -> BoxFuture<'_, Result<(), CoreError>> {

@@ -211,15 +211,17 @@ impl Shared {
             self.store
                 .set_key_type(session.handle.clone(), dynamic, now)
         });
-        let access_token = self.sign_for(
-            session,
-            dynamic,
-            request.access_token_version,
-            &child_hash1,
-            Some(&mint::hash1(presented)),
-            anti_csrf_token.as_deref(),
-            now,
-        );
+        let access_token = self
+            .sign_for(
+                session,
+                dynamic,
+                request.access_token_version,
+                &child_hash1,
+                Some(&mint::hash1(presented)),
+                anti_csrf_token.as_deref(),
+                now,
+            )
+            .await;
         if let Some(stored) = stored
             && !stored.await?
         {

@@ -10,21 +10,51 @@ use crate::core::{
     RegenerateOutcome, SessionInformation, VerifyOutcome, VerifyRequest,
 };
 use crate::token::PROTECTED_PROPS;
-use crate::token::{AccessTokenInfo, parse_access_token, verify_access_token};
+use crate::token::{
+    AccessTokenInfo, TokenError, UnverifiedToken, parse_access_token, verify_access_token,
+    verify_legacy_access_token,
+};
 use crate::util::sha256_hex;
 
 /// How many times verify re-reads a session whose promotion raced with another request.
 const MAX_VERIFY_ATTEMPTS: usize = 8;
 
 impl Shared {
-    /// Signs claims with the current key of the requested type.
-    pub(super) fn sign(
+    /// Signs claims with the current key of the requested type; v2 claims with the legacy
+    /// key, whatever the type (it is the only key of v2 tokens).
+    pub(super) async fn sign(
         &self,
         dynamic: bool,
         claims: &AccessClaims<'_>,
     ) -> Result<IssuedToken, CoreError> {
+        if claims.version == AccessTokenVersion::V2 {
+            let key = self.legacy.signer(&*self.store, claims.issued_ms).await?;
+            return mint::mint_legacy_access_token(&key, claims);
+        }
         let key = self.keys.signer(dynamic, claims.issued_ms)?;
         mint_access_token(&key, claims)
+    }
+
+    /// Verifies an access token this core minted: v2 with the legacy key only, v3+ by `kid`
+    /// with the JWKS keys only, so that no token verifies with a key of the other kind.
+    pub(super) async fn verify_token(
+        &self,
+        token: UnverifiedToken<'_>,
+        now_ms: u64,
+    ) -> Result<AccessTokenInfo, TokenError> {
+        if token.version == 2 {
+            let key = match self.legacy.existing(&*self.store).await {
+                Ok(Some(key)) => key,
+                // No legacy key yet: no v2 token of this core exists.
+                Ok(None) => return Err(TokenError::BadSignature),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot load the legacy signing key");
+                    return Err(TokenError::KeysUnavailable);
+                }
+            };
+            return verify_legacy_access_token(token, key.verifier(), now_ms);
+        }
+        verify_access_token(token, &self.verifier, now_ms).await
     }
 
     /// A new access token of `version` for a stored session with the full validity.
@@ -32,7 +62,7 @@ impl Shared {
         clippy::too_many_arguments,
         reason = "the claims of one token, named at each of the three call sites"
     )]
-    pub(super) fn sign_for(
+    pub(super) async fn sign_for(
         &self,
         session: &SessionRecord,
         dynamic: bool,
@@ -58,6 +88,7 @@ impl Shared {
                 expiry_ms: now.saturating_add(self.access_validity_ms()),
             },
         )
+        .await
     }
 
     /// CDI create: the session is committed before this returns.
@@ -95,15 +126,17 @@ impl Shared {
         };
         // Sign while the store commits.
         let stored = self.store.insert_session(session.clone(), token);
-        let access_token = self.sign_for(
-            &session,
-            session.use_dynamic_key,
-            new.access_token_version,
-            &refresh_token_hash1,
-            None,
-            anti_csrf_token.as_deref(),
-            now,
-        );
+        let access_token = self
+            .sign_for(
+                &session,
+                session.use_dynamic_key,
+                new.access_token_version,
+                &refresh_token_hash1,
+                None,
+                anti_csrf_token.as_deref(),
+                now,
+            )
+            .await;
         stored.await?;
         Ok(CreatedSession {
             session: core_session(&session),
@@ -124,7 +157,7 @@ impl Shared {
             return Ok(VerifyOutcome::Unauthorised);
         };
         let now = self.now();
-        let Ok(info) = verify_access_token(token, &self.verifier, now).await else {
+        let Ok(info) = self.verify_token(token, now).await else {
             return Ok(VerifyOutcome::TryRefreshToken);
         };
         if request.enable_anti_csrf && request.do_anti_csrf_check {
@@ -177,15 +210,17 @@ impl Shared {
             }
             // A promotion, an already promoted token, or a payload changed since signing:
             // hand out a fresh token without the parent hash, of the same version (as the core).
-            let token = self.sign_for(
-                &session,
-                session.use_dynamic_key,
-                minted_version(&info)?,
-                &info.refresh_token_hash1,
-                None,
-                anti_csrf,
-                now,
-            )?;
+            let token = self
+                .sign_for(
+                    &session,
+                    session.use_dynamic_key,
+                    minted_version(&info)?,
+                    &info.refresh_token_hash1,
+                    None,
+                    anti_csrf,
+                    now,
+                )
+                .await?;
             return Ok(VerifyOutcome::Ok {
                 session: core_session(&session),
                 new_access_token: Some(token),
@@ -208,7 +243,7 @@ impl Shared {
             return Ok(RegenerateOutcome::Unauthorised);
         };
         // Verify as of the epoch: an expired token still identifies its session.
-        let Ok(info) = verify_access_token(token, &self.verifier, 0).await else {
+        let Ok(info) = self.verify_token(token, 0).await else {
             return Ok(RegenerateOutcome::Unauthorised);
         };
         let now = self.now();
@@ -233,23 +268,25 @@ impl Shared {
             });
         }
         let dynamic = info.kid.as_deref().is_none_or(|kid| kid.starts_with("d-"));
-        let token = self.sign(
-            dynamic,
-            &AccessClaims {
-                // The core re-signs with the version of the token it was given.
-                version: minted_version(&info)?,
-                handle: &session.handle,
-                user_id: &session.user_id,
-                recipe_user_id: &session.recipe_user_id,
-                tenant_id: &session.tenant_id,
-                payload: &session.user_data_in_jwt,
-                refresh_token_hash1: &info.refresh_token_hash1,
-                parent_refresh_token_hash1: info.parent_refresh_token_hash1.as_deref(),
-                anti_csrf_token: info.anti_csrf_token.as_deref(),
-                issued_ms: now,
-                expiry_ms: info.expiry_ms,
-            },
-        )?;
+        let token = self
+            .sign(
+                dynamic,
+                &AccessClaims {
+                    // The core re-signs with the version of the token it was given.
+                    version: minted_version(&info)?,
+                    handle: &session.handle,
+                    user_id: &session.user_id,
+                    recipe_user_id: &session.recipe_user_id,
+                    tenant_id: &session.tenant_id,
+                    payload: &session.user_data_in_jwt,
+                    refresh_token_hash1: &info.refresh_token_hash1,
+                    parent_refresh_token_hash1: info.parent_refresh_token_hash1.as_deref(),
+                    anti_csrf_token: info.anti_csrf_token.as_deref(),
+                    issued_ms: now,
+                    expiry_ms: info.expiry_ms,
+                },
+            )
+            .await?;
         Ok(RegenerateOutcome::Ok {
             session,
             new_access_token: Some(token),
@@ -347,7 +384,7 @@ impl Shared {
     }
 }
 
-/// The version of a verified token, which this core minted (so 3, 4 or 5).
+/// The version of a verified token, which this core minted (so 2, 3, 4 or 5).
 fn minted_version(info: &AccessTokenInfo) -> Result<AccessTokenVersion, CoreError> {
     AccessTokenVersion::from_number(info.version).ok_or_else(|| {
         CoreError::BadRequest(format!(

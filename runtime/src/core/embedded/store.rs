@@ -136,7 +136,7 @@ impl fmt::Debug for RefreshTokenRecord {
 /// A private signing key as stored.
 #[derive(Clone, PartialEq)]
 pub(crate) struct StoredKey {
-    /// `d-<created ms>` (dynamic) or `s-<uuid>` (static).
+    /// `d-<created ms>` (dynamic) or `s-<uuid>` (static); `l-<uuid>` for a legacy (v2) key.
     pub(crate) kid: String,
     /// Creation time, ms.
     pub(crate) created_ms: u64,
@@ -311,6 +311,19 @@ pub(crate) trait SessionStore: Send + Sync + 'static {
 
     /// Deletes these signing keys; returns how many existed.
     fn remove_signing_keys(&self, kids: Vec<String>) -> StoreFuture<u64>;
+
+    /// Every stored legacy access-token signing key (the keys of v2 tokens, kept apart from
+    /// the JWKS keys), oldest first.
+    fn legacy_signing_keys(&self) -> StoreFuture<Vec<StoredKey>>;
+
+    /// Stores the legacy signing key `key` if the newest stored legacy key is still
+    /// `expected_newest` (`None`: none is stored); `true` if stored. Instances that create a
+    /// key at the same moment store one: the others see it as the newest.
+    fn add_legacy_signing_key(
+        &self,
+        key: StoredKey,
+        expected_newest: Option<String>,
+    ) -> StoreFuture<bool>;
 
     /// Answers a trivial query, for a readiness check: on every path requests take (SQLite: the
     /// reader threads and the writer thread; PostgreSQL: a pooled connection).

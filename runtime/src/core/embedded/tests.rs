@@ -16,6 +16,8 @@ use super::*;
 use crate::core::{AccessTokenVersion, IssuedToken, SessionCore};
 use crate::util::sha256_hex;
 
+mod legacy;
+
 /// 2027-01-15, an arbitrary fixed start for the manual clock.
 const START_MS: u64 = 1_800_000_000_000;
 

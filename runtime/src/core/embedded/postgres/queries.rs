@@ -10,7 +10,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::PostgresStore;
-use super::schema::SIGNING_KEY_LOCK;
+use super::schema::{LEGACY_SIGNING_KEY_LOCK, SIGNING_KEY_LOCK};
 use crate::core::embedded::store::{
     ChildIssue, CurrentClaim, Promotion, RefreshTokenRecord, SessionRecord, SessionStore,
     StoreError, StoreFuture, StoredKey, UserSessions,
@@ -574,6 +574,68 @@ impl SessionStore for PostgresStore {
                     &[&kids],
                 )
                 .await?)
+        })
+    }
+
+    fn legacy_signing_keys(&self) -> StoreFuture<Vec<StoredKey>> {
+        self.run(|pool| async move {
+            let client = pool.get().await?;
+            let statement = client
+                .prepare_cached(
+                    "SELECT kid, created_ms, pkcs8 FROM sessionward_legacy_signing_keys
+                     ORDER BY created_ms, kid COLLATE \"C\"",
+                )
+                .await?;
+            let rows = client.query(&statement, &[]).await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(StoredKey {
+                        kid: row.try_get(0)?,
+                        created_ms: from_ms(row.try_get(1)?),
+                        pkcs8: row.try_get(2)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn add_legacy_signing_key(
+        &self,
+        key: StoredKey,
+        expected_newest: Option<String>,
+    ) -> StoreFuture<bool> {
+        self.run(move |pool| async move {
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            // As `add_signing_key`: instances creating a key at the same moment take turns,
+            // and the second sees the first one's key as the newest.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[&LEGACY_SIGNING_KEY_LOCK],
+            )
+            .await?;
+            let newest: Option<String> = tx
+                .query_opt(
+                    "SELECT kid FROM sessionward_legacy_signing_keys
+                     ORDER BY created_ms DESC, kid COLLATE \"C\" DESC LIMIT 1",
+                    &[],
+                )
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?;
+            if newest != expected_newest {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            let added = tx
+                .execute(
+                    "INSERT INTO sessionward_legacy_signing_keys (kid, created_ms, pkcs8)
+                     VALUES ($1, $2, $3) ON CONFLICT (kid) DO NOTHING",
+                    &[&key.kid, &ms(key.created_ms), &key.pkcs8],
+                )
+                .await?;
+            tx.commit().await?;
+            Ok(added == 1)
         })
     }
 }

@@ -5,7 +5,7 @@ use deadpool_postgres::Pool;
 use crate::core::embedded::store::StoreError;
 
 /// The schema version this code writes (`sessionward_meta.schema_version`).
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 /// The advisory lock held while migrating (one migration at a time across instances): the
 /// first eight bytes of "sessionward-migrate" read as a big-endian number, so it is unlikely
@@ -14,6 +14,9 @@ const MIGRATION_LOCK: i64 = 0x7365_7373_696f_6e77;
 
 /// The advisory lock serialising signing-key compare-and-set (see `queries.rs`).
 pub(super) const SIGNING_KEY_LOCK: i64 = MIGRATION_LOCK + 1;
+
+/// The advisory lock serialising legacy signing-key compare-and-set (see `queries.rs`).
+pub(super) const LEGACY_SIGNING_KEY_LOCK: i64 = MIGRATION_LOCK + 2;
 
 /// Schema migrations: entry `i` brings version `i` to version `i + 1`.
 ///
@@ -56,6 +59,14 @@ const MIGRATIONS: &[&str] = &[
          ON sessionward_refresh_tokens (session_handle);
      CREATE INDEX sessionward_refresh_tokens_by_created
          ON sessionward_refresh_tokens (created_ms);",
+    // 1 → 2: the legacy access-token signing keys (v2 tokens, CDI before 2.21). A table of
+    // their own: an older version reading `sessionward_signing_keys` would publish them in
+    // its JWKS.
+    "CREATE TABLE sessionward_legacy_signing_keys (
+         kid TEXT PRIMARY KEY,
+         created_ms BIGINT NOT NULL,
+         pkcs8 BYTEA NOT NULL
+     );",
 ];
 
 pub(super) enum MigrateError {

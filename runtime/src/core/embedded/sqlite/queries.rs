@@ -444,4 +444,48 @@ impl SessionStore for SqliteStore {
             Ok(removed)
         })
     }
+
+    fn legacy_signing_keys(&self) -> StoreFuture<Vec<StoredKey>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT kid, created_ms, pkcs8 FROM legacy_signing_keys ORDER BY created_ms, kid",
+            )?;
+            let keys = statement
+                .query_map([], |row| {
+                    Ok(StoredKey {
+                        kid: row.get(0)?,
+                        created_ms: from_ms(row.get(1)?),
+                        pkcs8: row.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(keys)
+        })
+    }
+
+    fn add_legacy_signing_key(
+        &self,
+        key: StoredKey,
+        expected_newest: Option<String>,
+    ) -> StoreFuture<bool> {
+        // One write transaction on the single writer thread: the check and the insert are atomic.
+        self.write(move |conn| {
+            let newest: Option<String> = conn
+                .query_row(
+                    "SELECT kid FROM legacy_signing_keys ORDER BY created_ms DESC, kid DESC LIMIT 1",
+                    [],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if newest != expected_newest {
+                return Ok(false);
+            }
+            let added = conn.execute(
+                "INSERT OR IGNORE INTO legacy_signing_keys (kid, created_ms, pkcs8)
+                 VALUES (?1, ?2, ?3)",
+                params![key.kid, ms(key.created_ms), key.pkcs8],
+            )?;
+            Ok(added == 1)
+        })
+    }
 }

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension as _};
 
 /// The schema version this code writes (`meta.schema_version`).
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 /// Schema migrations: entry `i` brings version `i` to version `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -38,6 +38,13 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      CREATE INDEX refresh_tokens_by_session ON refresh_tokens (session_handle);
      CREATE INDEX refresh_tokens_by_created ON refresh_tokens (created_ms);",
+    // 1 → 2: the legacy access-token signing keys (v2 tokens, CDI before 2.21). A table of
+    // their own: an older version reading `signing_keys` would publish them in its JWKS.
+    "CREATE TABLE legacy_signing_keys (
+         kid TEXT PRIMARY KEY NOT NULL,
+         created_ms INTEGER NOT NULL,
+         pkcs8 BLOB NOT NULL
+     );",
 ];
 
 pub(super) enum MigrateError {
