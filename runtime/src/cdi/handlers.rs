@@ -14,8 +14,8 @@ use super::version::{self, CdiVersion, Requested};
 use super::{JWKS_REUSE, READY_TIMEOUT, State};
 use crate::core::wire::{PUBLIC_TENANT, Session, TheftSession, Token, status};
 use crate::core::{
-    CreatedSession, MAX_JWT_VALIDITY_SECS, NewJwt, NewSession, RefreshOutcome, RefreshRequest,
-    RegenerateOutcome, VerifyOutcome, VerifyRequest,
+    CreatedSession, LegacyHandshake, MAX_JWT_VALIDITY_SECS, NewJwt, NewSession, RefreshOutcome,
+    RefreshRequest, RegenerateOutcome, VerifyOutcome, VerifyRequest,
 };
 
 /// Runs the checks every endpoint shares (app, api key, CDI version, tenant, method), then
@@ -91,6 +91,7 @@ pub(super) async fn handle(
             Err(not_found_in_core(PUBLIC_TENANT, tenant))
         }
         Endpoint::Session if get => session_information(state, cdi, req).await,
+        Endpoint::Handshake if post => handshake(state, cdi).await,
         Endpoint::Verify if post => verify(state, cdi, &Body::parse(body)?).await,
         Endpoint::Refresh if post => refresh(state, cdi, &Body::parse(body)?).await,
         Endpoint::Regenerate if post => regenerate(state, cdi, &Body::parse(body)?).await,
@@ -203,7 +204,9 @@ fn without_newer_fields(value: &mut Value, cdi: CdiVersion) {
     }
 }
 
-/// `{"status":"OK","session","accessToken","refreshToken","antiCsrfToken"?}` (create, refresh).
+/// `{"status":"OK","session","accessToken","refreshToken","idRefreshToken"?,"antiCsrfToken"?}`
+/// (create, refresh). Before CDI 2.21 the core adds `idRefreshToken`: a random UUID with the
+/// refresh token's times, which old SDKs keep in a cookie to tell a signed-in client.
 fn created_json(created: &CreatedSession, cdi: CdiVersion) -> Value {
     let mut body = json!({
         "status": status::OK,
@@ -211,6 +214,13 @@ fn created_json(created: &CreatedSession, cdi: CdiVersion) -> Value {
         "accessToken": Token::from(&created.access_token),
         "refreshToken": Token::from(&created.refresh_token),
     });
+    if cdi < CdiVersion::V2_21 {
+        body["idRefreshToken"] = json!({
+            "token": uuid::Uuid::new_v4().to_string(),
+            "expiry": created.refresh_token.expiry_ms,
+            "createdTime": created.refresh_token.created_ms,
+        });
+    }
     if let Some(anti_csrf) = &created.anti_csrf_token {
         body["antiCsrfToken"] = Value::String(anti_csrf.clone());
     }
@@ -242,11 +252,66 @@ async fn create(
         access_token_payload: body.object("userDataInJWT")?,
         session_data: Value::Object(body.object("userDataInDatabase")?),
         enable_anti_csrf: body.boolean("enableAntiCsrf")?,
-        use_dynamic_signing_key: body.opt_bool("useDynamicSigningKey")?.unwrap_or(true),
+        // Before CDI 2.21 the core does not read it: sessions use the dynamic key, the
+        // core's default.
+        use_dynamic_signing_key: if cdi >= CdiVersion::V2_21 {
+            body.opt_bool("useDynamicSigningKey")?.unwrap_or(true)
+        } else {
+            true
+        },
         access_token_version: cdi.access_token_version(),
     };
     let created = state.core.create_session(new).await?;
-    Ok(ok_json(&created_json(&created, cdi)))
+    let mut answer = created_json(&created, cdi);
+    if cdi < CdiVersion::V2_21 {
+        add_legacy_keys(state, cdi, &mut answer).await?;
+    }
+    Ok(ok_json(&answer))
+}
+
+/// `POST /recipe/handshake`, CDI before 2.21 only (404 `Not found` from 2.21, as the core):
+/// the legacy key (the list of them from 2.9), whether verification checks the database
+/// (never: the signature is the proof until a token is promoted), and the token lifetimes.
+async fn handshake(state: &State, cdi: CdiVersion) -> Result<HttpResponse, Reject> {
+    if cdi >= CdiVersion::V2_21 {
+        return Err(Reject::not_found());
+    }
+    let handshake = state.core.legacy_handshake().await?;
+    let mut answer = json!({ "status": status::OK });
+    legacy_key_fields(&handshake, cdi, &mut answer);
+    answer["accessTokenBlacklistingEnabled"] = Value::Bool(false);
+    answer["accessTokenValidity"] = json!(handshake.access_token_validity_ms);
+    answer["refreshTokenValidity"] = json!(handshake.refresh_token_validity_ms);
+    Ok(ok_json(&answer))
+}
+
+/// Adds the legacy key fields of `cdi` (before 2.21) to an answer.
+async fn add_legacy_keys(state: &State, cdi: CdiVersion, answer: &mut Value) -> Result<(), Reject> {
+    let handshake = state.core.legacy_handshake().await?;
+    legacy_key_fields(&handshake, cdi, answer);
+    Ok(())
+}
+
+/// `jwtSigningPublicKey` and `jwtSigningPublicKeyExpiryTime` (the key that signs), and from
+/// CDI 2.9 `jwtSigningPublicKeyList` (`publicKey`, `expiryTime`, `createdAt` of each).
+fn legacy_key_fields(handshake: &LegacyHandshake, cdi: CdiVersion, answer: &mut Value) {
+    if let Some(signer) = handshake.keys.first() {
+        answer["jwtSigningPublicKey"] = json!(signer.public_key);
+        answer["jwtSigningPublicKeyExpiryTime"] = json!(signer.expiry_ms);
+    }
+    if cdi >= CdiVersion::V2_9 {
+        answer["jwtSigningPublicKeyList"] = handshake
+            .keys
+            .iter()
+            .map(|key| {
+                json!({
+                    "publicKey": key.public_key,
+                    "expiryTime": key.expiry_ms,
+                    "createdAt": key.created_ms,
+                })
+            })
+            .collect();
+    }
 }
 
 /// `POST /recipe/jwt`: `{"status":"OK","jwt"}`. As the core: `algorithm`, `jwksDomain`,
@@ -285,28 +350,41 @@ async fn create_jwt(state: &State, body: &Body) -> Result<HttpResponse, Reject> 
     Ok(ok_json(&json!({ "status": status::OK, "jwt": jwt })))
 }
 
-/// `POST /recipe/session/verify`: `checkDatabase` is required, as by the core from CDI 2.21.
+/// `POST /recipe/session/verify`: `checkDatabase` is required, as by the core from CDI 2.21;
+/// before, the core does not read it and checks the database only when it blacklists access
+/// tokens (never here: `accessTokenBlacklistingEnabled` is `false`), and both the `OK` and the
+/// `TRY_REFRESH_TOKEN` answers carry the legacy key fields.
 async fn verify(state: &State, cdi: CdiVersion, body: &Body) -> Result<HttpResponse, Reject> {
     let request = VerifyRequest {
         access_token: body.string("accessToken")?,
         anti_csrf_token: body.opt_string("antiCsrfToken")?,
         do_anti_csrf_check: body.boolean("doAntiCsrfCheck")?,
         enable_anti_csrf: body.boolean("enableAntiCsrf")?,
-        check_database: body.boolean("checkDatabase")?,
+        check_database: if cdi >= CdiVersion::V2_21 {
+            body.boolean("checkDatabase")?
+        } else {
+            false
+        },
     };
-    Ok(match state.core.verify_session(request).await? {
+    let mut answer = match state.core.verify_session(request).await? {
         VerifyOutcome::Ok {
             session,
             new_access_token,
-        } => ok_json(&session_json(&session, new_access_token.as_ref(), cdi)),
+        } => session_json(&session, new_access_token.as_ref(), cdi),
         VerifyOutcome::Unauthorised => {
-            unauthorised("Either the session has ended or has been blacklisted")
+            return Ok(unauthorised(
+                "Either the session has ended or has been blacklisted",
+            ));
         }
-        VerifyOutcome::TryRefreshToken => ok_json(&json!({
+        VerifyOutcome::TryRefreshToken => json!({
             "status": status::TRY_REFRESH_TOKEN,
             "message": "the access token is expired or invalid",
-        })),
-    })
+        }),
+    };
+    if cdi < CdiVersion::V2_21 {
+        add_legacy_keys(state, cdi, &mut answer).await?;
+    }
+    Ok(ok_json(&answer))
 }
 
 /// `POST /recipe/session/refresh`. As the core: `useDynamicSigningKey` is required from CDI 5.0,

@@ -1,4 +1,4 @@
-//! A [`SessionCore`] served over the SuperTokens Core Driver Interface (CDI 2.21 to 5.5), so
+//! A [`SessionCore`] served over the SuperTokens Core Driver Interface (CDI 2.7 to 5.5), so
 //! that supertokens-node (or any backend SDK speaking one of those versions, or a sessionward
 //! [`CoreClient`](crate::core::CoreClient)) can use it as its SuperTokens Core.
 //!
@@ -7,7 +7,7 @@
 //!
 //! | endpoint | auth |
 //! |---|---|
-//! | `GET /apiversion` → `{"versions":["2.21","3.0",…,"5.5"]}` ([`CDI_VERSIONS`]) | api key |
+//! | `GET /apiversion` → `{"versions":["2.7","2.8",…,"2.21","3.0",…,"5.5"]}` ([`CDI_VERSIONS`]) | api key |
 //! | `GET /.well-known/jwks.json` | public |
 //! | `GET /recipe/jwt/jwks` (deprecated) | api key |
 //! | `POST /recipe/jwt`: sign a JWT for other services (`Jwt.createJWT`) | api key |
@@ -16,6 +16,7 @@
 //! | `POST /<tenant>/recipe/session`, `POST /recipe/session` (tenant `public`): create | api key |
 //! | `GET /recipe/session?sessionHandle=`: session information | api key |
 //! | `POST /recipe/session/verify`, `/refresh`, `/regenerate` | api key |
+//! | `POST /recipe/handshake` (CDI before 2.21): the legacy key and the token lifetimes | api key |
 //! | `POST [/<tenant>]/recipe/session/remove`: by handles, or by user | api key |
 //! | `GET [/<tenant>]/recipe/session/user?userId=`: a user's session handles | api key |
 //! | `PUT /recipe/session/data`, `PUT /recipe/jwt/data` (and their deprecated `GET`s) | api key |
@@ -28,8 +29,11 @@
 //!
 //! **Versions**, read from the `cdi-version` header as the Java core reads it: none means 5.5;
 //! the answers have the shapes of the version asked (`tenantId` from 3.0, `recipeUserId` from
-//! 4.0) and create and refresh mint the access tokens it implies (v3 for 2.21, v4 for 3.x, v5
-//! from 4.0). A malformed value is 400 `cdi-version header is invalid`, one not served 400
+//! 4.0) and create and refresh mint the access tokens it implies (v2 before 2.21, v3 for 2.21,
+//! v4 for 3.x, v5 from 4.0). Before 2.21, v2 tokens are signed with a legacy key that is not in
+//! the JWKS: the handshake, the create answer and the verify answers carry it
+//! (`jwtSigningPublicKey`, its expiry, and from 2.9 `jwtSigningPublicKeyList`), and create and
+//! refresh answers add `idRefreshToken`. A malformed value is 400 `cdi-version header is invalid`, one not served 400
 //! `cdi-version <value> not supported`, a tenant prefix before 3.0 404 `Not found`
 //! (docs/protocol.md §10.2).
 //!
@@ -59,8 +63,8 @@ mod version;
 /// [`CDI_VERSIONS`]).
 pub const CDI_VERSION: &str = wire::CDI_VERSION;
 
-/// The CDI versions [`configure`] serves, oldest first, as `GET /apiversion` lists them: 2.21
-/// (v3 access tokens), 3.0 and 3.1 (v4), 4.0 and 5.0 to 5.5 (v5).
+/// The CDI versions [`configure`] serves, oldest first, as `GET /apiversion` lists them: 2.7 to
+/// 2.20 (v2 access tokens), 2.21 (v3), 3.0 and 3.1 (v4), 4.0 and 5.0 to 5.5 (v5).
 pub const CDI_VERSIONS: &[&str] = version::SUPPORTED;
 
 /// The core's answer to a path it does not serve: 404 `Not found` (and a newline). Mount it
@@ -91,7 +95,7 @@ const JWKS_REUSE: Duration = Duration::from_secs(5);
 /// that timed out.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Mounts the CDI session endpoints of `core`, for CDI 2.21 to 5.5 (see the
+/// Mounts the CDI session endpoints of `core`, for CDI 2.7 to 5.5 (see the
 /// [module docs](self)).
 ///
 /// `api_key`: the keys callers must present, separated by `,` as in the core's `api_keys`

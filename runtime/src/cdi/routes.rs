@@ -21,6 +21,8 @@ pub(crate) enum Endpoint {
     UserId,
     /// `POST /<tenant>/recipe/session` (create), `GET /recipe/session` (information).
     Session,
+    /// `POST /recipe/handshake` (CDI before 2.21).
+    Handshake,
     /// `POST /recipe/session/verify`.
     Verify,
     /// `POST /recipe/session/refresh`.
@@ -48,6 +50,7 @@ impl Endpoint {
             "recipe/jwt" => Self::Jwt,
             "user/id" => Self::UserId,
             "recipe/session" => Self::Session,
+            "recipe/handshake" => Self::Handshake,
             "recipe/session/verify" => Self::Verify,
             "recipe/session/refresh" => Self::Refresh,
             "recipe/session/regenerate" => Self::Regenerate,
@@ -167,6 +170,10 @@ mod tests {
         );
         assert_eq!(parse("/user/id"), target(None, None, Endpoint::UserId));
         assert_eq!(parse("/recipe/jwt"), target(None, None, Endpoint::Jwt));
+        assert_eq!(
+            parse("/recipe/handshake"),
+            target(None, None, Endpoint::Handshake)
+        );
     }
 
     #[test]

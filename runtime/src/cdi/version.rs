@@ -11,13 +11,15 @@ use std::cmp::Ordering;
 use super::input::Reject;
 use crate::core::AccessTokenVersion;
 
-/// The CDI versions served, oldest first, exactly as a caller must send them. CDI 2.21 is the
-/// first with v3 access tokens and the `useDynamicSigningKey`/`checkDatabase` inputs; older
-/// versions need the handshake endpoint, v2 tokens and the signing key in every answer, which
-/// no current SDK uses. CDI 5.6 changes the session semantics (verify without promotion,
-/// rotation with a grace window at refresh) and is not served.
+/// The CDI versions served, oldest first, exactly as a caller must send them: those the
+/// SuperTokens core accepts for the session recipe, up to 5.5. Before 2.21 (2.7 to 2.20) they
+/// imply v2 access tokens signed with the legacy key, the handshake endpoint, and that key in
+/// the create and verify answers. CDI 2.21 is the first with v3 access tokens and the
+/// `useDynamicSigningKey`/`checkDatabase` inputs. CDI 5.6 changes the session semantics
+/// (verify without promotion, rotation with a grace window at refresh) and is not served.
 pub(crate) const SUPPORTED: &[&str] = &[
-    "2.21", "3.0", "3.1", "4.0", "5.0", "5.1", "5.2", "5.3", "5.4", "5.5",
+    "2.7", "2.8", "2.9", "2.10", "2.11", "2.12", "2.13", "2.14", "2.15", "2.16", "2.17", "2.18",
+    "2.19", "2.20", "2.21", "3.0", "3.1", "4.0", "5.0", "5.1", "5.2", "5.3", "5.4", "5.5",
 ];
 
 /// A served CDI version (major, minor).
@@ -25,6 +27,10 @@ pub(crate) const SUPPORTED: &[&str] = &[
 pub(crate) struct CdiVersion(u32, u32);
 
 impl CdiVersion {
+    /// The first version whose answers list the legacy keys (`jwtSigningPublicKeyList`).
+    pub(crate) const V2_9: Self = Self(2, 9);
+    /// The first version with v3 tokens, without the handshake and the legacy key.
+    pub(crate) const V2_21: Self = Self(2, 21);
     /// The first version with multitenancy (`tenantId`, tenant path prefixes) and v4 tokens.
     pub(crate) const V3_0: Self = Self(3, 0);
     /// The first version with account linking (`recipeUserId`) and v5 tokens.
@@ -40,8 +46,10 @@ impl CdiVersion {
             AccessTokenVersion::V5
         } else if self >= Self::V3_0 {
             AccessTokenVersion::V4
-        } else {
+        } else if self >= Self::V2_21 {
             AccessTokenVersion::V3
+        } else {
+            AccessTokenVersion::V2
         }
     }
 }
@@ -146,6 +154,10 @@ mod tests {
             version.access_token_version().number()
         };
         for (header, token) in [
+            ("2.7", 2),
+            ("2.9", 2),
+            ("2.10", 2),
+            ("2.20", 2),
             ("2.21", 3),
             ("3.0", 4),
             ("3.1", 4),
@@ -157,6 +169,9 @@ mod tests {
             assert_eq!(minted(header), token, "{header}");
         }
         assert!(CdiVersion(2, 21) < CdiVersion::V3_0);
+        // Numeric, not textual: 2.10 comes after 2.9.
+        assert!(CdiVersion(2, 9) < CdiVersion(2, 10));
+        assert!(CdiVersion(2, 20) < CdiVersion::V2_21);
         assert!(CdiVersion(3, 1) < CdiVersion::V4_0);
     }
 
@@ -175,7 +190,7 @@ mod tests {
                 format!("cdi-version {header} not supported")
             );
         }
-        for header in ["2.20", "2.7", "1.0", "5.4.0", "05.4", "5"] {
+        for header in ["2.6", "2.0", "1.0", "5.4.0", "05.4", "5", "2.07", "2.21.0"] {
             let requested = parse(header).unwrap();
             assert_eq!(requested.or_latest(), CdiVersion::LATEST);
             assert_eq!(

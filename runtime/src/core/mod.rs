@@ -72,8 +72,8 @@ impl fmt::Debug for IssuedToken {
 /// The version of the access tokens a core mints (docs/protocol.md §1.2).
 ///
 /// The SuperTokens core mints the version its caller's CDI version implies: v5 from CDI 4.0
-/// on, v4 for CDI 3.x, v3 for CDI 2.21. Every current backend SDK speaks CDI 4.0 or newer, so
-/// the default is v5.
+/// on, v4 for CDI 3.x, v3 for CDI 2.21, v2 before. Every current backend SDK speaks CDI 4.0
+/// or newer, so the default is v5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[non_exhaustive]
 pub enum AccessTokenVersion {

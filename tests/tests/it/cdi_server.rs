@@ -1,6 +1,7 @@
 //! `cdi::configure` over raw HTTP: the api key, the core's 400/401/404/405 answers byte for
 //! byte, the exact CDI 5.4 JSON shapes supertokens-node reads, and the older CDI versions
-//! (2.21 to 5.5) with the access-token version each implies.
+//! (2.7 to 5.5) with the access-token version each implies (`cdi_legacy.rs`: the versions
+//! before 2.21 in detail).
 
 use actix_web::{HttpResponse, get, web};
 use serde_json::{Value, json};
@@ -605,17 +606,18 @@ async fn call_json(
     answer
 }
 
-/// The `version` of an access token's header.
+/// The `version` of an access token's header (base64url for v3+, padded standard base64 for
+/// v2).
 fn token_version(token: &Value) -> String {
     use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     let token = token["token"].as_str().unwrap();
     let header = token.split('.').next().unwrap();
-    let header: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap(),
-    )
-    .unwrap();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header)
+        .or_else(|_| STANDARD.decode(header))
+        .unwrap();
+    let header: Value = serde_json::from_slice(&bytes).unwrap();
     header["version"].as_str().unwrap().to_owned()
 }
 
@@ -634,6 +636,9 @@ async fn each_cdi_version_family_gets_its_shapes_and_token_version() {
         "userId",
     ][..];
     for (version, minted, fields) in [
+        (Some("2.7"), "2", v2_21),
+        (Some("2.9"), "2", v2_21),
+        (Some("2.20"), "2", v2_21),
         (Some("2.21"), "3", v2_21),
         (Some("3.0"), "4", v3),
         (Some("3.1"), "4", v3),
@@ -779,7 +784,9 @@ async fn versions_are_checked_and_answered_as_the_core_does() {
         format!(
             "{{\"versions\":[{}]}}\n",
             [
-                "2.21", "3.0", "3.1", "4.0", "5.0", "5.1", "5.2", "5.3", "5.4", "5.5"
+                "2.7", "2.8", "2.9", "2.10", "2.11", "2.12", "2.13", "2.14", "2.15", "2.16",
+                "2.17", "2.18", "2.19", "2.20", "2.21", "3.0", "3.1", "4.0", "5.0", "5.1", "5.2",
+                "5.3", "5.4", "5.5"
             ]
             .map(|v| format!("\"{v}\""))
             .join(",")
@@ -795,21 +802,34 @@ async fn versions_are_checked_and_answered_as_the_core_does() {
             400,
             "cdi-version header is invalid\n",
         ),
-        // Older than 2.21, or not exactly a served version: refused by the session endpoints.
+        // Older than 2.7, or not exactly a served version: refused by the session endpoints.
         (
             "/recipe/session/user?userId=u",
-            "2.20",
+            "2.6",
             400,
-            "cdi-version 2.20 not supported\n",
+            "cdi-version 2.6 not supported\n",
         ),
+        (
+            "/recipe/session/user?userId=u",
+            "2.20.0",
+            400,
+            "cdi-version 2.20.0 not supported\n",
+        ),
+        ("/recipe/session/user?userId=u", "2.20", 200, ""),
         (
             "/recipe/session/user?userId=u",
             "5.4.0",
             400,
             "cdi-version 5.4.0 not supported\n",
         ),
-        ("/apiversion", "2.20", 200, ""),
+        ("/apiversion", "2.6", 200, ""),
         // Tenants came with CDI 3.0.
+        (
+            "/t1/recipe/session/user?userId=u",
+            "2.20",
+            404,
+            "Not found\n",
+        ),
         (
             "/t1/recipe/session/user?userId=u",
             "2.21",

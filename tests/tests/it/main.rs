@@ -3,6 +3,7 @@
 mod apps;
 mod attacks;
 mod axum;
+mod cdi_legacy;
 mod cdi_server;
 mod config_options;
 mod core_client;
