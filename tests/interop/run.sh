@@ -2,9 +2,11 @@
 # Interop test: supertokens-node 24.0.3 (express) uses sessionward-core as its SuperTokens
 # Core over CDI 5.4, and sessions cross between supertokens-node and sessionward's demo in
 # CoreClient mode, both ways (test.js); and supertokens-node uses two sessionward-core
-# processes on one PostgreSQL database (two-cores.js). Installs the pinned npm packages (npm
-# ci, from the npm registry), builds the binaries, runs both test files; exits non-zero on
-# failure. Needs Node >= 20 with npm, and cargo. Everything it starts listens on 127.0.0.1.
+# processes on one PostgreSQL database (two-cores.js); and supertokens-node 13.6.1 (npm alias
+# supertokens-node-13) uses sessionward-core over CDI 2.20 with v2 access tokens
+# (legacy-sdk.js). Installs the pinned npm packages (npm ci, from the npm registry), builds the
+# binaries, runs the test files; exits non-zero on failure. Needs Node >= 20 with npm, and
+# cargo. Everything it starts listens on 127.0.0.1.
 #
 # The database of two-cores.js is a fresh one (created with psql, dropped afterwards) on the
 # server of SESSIONWARD_TEST_DATABASE_URL; when that is unset and PostgreSQL's server binaries
@@ -87,4 +89,4 @@ SG_CORE_BIN="$target/debug/sessionward-core" \
 SG_DEMO_BIN="$target/debug/demo" \
 SG_DEMO_AXUM_BIN="$target/debug/demo-axum" \
 SG_STRICT_BIN="$target/debug/supertokens_core" \
-  timeout 300 node --test --test-timeout=120000 test.js two-cores.js
+  timeout 300 node --test --test-timeout=120000 test.js two-cores.js legacy-sdk.js
