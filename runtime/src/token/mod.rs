@@ -17,7 +17,9 @@ pub(crate) use parse::MAX_ACCESS_TOKEN_LEN;
 pub(crate) use parse::{UnverifiedToken, parse_access_token};
 #[cfg(test)]
 pub(crate) use verify::verify_access_token_cached;
-pub(crate) use verify::{AccessTokenInfo, verify_access_token, verify_legacy_access_token};
+#[cfg(any(feature = "embedded", feature = "postgres"))]
+pub(crate) use verify::verify_legacy_access_token;
+pub(crate) use verify::{AccessTokenInfo, verify_access_token};
 
 /// Why an access token was rejected. `Display` never contains the token or any part of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -137,10 +137,7 @@ pub(crate) fn verify_access_token_cached(
 ///
 /// [`TokenError::Malformed`] for a token of v3 or newer, [`TokenError::BadSignature`],
 /// [`TokenError::Malformed`] (structure), [`TokenError::Expired`].
-#[cfg_attr(
-    not(any(feature = "embedded", feature = "postgres")),
-    allow(dead_code, reason = "only the embedded core mints v2 tokens")
-)]
+#[cfg(any(feature = "embedded", feature = "postgres"))]
 pub(crate) fn verify_legacy_access_token(
     token: UnverifiedToken<'_>,
     key: &Arc<Rs256Key>,
