@@ -1,6 +1,7 @@
-//! `sessionward-core`: the embedded core served over the Core Driver Interface (CDI 2.21 to
-//! 5.5), so that supertokens-node (or sessionward's `CoreClient`) can use it as its
-//! SuperTokens Core.
+//! `sessionward-core`: the embedded core served over the Core Driver Interface (CDI 2.7 to
+//! 5.5; before 2.21 with v2 access tokens signed by a legacy key of its own), so that
+//! supertokens-node, older SDKs speaking CDI 2.x, or sessionward's `CoreClient` can use it as
+//! their SuperTokens Core.
 //!
 //! ```text
 //! API_KEY=<20+ characters> cargo run -p sessionward-examples --bin sessionward-core
@@ -17,7 +18,7 @@
 //! | `ACCESS_TOKEN_VALIDITY_SECS` (1 to 86400000) | `ACCESS_TOKEN_VALIDITY` (seconds) | 3600 |
 //! | `REFRESH_TOKEN_VALIDITY_SECS` (longer than the access tokens') | `REFRESH_TOKEN_VALIDITY` (**minutes**) | 8640000 s (144000 min) |
 //! | — | `ACCESS_TOKEN_DYNAMIC_SIGNING_KEY_UPDATE_INTERVAL` (**hours**, at least 1; also `ACCESS_TOKEN_SIGNING_KEY_UPDATE_INTERVAL`) | 168 |
-//! | — | `ACCESS_TOKEN_SIGNING_KEY_DYNAMIC` (`true`/`false`: checked, no effect, as in the core for CDI 2.21 and newer) | `true` |
+//! | — | `ACCESS_TOKEN_SIGNING_KEY_DYNAMIC` (`true`/`false`: checked, no effect; before CDI 2.21 the core picks the key of v2 tokens by it, here the legacy key signs them either way) | `true` |
 //! | `DATA_DIR` | — | `./core-data` |
 //! | `DATABASE_URL` (`postgres://…`: sessions and keys in PostgreSQL instead, shared by every instance on that database; TLS as its `sslmode` and `sslrootcert` say) | `POSTGRESQL_CONNECTION_URI` | none |
 //! | `DATABASE_POOL_SIZE`: the most connections to that database (at least 1) | `POSTGRESQL_CONNECTION_POOL_SIZE` | 16 |
@@ -163,8 +164,9 @@ impl Settings {
                     .to_owned(),
             );
         }
-        // Only CDI versions before 2.21 read the core's default key type; every version
-        // served here names it in each request. Checked, so that a typo is not silent.
+        // Only CDI versions before 2.21 read the core's default key type, to pick the key of
+        // v2 tokens; here the legacy key signs those, and later versions name the key type in
+        // each request. Checked, so that a typo is not silent.
         one_of(env, &[("ACCESS_TOKEN_SIGNING_KEY_DYNAMIC", boolean)])?;
         let signing_key_rotation = one_of(
             env,
