@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use deadpool_postgres::Pool;
 use serde_json::{Map, Value};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -82,6 +83,84 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// A table of signing keys and how a new key is added to it.
+struct KeySlot {
+    table: &'static str,
+    /// The advisory lock that serialises additions.
+    lock: i64,
+    /// Whether "the newest key" means the newest of the new key's kind (its kid's two-character
+    /// prefix) rather than of the whole table.
+    by_kind: bool,
+}
+
+/// Every key in `table`, oldest first.
+async fn keys_in(pool: Pool, table: &'static str) -> Result<Vec<StoredKey>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(&format!(
+            "SELECT kid, created_ms, pkcs8 FROM {table} ORDER BY created_ms, kid COLLATE \"C\""
+        ))
+        .await?;
+    let rows = client.query(&statement, &[]).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(StoredKey {
+                kid: row.try_get(0)?,
+                created_ms: from_ms(row.try_get(1)?),
+                pkcs8: row.try_get(2)?,
+            })
+        })
+        .collect()
+}
+
+/// Stores `key` in the slot's table if its newest key is still `expected_newest`; `true` if
+/// stored.
+async fn add_if_newest(
+    pool: Pool,
+    slot: KeySlot,
+    key: StoredKey,
+    expected_newest: Option<String>,
+) -> Result<bool, StoreError> {
+    let KeySlot {
+        table,
+        lock,
+        by_kind,
+    } = slot;
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    // Compare-and-set over several rows: instances adding a key at the same moment take
+    // turns, and the second sees the first one's key as the newest.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])
+        .await?;
+    let kind = by_kind.then(|| key.kid.get(..2).unwrap_or_default().to_owned());
+    let newest: Option<String> = tx
+        .query_opt(
+            &format!(
+                "SELECT kid FROM {table} WHERE $1::text IS NULL OR substr(kid, 1, 2) = $1
+                 ORDER BY created_ms DESC, kid COLLATE \"C\" DESC LIMIT 1"
+            ),
+            &[&kind],
+        )
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?;
+    if newest != expected_newest {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let added = tx
+        .execute(
+            &format!(
+                "INSERT INTO {table} (kid, created_ms, pkcs8)
+                 VALUES ($1, $2, $3) ON CONFLICT (kid) DO NOTHING"
+            ),
+            &[&key.kid, &ms(key.created_ms), &key.pkcs8],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(added == 1)
 }
 
 impl SessionStore for PostgresStore {
@@ -487,25 +566,7 @@ impl SessionStore for PostgresStore {
     }
 
     fn signing_keys(&self) -> StoreFuture<Vec<StoredKey>> {
-        self.run(|pool| async move {
-            let client = pool.get().await?;
-            let statement = client
-                .prepare_cached(
-                    "SELECT kid, created_ms, pkcs8 FROM sessionward_signing_keys
-                     ORDER BY created_ms, kid COLLATE \"C\"",
-                )
-                .await?;
-            let rows = client.query(&statement, &[]).await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(StoredKey {
-                        kid: row.try_get(0)?,
-                        created_ms: from_ms(row.try_get(1)?),
-                        pkcs8: row.try_get(2)?,
-                    })
-                })
-                .collect()
-        })
+        self.run(|pool| keys_in(pool, "sessionward_signing_keys"))
     }
 
     fn add_signing_key(
@@ -513,36 +574,14 @@ impl SessionStore for PostgresStore {
         key: StoredKey,
         expected_newest: Option<String>,
     ) -> StoreFuture<bool> {
-        self.run(move |pool| async move {
-            let prefix = key.kid.get(..2).unwrap_or_default().to_owned();
-            let mut client = pool.get().await?;
-            let tx = client.transaction().await?;
-            // Compare-and-set over several rows: instances rotating at the same moment take
-            // turns, and the second sees the first one's key as the newest.
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SIGNING_KEY_LOCK])
-                .await?;
-            let newest: Option<String> = tx
-                .query_opt(
-                    "SELECT kid FROM sessionward_signing_keys WHERE substr(kid, 1, 2) = $1
-                     ORDER BY created_ms DESC, kid COLLATE \"C\" DESC LIMIT 1",
-                    &[&prefix],
-                )
-                .await?
-                .map(|row| row.try_get(0))
-                .transpose()?;
-            if newest != expected_newest {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            let added = tx
-                .execute(
-                    "INSERT INTO sessionward_signing_keys (kid, created_ms, pkcs8)
-                     VALUES ($1, $2, $3) ON CONFLICT (kid) DO NOTHING",
-                    &[&key.kid, &ms(key.created_ms), &key.pkcs8],
-                )
-                .await?;
-            tx.commit().await?;
-            Ok(added == 1)
+        self.run(move |pool| {
+            let slot = KeySlot {
+                table: "sessionward_signing_keys",
+                lock: SIGNING_KEY_LOCK,
+                // Dynamic (`d-`) and static (`s-`) keys each have their own newest.
+                by_kind: true,
+            };
+            add_if_newest(pool, slot, key, expected_newest)
         })
     }
 
@@ -578,25 +617,7 @@ impl SessionStore for PostgresStore {
     }
 
     fn legacy_signing_keys(&self) -> StoreFuture<Vec<StoredKey>> {
-        self.run(|pool| async move {
-            let client = pool.get().await?;
-            let statement = client
-                .prepare_cached(
-                    "SELECT kid, created_ms, pkcs8 FROM sessionward_legacy_signing_keys
-                     ORDER BY created_ms, kid COLLATE \"C\"",
-                )
-                .await?;
-            let rows = client.query(&statement, &[]).await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(StoredKey {
-                        kid: row.try_get(0)?,
-                        created_ms: from_ms(row.try_get(1)?),
-                        pkcs8: row.try_get(2)?,
-                    })
-                })
-                .collect()
-        })
+        self.run(|pool| keys_in(pool, "sessionward_legacy_signing_keys"))
     }
 
     fn add_legacy_signing_key(
@@ -604,38 +625,13 @@ impl SessionStore for PostgresStore {
         key: StoredKey,
         expected_newest: Option<String>,
     ) -> StoreFuture<bool> {
-        self.run(move |pool| async move {
-            let mut client = pool.get().await?;
-            let tx = client.transaction().await?;
-            // As `add_signing_key`: instances creating a key at the same moment take turns,
-            // and the second sees the first one's key as the newest.
-            tx.execute(
-                "SELECT pg_advisory_xact_lock($1)",
-                &[&LEGACY_SIGNING_KEY_LOCK],
-            )
-            .await?;
-            let newest: Option<String> = tx
-                .query_opt(
-                    "SELECT kid FROM sessionward_legacy_signing_keys
-                     ORDER BY created_ms DESC, kid COLLATE \"C\" DESC LIMIT 1",
-                    &[],
-                )
-                .await?
-                .map(|row| row.try_get(0))
-                .transpose()?;
-            if newest != expected_newest {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            let added = tx
-                .execute(
-                    "INSERT INTO sessionward_legacy_signing_keys (kid, created_ms, pkcs8)
-                     VALUES ($1, $2, $3) ON CONFLICT (kid) DO NOTHING",
-                    &[&key.kid, &ms(key.created_ms), &key.pkcs8],
-                )
-                .await?;
-            tx.commit().await?;
-            Ok(added == 1)
+        self.run(move |pool| {
+            let slot = KeySlot {
+                table: "sessionward_legacy_signing_keys",
+                lock: LEGACY_SIGNING_KEY_LOCK,
+                by_kind: false,
+            };
+            add_if_newest(pool, slot, key, expected_newest)
         })
     }
 }

@@ -378,21 +378,7 @@ impl SessionStore for SqliteStore {
     }
 
     fn signing_keys(&self) -> StoreFuture<Vec<StoredKey>> {
-        self.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT kid, created_ms, pkcs8 FROM signing_keys ORDER BY created_ms, kid",
-            )?;
-            let keys = statement
-                .query_map([], |row| {
-                    Ok(StoredKey {
-                        kid: row.get(0)?,
-                        created_ms: from_ms(row.get(1)?),
-                        pkcs8: row.get(2)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(keys)
-        })
+        self.read(|conn| keys_in(conn, "signing_keys"))
     }
 
     fn add_signing_key(
@@ -400,25 +386,8 @@ impl SessionStore for SqliteStore {
         key: StoredKey,
         expected_newest: Option<String>,
     ) -> StoreFuture<bool> {
-        self.write(move |conn| {
-            let prefix = key.kid.get(..2).unwrap_or_default().to_owned();
-            let newest: Option<String> = conn
-                .query_row(
-                    "SELECT kid FROM signing_keys WHERE substr(kid, 1, 2) = ?1
-                     ORDER BY created_ms DESC, kid DESC LIMIT 1",
-                    [prefix],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            if newest != expected_newest {
-                return Ok(false);
-            }
-            let added = conn.execute(
-                "INSERT OR IGNORE INTO signing_keys (kid, created_ms, pkcs8) VALUES (?1, ?2, ?3)",
-                params![key.kid, ms(key.created_ms), key.pkcs8],
-            )?;
-            Ok(added == 1)
-        })
+        // Dynamic (`d-`) and static (`s-`) keys each have their own newest.
+        self.write(move |conn| add_if_newest(conn, "signing_keys", true, &key, expected_newest))
     }
 
     fn import_signing_keys(&self, keys: Vec<StoredKey>) -> StoreFuture<u64> {
@@ -446,21 +415,7 @@ impl SessionStore for SqliteStore {
     }
 
     fn legacy_signing_keys(&self) -> StoreFuture<Vec<StoredKey>> {
-        self.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT kid, created_ms, pkcs8 FROM legacy_signing_keys ORDER BY created_ms, kid",
-            )?;
-            let keys = statement
-                .query_map([], |row| {
-                    Ok(StoredKey {
-                        kid: row.get(0)?,
-                        created_ms: from_ms(row.get(1)?),
-                        pkcs8: row.get(2)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(keys)
-        })
+        self.read(|conn| keys_in(conn, "legacy_signing_keys"))
     }
 
     fn add_legacy_signing_key(
@@ -468,24 +423,57 @@ impl SessionStore for SqliteStore {
         key: StoredKey,
         expected_newest: Option<String>,
     ) -> StoreFuture<bool> {
-        // One write transaction on the single writer thread: the check and the insert are atomic.
         self.write(move |conn| {
-            let newest: Option<String> = conn
-                .query_row(
-                    "SELECT kid FROM legacy_signing_keys ORDER BY created_ms DESC, kid DESC LIMIT 1",
-                    [],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            if newest != expected_newest {
-                return Ok(false);
-            }
-            let added = conn.execute(
-                "INSERT OR IGNORE INTO legacy_signing_keys (kid, created_ms, pkcs8)
-                 VALUES (?1, ?2, ?3)",
-                params![key.kid, ms(key.created_ms), key.pkcs8],
-            )?;
-            Ok(added == 1)
+            add_if_newest(conn, "legacy_signing_keys", false, &key, expected_newest)
         })
     }
+}
+
+/// Every key in `table`, oldest first.
+fn keys_in(conn: &Connection, table: &str) -> Result<Vec<StoredKey>, StoreError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT kid, created_ms, pkcs8 FROM {table} ORDER BY created_ms, kid"
+    ))?;
+    let keys = statement
+        .query_map([], |row| {
+            Ok(StoredKey {
+                kid: row.get(0)?,
+                created_ms: from_ms(row.get(1)?),
+                pkcs8: row.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(keys)
+}
+
+/// Stores `key` in `table` if the newest key there (of the key's kind, its kid's
+/// two-character prefix, when `by_kind`) is still `expected_newest`; `true` if stored. Runs
+/// in one write transaction on the single writer thread, so the check and the insert are
+/// atomic.
+fn add_if_newest(
+    conn: &Connection,
+    table: &str,
+    by_kind: bool,
+    key: &StoredKey,
+    expected_newest: Option<String>,
+) -> Result<bool, StoreError> {
+    let kind = by_kind.then(|| key.kid.get(..2).unwrap_or_default().to_owned());
+    let newest: Option<String> = conn
+        .query_row(
+            &format!(
+                "SELECT kid FROM {table} WHERE ?1 IS NULL OR substr(kid, 1, 2) = ?1
+                 ORDER BY created_ms DESC, kid DESC LIMIT 1"
+            ),
+            [kind],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if newest != expected_newest {
+        return Ok(false);
+    }
+    let added = conn.execute(
+        &format!("INSERT OR IGNORE INTO {table} (kid, created_ms, pkcs8) VALUES (?1, ?2, ?3)"),
+        params![key.kid, ms(key.created_ms), key.pkcs8],
+    )?;
+    Ok(added == 1)
 }
