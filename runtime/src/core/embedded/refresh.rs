@@ -42,8 +42,10 @@ impl Shared {
         }
         let now = self.now();
         let hash2 = mint::hash2(presented);
+        // The child of a window opened now: what both paths issue unless a window is open.
+        let fresh = self.child_of(presented, now, &request);
         if let Some(outcome) = self
-            .refresh_current(presented, &hash2, &request, now)
+            .refresh_current(presented, &hash2, &fresh, &request, now)
             .await?
         {
             return Ok(outcome);
@@ -92,7 +94,10 @@ impl Shared {
                 session.expiry_ms = expiry_ms;
                 session.child_epoch_ms = None;
             }
-            if let Some(outcome) = self.issue_child(presented, &session, &request, now).await? {
+            if let Some(outcome) = self
+                .issue_child(presented, &session, &fresh, &request, now)
+                .await?
+            {
                 return Ok(outcome);
             }
         }
@@ -107,22 +112,18 @@ impl Shared {
         &self,
         presented: &str,
         hash2: &str,
+        fresh: &Issued,
         request: &RefreshRequest,
         now: u64,
     ) -> Result<Option<RefreshOutcome>, CoreError> {
-        let child = self.secret.child_refresh_token(presented, now);
-        let child_hash1 = mint::hash1(&child);
-        let anti_csrf_token = request
-            .enable_anti_csrf
-            .then(|| self.secret.anti_csrf_token(&child));
         let claimed = self
             .store
             .claim_current(CurrentClaim {
                 hash2: hash2.to_owned(),
                 epoch_ms: now,
                 grace_ms: millis(self.options.refresh_grace),
-                child_hash2: crate::util::sha256_hex(child_hash1.as_bytes()),
-                child_anti_csrf_token: anti_csrf_token.clone(),
+                child_hash2: crate::util::sha256_hex(fresh.child_hash1.as_bytes()),
+                child_anti_csrf_token: fresh.anti_csrf_token.clone(),
                 check_anti_csrf: request.enable_anti_csrf,
                 presented_anti_csrf_token: request.anti_csrf_token.clone(),
             })
@@ -130,13 +131,20 @@ impl Shared {
         let Some(session) = claimed else {
             return Ok(None);
         };
-        let issued = Issued {
-            child,
-            child_hash1,
-            anti_csrf_token,
-        };
-        self.complete(presented, &session, request, issued, None, now)
+        self.complete(presented, &session, request, fresh.clone(), None, now)
             .await
+    }
+
+    /// The child of `presented` for a window opened at `epoch`, and what derives from it.
+    fn child_of(&self, presented: &str, epoch: u64, request: &RefreshRequest) -> Issued {
+        let child = self.secret.child_refresh_token(presented, epoch);
+        Issued {
+            child_hash1: mint::hash1(&child),
+            anti_csrf_token: request
+                .enable_anti_csrf
+                .then(|| self.secret.anti_csrf_token(&child)),
+            child,
+        }
     }
 
     /// Issues the child of `presented`, the session's current token; `None` if the session
@@ -145,6 +153,7 @@ impl Shared {
         &self,
         presented: &str,
         session: &SessionRecord,
+        fresh: &Issued,
         request: &RefreshRequest,
         now: u64,
     ) -> Result<Option<RefreshOutcome>, CoreError> {
@@ -153,11 +162,10 @@ impl Shared {
             .child_epoch_ms
             .filter(|&epoch| now.saturating_sub(epoch) < grace);
         let epoch = open_window.unwrap_or(now);
-        let child = self.secret.child_refresh_token(presented, epoch);
-        let child_hash1 = mint::hash1(&child);
-        let anti_csrf_token = request
-            .enable_anti_csrf
-            .then(|| self.secret.anti_csrf_token(&child));
+        let issued = match open_window {
+            Some(opened) => self.child_of(presented, opened, request),
+            None => fresh.clone(),
+        };
 
         // Queue the writes, sign meanwhile, then wait for the commit.
         let stored = match open_window {
@@ -169,19 +177,14 @@ impl Shared {
                 expected_epoch_ms: session.child_epoch_ms,
                 epoch_ms: epoch,
                 child: RefreshTokenRecord {
-                    hash2: crate::util::sha256_hex(child_hash1.as_bytes()),
+                    hash2: crate::util::sha256_hex(issued.child_hash1.as_bytes()),
                     session_handle: session.handle.clone(),
                     parent_hash2: Some(session.refresh_hash2.clone()),
-                    anti_csrf_token: anti_csrf_token.clone(),
+                    anti_csrf_token: issued.anti_csrf_token.clone(),
                     created_ms: now,
                 },
                 now_ms: now,
             })),
-        };
-        let issued = Issued {
-            child,
-            child_hash1,
-            anti_csrf_token,
         };
         self.complete(presented, session, request, issued, stored, now)
             .await
@@ -244,6 +247,7 @@ impl Shared {
 }
 
 /// The child token of a refresh, and what is derived from it.
+#[derive(Clone)]
 struct Issued {
     child: String,
     child_hash1: String,
