@@ -19,3 +19,13 @@ await_address() {
   echo "$name did not start within 30 s" >&2
   exit 1
 }
+
+# ensure_wrk: installs wrk from the Debian package when it is missing (as root, else with sudo).
+ensure_wrk() {
+  command -v wrk >/dev/null 2>&1 && return 0
+  echo "== installing wrk (Debian package)" >&2
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq >/dev/null &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+}

@@ -68,14 +68,7 @@ else
   NODE_MODE=start
 fi
 
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "== installing wrk (Debian package)" >&2
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-  else
-    sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-  fi
-fi
+ensure_wrk
 
 if [ "$NODE_MODE" = start ]; then
   for tool in node npm; do

@@ -54,14 +54,7 @@ if [ $(( THREADS % 2 )) != 0 ] || [ "$THREADS" -lt 2 ]; then
   exit 2
 fi
 
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "== installing wrk (Debian package)" >&2
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-  else
-    sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-  fi
-fi
+ensure_wrk
 case " $STORES " in
   *" postgres "*)
     if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
