@@ -19,7 +19,7 @@ use crate::metric;
 
 /// The span of one session verification (DEBUG: it runs on every guarded request), with the
 /// request's method and path (never its query string) when there is a request.
-pub(crate) fn verify_span(request: Option<(&str, &str)>) -> Span {
+fn verify_span(request: Option<(&str, &str)>) -> Span {
     let span = tracing::debug_span!(
         "sessionward.verify",
         http.request.method = Empty,
@@ -37,6 +37,49 @@ pub(crate) fn verify_span(request: Option<(&str, &str)>) -> Span {
         span.record("url.path", path);
     }
     span
+}
+
+/// One session verification as observed: its span (run the verification in
+/// [`span`](Self::span)), then its outcome recorded by [`finish`](Self::finish) on the span, in
+/// the verification counter and in the verification-time histogram.
+///
+/// Not a wrapper future: a verification awaited through a wrapper that takes it by value is
+/// stored twice in the caller's future, and that future is moved on every guarded request.
+pub(crate) struct Verification {
+    span: Span,
+    #[cfg(feature = "metrics")]
+    started: Instant,
+}
+
+impl Verification {
+    /// Starts observing a verification of `request` (method and path), if there is one.
+    pub(crate) fn start(request: Option<(&str, &str)>) -> Self {
+        Self {
+            span: verify_span(request),
+            #[cfg(feature = "metrics")]
+            started: Instant::now(),
+        }
+    }
+
+    /// The span to run the verification in.
+    pub(crate) fn span(&self) -> Span {
+        self.span.clone()
+    }
+
+    /// Records the verification's `result`.
+    pub(crate) fn finish<S>(self, result: &Result<Option<S>, SessionError>) {
+        // Whoever verified already recorded the session (`record_session`).
+        let outcome = result.as_ref().map(|session| {
+            if session.is_some() {
+                "ok"
+            } else {
+                "no_session"
+            }
+        });
+        #[cfg(feature = "metrics")]
+        metric::verification(outcome_name(outcome), self.started.elapsed());
+        record_outcome(&self.span, outcome);
+    }
 }
 
 /// The span of one call to the refresh endpoint (INFO: rare and worth seeing).
@@ -93,29 +136,6 @@ fn record_error(span: &Span, error: &SessionError) {
         }
         _ => {}
     }
-}
-
-/// Runs a verification inside `span` and records its outcome on the span, in the verification
-/// counter and in the verification-time histogram.
-pub(crate) async fn verification<F, S>(span: Span, verify: F) -> Result<Option<S>, SessionError>
-where
-    F: Future<Output = Result<Option<S>, SessionError>>,
-{
-    #[cfg(feature = "metrics")]
-    let started = Instant::now();
-    let result = verify.instrument(span.clone()).await;
-    // Whoever verified already recorded the session (`record_session`).
-    let outcome = result.as_ref().map(|session| {
-        if session.is_some() {
-            "ok"
-        } else {
-            "no_session"
-        }
-    });
-    #[cfg(feature = "metrics")]
-    metric::verification(outcome_name(outcome), started.elapsed());
-    record_outcome(&span, outcome);
-    result
 }
 
 /// Runs a refresh inside a new refresh span and records its outcome on the span and in the

@@ -186,11 +186,17 @@ impl VerifiedTokenCache {
     ) -> Option<Arc<AccessTokenInfo>> {
         let kid = entry.info.kid.as_deref()?;
         let key = keys.key_for(kid).await.ok()?;
-        if Arc::ptr_eq(&key, &entry.key) {
-            Some(Arc::clone(&entry.info))
-        } else {
-            None
-        }
+        Arc::ptr_eq(&key, &entry.key).then(|| Arc::clone(&entry.info))
+    }
+
+    /// [`reuse`](Self::reuse) without fetching: `None` also when the key set is stale.
+    pub(crate) fn reuse_now(
+        &self,
+        entry: &CachedToken,
+        keys: &JwksCache,
+    ) -> Option<Arc<AccessTokenInfo>> {
+        keys.is_fresh_key(entry.info.kid.as_deref()?, &entry.key)
+            .then(|| Arc::clone(&entry.info))
     }
 
     /// Whether `token` may be cached once verified: v3+ (it has a `kid`) and its key is known.

@@ -276,6 +276,19 @@ impl JwksCache {
         }
     }
 
+    /// Whether `key` is the key for `kid` in a fresh key set: what [`key_for`](Self::key_for)
+    /// would answer without fetching. Compares without cloning the key, whose shared count
+    /// every core's requests would otherwise write.
+    pub(crate) fn is_fresh_key(&self, kid: &str, key: &Arc<Rs256Key>) -> bool {
+        let state = self.read();
+        state.is_fresh(self.max_age)
+            && state
+                .keys
+                .as_ref()
+                .and_then(|keys| keys.get(kid))
+                .is_some_and(|current| Arc::ptr_eq(current, key))
+    }
+
     /// The cached key for `kid`, however old; never fetches.
     pub(crate) fn cached_key(&self, kid: &str) -> Option<Arc<Rs256Key>> {
         self.read().key(kid)

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value, json};
 
-use crate::claims::{ClaimFetchInput, ValidatorRef, encode_value};
+use crate::claims::{ClaimFetchInput, ClaimFetcher, ValidatorRef, encode_value};
 use crate::config::SessionConfig;
 use crate::error::{ClaimValidationError, SessionError};
 use crate::util::now_ms;
@@ -64,7 +64,32 @@ pub(crate) async fn refetch_and_validate(
     now: u64,
 ) -> Result<(), SessionError> {
     let current = session.state().payload.clone();
-    let mut payload = Cow::Borrowed(&*current);
+    let config = session.config();
+    let failures = if validators
+        .iter()
+        .any(|validator| stale_claim(config, validator, &current, now).is_some())
+    {
+        // Boxed: the fetches' futures would otherwise be part of every guarded request's
+        // future, which is moved on each request, while most requests fetch nothing.
+        Box::pin(refetch_then_validate(session, validators, &current, now)).await?
+    } else {
+        claim_failures(validators, &current, now)
+    };
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(SessionError::InvalidClaims(failures))
+    }
+}
+
+/// The validators' failures once the stale claim values are fetched and stored in the session.
+async fn refetch_then_validate(
+    session: &SessionContainer,
+    validators: &[ValidatorRef],
+    current: &Map<String, Value>,
+    now: u64,
+) -> Result<Vec<ClaimValidationError>, SessionError> {
+    let mut payload = Cow::Borrowed(current);
     let update = fetch_stale_claims(session.config(), validators, &mut payload, now, |payload| {
         ClaimFetchInput {
             payload,
@@ -72,19 +97,33 @@ pub(crate) async fn refetch_and_validate(
         }
     })
     .await?;
-    let failures = if update.is_empty() {
-        claim_failures(validators, &payload, now)
-    } else {
-        session
-            .merge_into_access_token_payload(Value::Object(update))
-            .await?;
-        claim_failures(validators, &session.state().payload.clone(), now)
-    };
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(SessionError::InvalidClaims(failures))
+    if update.is_empty() {
+        return Ok(claim_failures(validators, &payload, now));
     }
+    session
+        .merge_into_access_token_payload(Value::Object(update))
+        .await?;
+    Ok(claim_failures(
+        validators,
+        &session.state().payload.clone(),
+        now,
+    ))
+}
+
+/// The claim key of `validator` and the fetcher (the validator's own or the config's) to call
+/// when its value in `payload` is missing or stale at `now` and something can fetch it.
+fn stale_claim<'v>(
+    config: &'v SessionConfig,
+    validator: &'v ValidatorRef,
+    payload: &Map<String, Value>,
+    now: u64,
+) -> Option<(&'v str, &'v ClaimFetcher)> {
+    let key = validator.claim_key()?;
+    if !validator.should_refetch(payload, now) {
+        return None;
+    }
+    let fetcher = validator.fetcher().or_else(|| config.claim_fetcher(key))?;
+    Some((key, fetcher))
 }
 
 /// Fetches, in order, the claim values `validators` read that are missing or stale in
@@ -101,13 +140,7 @@ pub(super) async fn fetch_stale_claims(
 ) -> Result<Map<String, Value>, SessionError> {
     let mut update = Map::new();
     for validator in validators {
-        let Some(key) = validator.claim_key() else {
-            continue;
-        };
-        if !validator.should_refetch(payload, now) {
-            continue;
-        }
-        let Some(fetcher) = validator.fetcher().or_else(|| config.claim_fetcher(key)) else {
+        let Some((key, fetcher)) = stale_claim(config, validator, payload, now) else {
             continue;
         };
         let value = fetcher

@@ -4,11 +4,14 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::cache::{Admission, CachedToken, TokenKey, VerifiedTokenCache};
 use crate::config::{AntiCsrf, ConfigInner, SessionConfig};
 use crate::core::{VerifyOutcome, VerifyRequest};
 use crate::error::{RequestInfo, SessionError};
 use crate::metric;
+use crate::observe::Verification;
 use crate::token::{self, AccessTokenInfo, TokenError, UnverifiedToken};
 use crate::util::now_ms;
 
@@ -48,8 +51,8 @@ pub(crate) async fn verify_request<R: RequestView>(
     options: &VerifyOptions,
     keep: impl FnOnce(&SessionContainer),
 ) -> Result<Option<SessionContainer>, SessionError> {
-    let span = crate::observe::verify_span(Some((req.method(), req.path())));
-    let verify = async {
+    let verification = Verification::start(Some((req.method(), req.path())));
+    let verified = async {
         let Some(session) = verify_token_of(req, config, options).await? else {
             return Ok(None);
         };
@@ -59,8 +62,10 @@ pub(crate) async fn verify_request<R: RequestView>(
         }
         validate_route_claims(config, &session, options).await?;
         Ok(Some(session))
-    };
-    let verified = crate::observe::verification(span, verify).await;
+    }
+    .instrument(verification.span())
+    .await;
+    verification.finish(&verified);
     // Checked here so that verification costs nothing more without an override.
     match config.overridden_functions() {
         None => verified,
@@ -183,6 +188,27 @@ pub(crate) async fn verify_presented(
 /// signature and expiry check (with the cache admission to remember it by, if the cache is
 /// on).
 async fn checked_token(
+    c: &ConfigInner,
+    cache: Option<&VerifiedTokenCache>,
+    raw: &str,
+    token: Token<'_>,
+    now: u64,
+) -> Result<(Arc<AccessTokenInfo>, Option<(Admission, TokenKey)>), SessionError> {
+    // The usual guarded request, decided without awaiting anything.
+    if let (Some(cache), Token::Cached(_, entry)) = (cache, &token)
+        && let Some(info) = cache.reuse_now(entry, &c.keys)
+    {
+        metric::cache_lookup(true);
+        return Ok((info, None));
+    }
+    // Boxed: the futures of this path (key fetches, the cache admission) would otherwise be
+    // part of every guarded request's future, which is moved on each request.
+    Box::pin(check_token(c, cache, raw, token, now)).await
+}
+
+/// [`checked_token`] when the key set is stale or the entry's key is not current: the cache
+/// entry's facts once the key set is fresh and its key current, else a signature check.
+async fn check_token(
     c: &ConfigInner,
     cache: Option<&VerifiedTokenCache>,
     raw: &str,
@@ -324,4 +350,27 @@ pub(crate) fn read_token<R: RequestView>(req: &R, config: &SessionConfig) -> Opt
     let candidates = Candidates::read(req, allowed_transfer(req, config.inner())).ok()?;
     let (_, _, transfer) = candidates.choose().ok()??;
     Some(transfer == Transfer::Header)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::request::test_view::TestRequest;
+
+    /// A verification's future is part of every guarded request's future (the actix-web
+    /// macro's, the axum extractors'), which is moved several times per request; its slow paths
+    /// (signature checks, key fetches, claim fetches) are boxed so that it stays small.
+    #[test]
+    fn the_verification_future_stays_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SessionConfig::builder()
+            .data_dir(dir.path())
+            .build()
+            .unwrap();
+        let req = TestRequest::get();
+        let options = VerifyOptions::new(true);
+        let verify = verify_request(&req, &config, &options, |_| {});
+        let size = std::mem::size_of_val(&verify);
+        assert!(size <= 1536, "the verification future takes {size} bytes");
+    }
 }

@@ -5,9 +5,11 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use crate::config::{AntiCsrf, SessionConfig};
 use crate::error::SessionError;
+use crate::observe::Verification;
 use crate::token::{self, TokenError};
 use crate::util::now_ms;
 
@@ -83,14 +85,16 @@ impl SessionConfig {
             anti_csrf_header: anti_csrf_token,
             do_anti_csrf,
         };
-        let verify = async {
+        let verification = Verification::start(None);
+        let verified = async {
             let session =
                 verify_presented(self, presented, options.check_database, now_ms()).await?;
             validate_route_claims(self, &session, options).await?;
             Ok(Some(session))
-        };
-        let span = crate::observe::verify_span(None);
-        let verified = crate::observe::verification(span, verify).await;
+        }
+        .instrument(verification.span())
+        .await;
+        verification.finish(&verified);
         match self.overridden_functions() {
             None => verified,
             Some(functions) => functions.get_session(None, options, verified).await,
