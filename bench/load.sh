@@ -16,12 +16,15 @@
 # against supertokens-node's among them); writes bench/results.tsv and the chart
 # bench/results.svg (bench/chart.py, no network).
 #
-# Every server is started alone (the core excepted: it stays up, idle, while the others run;
-# supertokens-node verifies access tokens itself with the core's JWKS, so the core does no work
-# while /user is loaded), warmed up with WARMUP seconds of wrk on /user, and checked with one
-# request before each measured run: a route that does not answer 200 stops the script, and a
-# run with non-2xx responses (a 401 flood would fake a high req/s) is flagged and makes the
-# script exit 1 once the table and chart are written.
+# Every server is started alone, except two kinds of pair whose idle half costs nothing: the
+# actix-web demo and demo-axum (cache on) run side by side and are measured in interleaved
+# slices, so that their ratio, like a ratio within one server, compares the same minutes of the
+# machine; and the core stays up, idle, while supertokens-node runs (it verifies access tokens
+# itself with the core's JWKS, so the core does no work while /user is loaded). Each server is
+# warmed up with WARMUP seconds of wrk on /user and checked with one request before each
+# measured run: a route that does not answer 200 stops the script, and a run with non-2xx
+# responses (a 401 flood would fake a high req/s) is flagged and makes the script exit 1 once
+# the table and chart are written.
 #
 # Usage: bash bench/load.sh                  (1 round, 10 s per route: about 6.5 minutes after the build)
 #        ROUNDS=3 DURATION=10 bash bench/load.sh
@@ -102,6 +105,10 @@ CORE=$TARGET_DIR/release/sessionward-core
 WORK=$(mktemp -d)
 SERVER_PID=""
 CORE_PID=""
+# The servers start_pair runs side by side: names, addresses, process ids.
+PAIR_NAMES=()
+PAIR_ADDRS=()
+PAIR_PIDS=()
 # stop PIDVAR: stops the process whose id is in the variable PIDVAR, if any.
 stop() {
   local pid=${!1}
@@ -111,10 +118,21 @@ stop() {
     printf -v "$1" %s ""
   fi
 }
-stop_server() { stop SERVER_PID; }
+stop_server() {
+  local pid
+  # With a pair running, SERVER_PID is one of the pair's (stopping it twice is harmless).
+  stop SERVER_PID
+  for pid in "${PAIR_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PAIR_NAMES=()
+  PAIR_ADDRS=()
+  PAIR_PIDS=()
+}
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-  stop SERVER_PID
+  stop_server
   stop CORE_PID
   rm -rf "$WORK"
 }
@@ -140,6 +158,44 @@ start_server() {
   stop_server
   CURRENT=$name
   spawn "$name" SERVER_PID DATA_DIR="$WORK/data" "$@"
+}
+
+# start_pair NAME [VAR=value...] COMMAND [ARG...] -- NAME2 [VAR=value...] COMMAND2 [ARG...]:
+# stops the running server and starts both (as start_server would, the demo's DATA_DIR
+# included), each warmed up; `use NAME` then makes one of them the server measured.
+start_pair() {
+  local spec
+  stop_server
+  while [ $# -gt 0 ]; do
+    spec=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+      spec+=("$1")
+      shift
+    done
+    [ $# -gt 0 ] && shift
+    CURRENT=${spec[0]}
+    spawn "$CURRENT" SERVER_PID DATA_DIR="$WORK/data" "${spec[@]:1}"
+    warm_up
+    PAIR_NAMES+=("$CURRENT")
+    PAIR_ADDRS+=("$ADDR")
+    PAIR_PIDS+=("$SERVER_PID")
+    SERVER_PID=""
+  done
+}
+
+# use NAME: makes NAME, one of the servers start_pair started, the one run and check_alive see.
+use() {
+  local i
+  for i in "${!PAIR_NAMES[@]}"; do
+    if [ "${PAIR_NAMES[$i]}" = "$1" ]; then
+      CURRENT=$1
+      ADDR=${PAIR_ADDRS[$i]}
+      SERVER_PID=${PAIR_PIDS[$i]}
+      return 0
+    fi
+  done
+  echo "use: $1 is not running" >&2
+  exit 1
 }
 
 # start_node: starts bench/node/server.js against the core (started once) and sets ADDR; with
@@ -293,6 +349,21 @@ measure() {
   done
 }
 
+# measure_pair ROUND MODE PATH...: as measure, for both servers of start_pair, each path run on
+# one server right after the other (health on both, user on both, ...).
+measure_pair() {
+  local round=$1 mode=$2 _slice path name
+  shift 2
+  for _slice in $(seq 1 "$SLICES"); do
+    for path in "$@"; do
+      for name in "${PAIR_NAMES[@]}"; do
+        use "$name"
+        run "$round" "$name" "$mode" "$path"
+      done
+    done
+  done
+}
+
 load() { echo "load average:$(uptime | sed 's/.*load average://')" >&2; }
 load
 
@@ -324,15 +395,9 @@ fi
 for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round/$ROUNDS (wrk -t$THREADS -c$CONNECTIONS, ${SLICES} x ${SLICE_SECS}s per route)" >&2
   load
-  start_server cache-on VERIFIED_TOKEN_CACHE=on "$DEMO"
-  warm_up
+  start_pair cache-on VERIFIED_TOKEN_CACHE=on "$DEMO" -- axum VERIFIED_TOKEN_CACHE=on "$DEMO_AXUM"
   for mode in header cookie; do
-    measure "$round" cache-on "$mode" /health /user /optional
-  done
-  start_server axum VERIFIED_TOKEN_CACHE=on "$DEMO_AXUM"
-  warm_up
-  for mode in header cookie; do
-    measure "$round" axum "$mode" /health /user /optional
+    measure_pair "$round" "$mode" /health /user /optional
   done
   start_server cache-off VERIFIED_TOKEN_CACHE=off "$DEMO"
   warm_up
