@@ -11,8 +11,10 @@
 #        ROUNDS=3 bash bench/criterion.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 ROUNDS=${ROUNDS:-1}
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+TARGET_DIR=$(target_dir)
 SUMMARY=$(mktemp)
 PG_DIR=
 cleanup() {

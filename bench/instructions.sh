@@ -27,13 +27,7 @@ CONNECTIONS=${CONNECTIONS:-4}
 OUT=${OUT:-}
 
 ensure_wrk
-if ! command -v valgrind >/dev/null 2>&1; then
-  echo "== installing valgrind (Debian package)" >&2
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get update -qq >/dev/null &&
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
-fi
+ensure_tool valgrind
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   bins=()
@@ -41,7 +35,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== building $DEMOS (release)" >&2
   cargo build --release --locked -q -p sessionward-examples "${bins[@]}"
 fi
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+TARGET_DIR=$(target_dir)
 
 WORK=$(mktemp -d)
 SERVER_PID=""

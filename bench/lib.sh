@@ -20,12 +20,22 @@ await_address() {
   exit 1
 }
 
-# ensure_wrk: installs wrk from the Debian package when it is missing (as root, else with sudo).
-ensure_wrk() {
-  command -v wrk >/dev/null 2>&1 && return 0
-  echo "== installing wrk (Debian package)" >&2
+# ensure_tool TOOL: installs the Debian package TOOL when the command TOOL is missing (as root,
+# else with sudo).
+ensure_tool() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "== installing $1 (Debian package)" >&2
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq >/dev/null &&
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+}
+
+# ensure_wrk: installs wrk when it is missing.
+ensure_wrk() { ensure_tool wrk; }
+
+# target_dir: prints the workspace's cargo target directory.
+target_dir() {
+  cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])'
 }

@@ -96,7 +96,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== building ${bins[*]//--bin /} (release)" >&2
   cargo build --release --locked -q -p sessionward-examples "${bins[@]}"
 fi
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+TARGET_DIR=$(target_dir)
 DEMO=$TARGET_DIR/release/demo
 DEMO_AXUM=$TARGET_DIR/release/demo-axum
 BASELINE=$TARGET_DIR/release/baseline

@@ -11,6 +11,8 @@
 #              LIMIT_SECS bound on the load phase (900).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 SESSIONS=${SESSIONS:-100000}
 CLIENTS=${CLIENTS:-16}
@@ -20,7 +22,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== building demo (release)" >&2
   cargo build --release --locked -q -p sessionward-examples --bin demo
 fi
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+TARGET_DIR=$(target_dir)
 
 WORK=$(mktemp -d)
 PID=""
@@ -37,14 +39,7 @@ trap 'exit 130' INT TERM
 env PORT=0 DATA_DIR="$WORK/data" RUST_LOG=warn VERIFIED_TOKEN_CACHE="${VERIFIED_TOKEN_CACHE:-on}" \
   "$TARGET_DIR/release/demo" >"$WORK/demo.out" 2>"$WORK/demo.err" &
 PID=$!
-ADDR=""
-for _ in $(seq 1 300); do
-  ADDR=$(sed -n 's#^listening on http://\(127\.0\.0\.1:[0-9]*\)$#\1#p' "$WORK/demo.out" | head -n1)
-  [ -n "$ADDR" ] && break
-  kill -0 "$PID" 2>/dev/null || { cat "$WORK/demo.err" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$ADDR" ] || { echo "demo did not start" >&2; exit 1; }
+await_address demo "$PID"
 
 timeout "$LIMIT_SECS" python3 - "$ADDR" "$PID" "$SESSIONS" "$CLIENTS" "${VERIFIED_TOKEN_CACHE:-on}" <<'PY'
 import http.client, json, sys, threading, time

@@ -68,7 +68,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== building sessionward-core (release)" >&2
   cargo build --release --locked -q -p sessionward-examples --bin sessionward-core
 fi
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+TARGET_DIR=$(target_dir)
 CORE=$TARGET_DIR/release/sessionward-core
 
 WORK=$(mktemp -d)
