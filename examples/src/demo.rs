@@ -59,13 +59,19 @@ async fn legacy(req: HttpRequest) -> Result<HttpResponse, SessionError> {
     Ok(HttpResponse::Ok().json(json!({ "userId": user_id })))
 }
 
-/// What the protected routes answer: serialised straight from the session, no copy.
+/// What the protected routes answer: serialised straight from the session, no copy; the
+/// payload's JSON text is made once per access token.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UserBody<'s> {
     user_id: &'s str,
     session_handle: &'s str,
+    #[serde(serialize_with = "raw_json")]
     access_token_payload: AccessTokenPayload,
+}
+
+fn raw_json<S: serde::Serializer>(payload: &AccessTokenPayload, out: S) -> Result<S::Ok, S::Error> {
+    payload.as_raw_json().serialize(out)
 }
 
 pub(crate) fn user_json(session: &SessionContainer) -> UserBody<'_> {

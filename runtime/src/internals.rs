@@ -37,7 +37,7 @@ pub mod fuzz {
         let parsed = crate::token::parse_access_token(raw).map_err(|e| e.to_string())?;
         crate::token::verify_access_token(parsed, keys, now_ms)
             .await
-            .map(|info| std::sync::Arc::unwrap_or_clone(info.payload))
+            .map(|info| std::sync::Arc::unwrap_or_clone(info.payload).into_map())
             .map_err(|e| e.to_string())
     }
 

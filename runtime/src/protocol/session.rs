@@ -4,13 +4,14 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::claims::{ClaimFetchInput, IntoValidator, SessionClaim, encode_value};
 use crate::config::SessionConfig;
 use crate::core::{CreatedSession, IssuedToken, RegenerateOutcome, SessionInformation};
 use crate::error::SessionError;
-use crate::token::{AccessTokenInfo, PROTECTED_PROPS, parse_access_token};
+use crate::token::{AccessTokenInfo, PROTECTED_PROPS, Payload, parse_access_token};
 use crate::util::now_ms;
 
 use super::read::Transfer;
@@ -39,7 +40,7 @@ struct SessionInner {
 /// The session's current tokens and what the response must still say about them.
 pub(crate) struct TokenState {
     pub(crate) access_token: String,
-    pub(crate) payload: Arc<Map<String, Value>>,
+    pub(crate) payload: Arc<Payload>,
     pub(crate) expiry_ms: u64,
     pub(crate) refresh_token: Option<IssuedToken>,
     pub(crate) anti_csrf_token: Option<String>,
@@ -51,7 +52,8 @@ pub(crate) struct TokenState {
 
 /// A snapshot of a session's access-token payload, from
 /// [`SessionContainer::access_token_payload`]: derefs to the JSON object and serialises as
-/// it, without copying it.
+/// it, without copying it. [`as_raw_json`](Self::as_raw_json) gives its JSON text, made once
+/// per access token.
 ///
 /// ```
 /// # fn demo(session: &sessionward::SessionContainer) {
@@ -62,12 +64,43 @@ pub(crate) struct TokenState {
 /// # }
 /// ```
 #[derive(Clone, PartialEq)]
-pub struct AccessTokenPayload(Arc<Map<String, Value>>);
+pub struct AccessTokenPayload(Arc<Payload>);
 
 impl AccessTokenPayload {
     /// The payload as an owned map (copied only if another snapshot shares it).
     pub fn into_map(self) -> Map<String, Value> {
-        Arc::unwrap_or_clone(self.0)
+        Arc::unwrap_or_clone(self.0).into_map()
+    }
+
+    /// The payload as JSON text, for a response body: a `&RawValue` field is written as it is
+    /// by `serde_json`. The same text as `serde_json::to_string(&payload)`.
+    ///
+    /// Made on first use and kept with the payload, which the verified-token cache shares with
+    /// every session verified from the same access token: a route that returns the payload
+    /// serialises it once per token, not once per request.
+    ///
+    /// ```
+    /// use serde::Serialize;
+    /// use serde_json::value::RawValue;
+    ///
+    /// #[derive(Serialize)]
+    /// #[serde(rename_all = "camelCase")]
+    /// struct SessionInfo<'a> {
+    ///     user_id: &'a str,
+    ///     access_token_payload: &'a RawValue,
+    /// }
+    ///
+    /// # fn demo(session: &sessionward::SessionContainer) -> serde_json::Result<String> {
+    /// let payload = session.access_token_payload();
+    /// let body = serde_json::to_string(&SessionInfo {
+    ///     user_id: session.user_id(),
+    ///     access_token_payload: payload.as_raw_json(),
+    /// })?;
+    /// # Ok(body)
+    /// # }
+    /// ```
+    pub fn as_raw_json(&self) -> &RawValue {
+        self.0.json()
     }
 }
 
@@ -81,7 +114,7 @@ impl std::ops::Deref for AccessTokenPayload {
 
 impl serde::Serialize for AccessTokenPayload {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        Map::serialize(&self.0, serializer)
     }
 }
 
@@ -190,7 +223,7 @@ impl SessionContainer {
                 transfer: method,
                 state: TokenState {
                     access_token: created.access_token.token,
-                    payload: Arc::new(payload),
+                    payload: Arc::new(Payload::new(payload)),
                     expiry_ms: created.access_token.expiry_ms,
                     refresh_token: Some(created.refresh_token),
                     anti_csrf_token: created.anti_csrf_token,
@@ -303,7 +336,7 @@ impl SessionContainer {
                     })?;
                 let mut state = self.state();
                 state.access_token = token.token;
-                state.payload = Arc::new(payload);
+                state.payload = Arc::new(Payload::new(payload));
                 state.expiry_ms = token.expiry_ms;
                 state.updated = true;
             }
@@ -313,7 +346,7 @@ impl SessionContainer {
             } => {
                 // The token expired meanwhile: the core stored the payload; keep ours in step.
                 let mut state = self.state();
-                let payload = Arc::make_mut(&mut state.payload);
+                let payload = Arc::make_mut(&mut state.payload).map_mut();
                 payload.retain(|key, _| PROTECTED_PROPS.contains(&key.as_str()));
                 payload.extend(custom);
             }

@@ -323,7 +323,7 @@ async fn confirm_with_core(
             };
             if let Some(new) = new_access_token {
                 state.payload = token::parse_access_token(&new.token)
-                    .map(|t| Arc::new(t.payload))
+                    .map(|t| Arc::new(t.payload.into()))
                     .map_err(|_| {
                         SessionError::Internal("the core issued an unreadable token".into())
                     })?;

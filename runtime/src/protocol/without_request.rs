@@ -188,7 +188,7 @@ impl SessionConfig {
                 user_id: info.user_id,
                 tenant_id: info.tenant_id,
                 handle: info.session_handle,
-                payload: Arc::unwrap_or_clone(info.payload),
+                payload: Arc::unwrap_or_clone(info.payload).into_map(),
             },
             Err(TokenError::Malformed(_)) => SsrSession::NoSession,
             Err(_) => SsrSession::RefreshNeeded,

@@ -7,6 +7,7 @@
 //! and extracts an [`AccessTokenInfo`].
 
 mod parse;
+mod payload;
 mod verify;
 
 #[cfg(test)]
@@ -15,6 +16,7 @@ mod tests;
 #[cfg(test)]
 pub(crate) use parse::MAX_ACCESS_TOKEN_LEN;
 pub(crate) use parse::{UnverifiedToken, parse_access_token};
+pub(crate) use payload::Payload;
 #[cfg(test)]
 pub(crate) use verify::verify_access_token_cached;
 #[cfg(any(feature = "embedded", feature = "postgres"))]

@@ -9,6 +9,7 @@ use serde_json::{Map, Number, Value};
 
 use super::TokenError;
 use super::parse::{UnverifiedToken, check_structure, decode_lenient};
+use super::payload::Payload;
 use crate::keys::{JwksCache, Rs256Key};
 
 /// Tenant of tokens older than v4 (docs/protocol.md §1.4).
@@ -42,7 +43,7 @@ pub(crate) struct AccessTokenInfo {
     pub(crate) time_created_ms: u64,
     /// v3+: the entire decoded payload (protected props included); v2: the `userData` object.
     /// Shared: the verified-token cache and every session built from this token read one copy.
-    pub(crate) payload: Arc<Map<String, Value>>,
+    pub(crate) payload: Arc<Payload>,
 }
 
 impl fmt::Debug for AccessTokenInfo {
@@ -256,7 +257,7 @@ fn extract(token: UnverifiedToken<'_>, now_ms: u64) -> Result<AccessTokenInfo, T
         anti_csrf_token,
         expiry_ms,
         time_created_ms,
-        payload: Arc::new(payload),
+        payload: Arc::new(Payload::new(payload)),
     })
 }
 
