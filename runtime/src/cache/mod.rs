@@ -78,6 +78,9 @@ pub(crate) struct CachedToken {
     info: Arc<AccessTokenInfo>,
     /// The key object that verified the signature; a hit requires it still to be current.
     key: Arc<Rs256Key>,
+    /// The number of the key set that held `key` when the token was cached: while that set
+    /// is current and fresh, `key` is what the signature check would use.
+    key_set: u32,
     /// The token's `header.payload`: a hit requires the presented token's to be identical.
     signing_input: Box<str>,
     /// The earlier of the token's expiry and the end of the TTL, in ms since the epoch (the
@@ -189,13 +192,14 @@ impl VerifiedTokenCache {
         Arc::ptr_eq(&key, &entry.key).then(|| Arc::clone(&entry.info))
     }
 
-    /// [`reuse`](Self::reuse) without fetching: `None` also when the key set is stale.
+    /// [`reuse`](Self::reuse) without fetching: `None` also when the key set is stale or no
+    /// longer the one the token was cached under. Takes no lock.
     pub(crate) fn reuse_now(
         &self,
         entry: &CachedToken,
         keys: &JwksCache,
     ) -> Option<Arc<AccessTokenInfo>> {
-        keys.is_fresh_key(entry.info.kid.as_deref()?, &entry.key)
+        keys.is_fresh_set(entry.key_set)
             .then(|| Arc::clone(&entry.info))
     }
 
@@ -231,16 +235,14 @@ impl VerifiedTokenCache {
         let Some(kid) = info.kid.as_deref() else {
             return;
         };
-        if !keys
-            .cached_key(kid)
-            .is_some_and(|current| Arc::ptr_eq(&current, &admission.key))
-        {
+        let Some(key_set) = keys.set_number_of(kid, &admission.key) else {
             return;
-        }
+        };
         let weight = admission.token_len.div_ceil(WEIGHT_UNIT).max(1) as u64;
         let entry = CachedToken {
             info: Arc::clone(info),
             key: admission.key,
+            key_set,
             signing_input: admission.signing_input,
             live_until_ms: info
                 .expiry_ms

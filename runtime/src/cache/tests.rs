@@ -109,6 +109,7 @@ fn a_flood_of_distinct_tokens_never_exceeds_the_capacity() {
         let entry = CachedToken {
             info: Arc::new(fake_info(i)),
             key: Arc::clone(&key),
+            key_set: 1,
             signing_input: raw.as_str().into(),
             live_until_ms: u64::MAX,
             weight: raw.len().div_ceil(WEIGHT_UNIT).max(1) as u64,
@@ -353,8 +354,18 @@ async fn a_refetched_key_set_makes_cached_tokens_miss() {
             .await
             .is_some()
     );
+    assert!(
+        cache(&config)
+            .reuse_now(&entry, &config.inner().keys)
+            .is_some()
+    );
     let fetches = config.keys().fetch_count();
     config.keys().invalidate();
+    assert!(
+        cache(&config)
+            .reuse_now(&entry, &config.inner().keys)
+            .is_none()
+    );
     // The refetch builds new key objects: the entry no longer matches, the token is
     // checked again and cached with the new key.
     assert!(
@@ -373,6 +384,16 @@ async fn a_refetched_key_set_makes_cached_tokens_miss() {
             .reuse(&renewed, &config.inner().keys)
             .await
             .is_some()
+    );
+    assert!(
+        cache(&config)
+            .reuse_now(&renewed, &config.inner().keys)
+            .is_some()
+    );
+    assert!(
+        cache(&config)
+            .reuse_now(&entry, &config.inner().keys)
+            .is_none()
     );
 }
 

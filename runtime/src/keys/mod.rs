@@ -119,6 +119,13 @@ pub struct JwksCache {
     max_age: Duration,
     cooldown: Duration,
     state: RwLock<State>,
+    /// `state`'s key-set number (high 32 bits) and the whole second, counted from `epoch`,
+    /// at which that set stops being fresh (low 32 bits; 0 when it is not fresh). Written
+    /// under the state's write lock; read without any lock by the verified-token cache on
+    /// every hit, so that requests on different cores do not all write one lock's word.
+    fresh_set: AtomicU64,
+    /// The origin of `fresh_set`'s seconds.
+    epoch: Instant,
     /// Held for the whole duration of a fetch: the single flight.
     fetch_gate: tokio::sync::Mutex<()>,
     fetches: AtomicU64,
@@ -170,6 +177,9 @@ struct State {
     last_attempt_failed: bool,
     /// Number of completed fetch attempts.
     generation: u64,
+    /// Number of key sets fetched: each fetch builds new key objects, so a token checked
+    /// with a key of set `n` can only be checked with the same key while `n` is current.
+    set_number: u32,
     /// Number of [`JwksCache::invalidate`] calls.
     invalidations: u64,
     /// `invalidations` when the last attempt started.
@@ -200,6 +210,8 @@ impl JwksCache {
             max_age: DEFAULT_MAX_AGE,
             cooldown: DEFAULT_COOLDOWN,
             state: RwLock::new(State::default()),
+            fresh_set: AtomicU64::new(0),
+            epoch: Instant::now(),
             fetch_gate: tokio::sync::Mutex::new(()),
             fetches: AtomicU64::new(0),
         }
@@ -209,6 +221,7 @@ impl JwksCache {
     #[must_use]
     pub fn with_max_age(mut self, max_age: Duration) -> Self {
         self.max_age = max_age;
+        self.publish(&self.read());
         self
     }
 
@@ -227,7 +240,9 @@ impl JwksCache {
     /// Forgets freshness: the next lookup refetches, even within the cooldown (for example
     /// right after the embedded core rotated its keys). Cached keys stay usable if that fetch fails.
     pub fn invalidate(&self) {
-        self.write().invalidations += 1;
+        let mut state = self.write();
+        state.invalidations += 1;
+        self.publish(&state);
     }
 
     /// The key for `kid`, fetching first if the cache is empty, too old, or lacks `kid` and the
@@ -276,20 +291,44 @@ impl JwksCache {
         }
     }
 
-    /// Whether `key` is the key for `kid` in a fresh key set: what [`key_for`](Self::key_for)
-    /// would answer without fetching. Compares without cloning the key, whose shared count
-    /// every core's requests would otherwise write.
-    pub(crate) fn is_fresh_key(&self, kid: &str, key: &Arc<Rs256Key>) -> bool {
+    /// The number of the current key set if `key` is its key for `kid` (however old the set).
+    /// With [`is_fresh_set`](Self::is_fresh_set), it tells later whether `key` is still what
+    /// [`key_for`](Self::key_for) would answer without fetching.
+    pub(crate) fn set_number_of(&self, kid: &str, key: &Arc<Rs256Key>) -> Option<u32> {
         let state = self.read();
-        state.is_fresh(self.max_age)
-            && state
-                .keys
-                .as_ref()
-                .and_then(|keys| keys.get(kid))
-                .is_some_and(|current| Arc::ptr_eq(current, key))
+        let current = state.keys.as_ref()?.get(kid)?;
+        Arc::ptr_eq(current, key).then_some(state.set_number)
+    }
+
+    /// Whether key set `number` is the current one and fresh, read without a lock. May answer
+    /// `false` up to a second before the set ages out, never `true` after.
+    pub(crate) fn is_fresh_set(&self, number: u32) -> bool {
+        let packed = self.fresh_set.load(Ordering::Acquire);
+        let (current, fresh_until) = ((packed >> 32) as u32, packed as u32);
+        current == number && u64::from(fresh_until) > self.epoch.elapsed().as_secs()
+    }
+
+    /// Mirrors `state`'s key-set number and freshness into `fresh_set`; called with the write
+    /// lock held, after every change to them.
+    fn publish(&self, state: &State) {
+        let fresh_until = match state.fetched_at {
+            Some(at) if state.loaded_epoch == state.invalidations => {
+                let end = at
+                    .saturating_duration_since(self.epoch)
+                    .saturating_add(self.max_age);
+                // Whole seconds, rounded down: never fresh for longer than `is_fresh` says.
+                u32::try_from(end.as_secs()).unwrap_or(u32::MAX)
+            }
+            _ => 0,
+        };
+        self.fresh_set.store(
+            (u64::from(state.set_number) << 32) | u64::from(fresh_until),
+            Ordering::Release,
+        );
     }
 
     /// The cached key for `kid`, however old; never fetches.
+    #[cfg(test)]
     pub(crate) fn cached_key(&self, kid: &str) -> Option<Arc<Rs256Key>> {
         self.read().key(kid)
     }
@@ -366,9 +405,11 @@ impl JwksCache {
                     _ => 0,
                 };
                 state.keys = Some(keys);
+                state.set_number = state.set_number.wrapping_add(1);
                 state.fetched_at = Some(now);
                 state.loaded_epoch = epoch;
                 state.last_attempt_failed = false;
+                self.publish(&state);
                 drop(state);
                 tracing::debug!(keys = count, "fetched signing keys");
             }

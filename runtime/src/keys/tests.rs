@@ -370,3 +370,50 @@ fn debug_output_names_no_key_material() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_fresh_set_is_told_without_a_lock_until_it_is_replaced_invalidated_or_aged_out() {
+    let source = TestSource::new(appendix_jwks());
+    let cache = JwksCache::new(source.clone()).with_cooldown(Duration::ZERO);
+    let key = cache.key_for(DYNAMIC_KID).await.unwrap();
+    let first = cache.set_number_of(DYNAMIC_KID, &key).unwrap();
+    assert!(cache.is_fresh_set(first));
+    assert!(!cache.is_fresh_set(first.wrapping_add(1)));
+    // Another key object (here: the other kid's) is not the set's key for this kid.
+    let other = cache.key_for(STATIC_KID).await.unwrap();
+    assert_eq!(cache.set_number_of(DYNAMIC_KID, &other), None);
+
+    // Invalidated: not fresh until a fetch, which builds a new set (new key objects).
+    cache.invalidate();
+    assert!(!cache.is_fresh_set(first));
+    let renewed = cache.key_for(DYNAMIC_KID).await.unwrap();
+    assert_eq!(cache.set_number_of(DYNAMIC_KID, &key), None);
+    let second = cache.set_number_of(DYNAMIC_KID, &renewed).unwrap();
+    assert_ne!(second, first);
+    assert!(cache.is_fresh_set(second));
+    assert!(!cache.is_fresh_set(first));
+
+    // A failed fetch changes neither the set nor its freshness.
+    source.set_failing(true);
+    cache.key_for("no-such-kid").await.unwrap_err();
+    assert!(cache.is_fresh_set(second));
+}
+
+#[tokio::test]
+async fn a_set_past_its_max_age_is_not_fresh_without_a_lock() {
+    let source = TestSource::new(appendix_jwks());
+    // Freshness is kept in whole seconds, rounded down: a max age under one second is never
+    // fresh on the lock-free path (callers then take the locked one).
+    let cache = JwksCache::new(source.clone()).with_max_age(Duration::from_millis(300));
+    let key = cache.key_for(DYNAMIC_KID).await.unwrap();
+    let number = cache.set_number_of(DYNAMIC_KID, &key).unwrap();
+    assert!(!cache.is_fresh_set(number));
+
+    let cache = JwksCache::new(source).with_max_age(Duration::from_millis(1500));
+    let key = cache.key_for(DYNAMIC_KID).await.unwrap();
+    let number = cache.set_number_of(DYNAMIC_KID, &key).unwrap();
+    assert!(cache.is_fresh_set(number));
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert!(!cache.is_fresh_set(number));
+    assert!(!cache.read().is_fresh(cache.max_age));
+}
