@@ -3,7 +3,7 @@
 # callgrind (this VM exposes no hardware counters, and counts do not move with the machine's
 # speed as times do), on 127.0.0.1 only, every run bounded.
 #
-# For each demo: starts it under callgrind (header mode, verified-token cache on), logs in once,
+# For each demo: starts it under callgrind (verified-token cache on), logs in once in MODE,
 # warms each path up with wrk, then per path zeroes the counters, runs wrk for SECS seconds,
 # dumps, and prints instructions per request and Rust heap allocations per request. Counts cover every
 # thread of the server; the first request of a path (and valgrind's own start) is outside them.
@@ -11,7 +11,9 @@
 # Usage: bash bench/instructions.sh                 (demo and demo-axum, /health and /user:
 #                                                    about 3 minutes after the build)
 #        DEMOS="demo-axum" PATHS="/user" bash bench/instructions.sh
-# Environment: DEMOS (demo demo-axum), PATHS (/health /user), SECS per path (5), CONNECTIONS (4),
+#        MODE=cookie bash bench/instructions.sh     (the token in the sAccessToken cookie)
+# Environment: DEMOS (demo demo-axum), PATHS (/health /user), MODE (header or cookie: how the
+#              access token travels; header), SECS per path (5), CONNECTIONS (4),
 #              SKIP_BUILD=1 to reuse target/release binaries, OUT (a directory to keep the
 #              callgrind files in, for callgrind_annotate; default: none kept).
 # Needs: valgrind and wrk (installed from the Debian packages if missing), curl, cargo.
@@ -24,6 +26,14 @@ DEMOS=${DEMOS:-demo demo-axum}
 PATHS=${PATHS:-/health /user}
 SECS=${SECS:-5}
 CONNECTIONS=${CONNECTIONS:-4}
+MODE=${MODE:-header}
+case "$MODE" in
+  header | cookie) ;;
+  *)
+    echo "MODE must be header or cookie, not $MODE" >&2
+    exit 2
+    ;;
+esac
 OUT=${OUT:-}
 
 ensure_wrk
@@ -58,14 +68,22 @@ for demo in $DEMOS; do
     "$TARGET_DIR/release/$demo" >"$WORK/$demo.out" 2>"$WORK/$demo.err" &
   SERVER_PID=$!
   await_address "$demo" "$SERVER_PID"
-  token=$(curl -sS --max-time 60 -o /dev/null -D - -X POST "http://$ADDR/login" \
-    -H 'st-auth-mode: header' -H 'content-type: application/json' -d '{"userId":"bench"}' |
-    sed -n 's/^st-access-token: *\([^[:space:]]*\).*$/\1/Ip' | head -n1)
+  login=$(curl -sS --max-time 60 -o /dev/null -D - -X POST "http://$ADDR/login" \
+    -H "st-auth-mode: $MODE" -H 'content-type: application/json' -d '{"userId":"bench"}')
+  if [ "$MODE" = header ]; then
+    token=$(sed -n 's/^st-access-token: *\([^[:space:]]*\).*$/\1/Ip' <<<"$login" | head -n1)
+  else
+    token=$(sed -n 's/^set-cookie: *sAccessToken=\([^;[:space:]]*\).*$/\1/Ip' <<<"$login" | head -n1)
+  fi
   if [ -z "$token" ]; then
     echo "login on $demo failed" >&2
     exit 1
   fi
-  header="authorization: Bearer $token"
+  if [ "$MODE" = header ]; then
+    header="authorization: Bearer $token"
+  else
+    header="cookie: sAccessToken=$token"
+  fi
   for path in $PATHS; do
     timeout 120 wrk -t1 -c"$CONNECTIONS" -d3s -H "$header" "http://$ADDR$path" >/dev/null
   done
