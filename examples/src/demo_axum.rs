@@ -16,6 +16,7 @@ use sessionward::axum::{SessionLayer, create_new_session, get_session, verify_se
 use sessionward::claims::Roles;
 use sessionward::{SessionConfig, SessionContainer, SessionError, Tenants, VerifyOptions};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::demo::{Login, user_json};
 
@@ -100,6 +101,19 @@ async fn legacy(mut parts: Parts) -> Result<Json<serde_json::Value>, SessionErro
     Ok(Json(
         json!({"userId": session.as_ref().map(SessionContainer::user_id)}),
     ))
+}
+
+/// The `Vary` value tower-http's `CorsLayer` writes by default: the request headers a CORS
+/// answer depends on.
+const CORS_VARY: &str = "origin, access-control-request-method, access-control-request-headers";
+
+/// `app` behind [`cors`], every response (preflights included) varying on the CORS request
+/// headers.
+pub fn with_cors(app: Router, website_domain: &str) -> Router {
+    // `CorsLayer` joins its `Vary` names into a new header value, with allocations, on every
+    // request; the list never changes, so it is appended here as one constant value instead.
+    let vary = SetResponseHeaderLayer::appending(header::VARY, HeaderValue::from_static(CORS_VARY));
+    app.layer((vary, cors(website_domain).vary(Vec::<HeaderName>::new())))
 }
 
 /// CORS for exactly `website_domain`, with credentials and the SuperTokens headers.

@@ -1,6 +1,7 @@
-//! The demo as a process: it starts with its one command and answers, and a SIGKILL in the
-//! middle of a create+refresh loop loses no session whose response was received: on SQLite
-//! (one instance, restarted) and on PostgreSQL (one of two instances killed).
+//! The demo as a process: it starts with its one command and answers, both demos answer CORS
+//! for exactly `WEBSITE_DOMAIN`, and a SIGKILL in the middle of a create+refresh loop loses no
+//! session whose response was received: on SQLite (one instance, restarted) and on PostgreSQL
+//! (one of two instances killed).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -21,9 +22,14 @@ impl Demo {
 
     /// A demo with its store named by `variable` (`DATA_DIR` or `DATABASE_URL`).
     fn start_with(variable: &str, store: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_demo"))
+        Self::launch(env!("CARGO_BIN_EXE_demo"), &[(variable, store)])
+    }
+
+    /// The demo `binary` (the actix-web or the axum one) with `environment` added.
+    fn launch(binary: &str, environment: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(binary)
             .env("PORT", "0")
-            .env(variable, store)
+            .envs(environment.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -135,6 +141,114 @@ async fn demo_starts_and_answers() {
         .await
         .unwrap();
     assert_eq!(user.status(), 200);
+}
+
+/// A response's values of header `name`, split at commas, trimmed and lowercased, in order.
+fn header_list(response: &reqwest::Response, name: &str) -> Vec<String> {
+    response
+        .headers()
+        .get_all(name)
+        .iter()
+        .flat_map(|value| value.to_str().unwrap().split(','))
+        .map(|item| item.trim().to_ascii_lowercase())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_demos_answer_cors_for_exactly_the_website_domain() {
+    const WEBSITE: &str = "http://localhost:5173";
+    let vary = [
+        "origin",
+        "access-control-request-method",
+        "access-control-request-headers",
+    ];
+    for binary in [env!("CARGO_BIN_EXE_demo"), env!("CARGO_BIN_EXE_demo-axum")] {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        let demo = Demo::launch(
+            binary,
+            &[("DATA_DIR", data_dir), ("WEBSITE_DOMAIN", WEBSITE)],
+        );
+        let origin = |response: &reqwest::Response| {
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|value| value.to_str().unwrap().to_owned())
+        };
+
+        // A request from the website: allowed, with credentials, the SuperTokens headers
+        // exposed, and a Vary naming each CORS request header once.
+        let response = client()
+            .get(format!("{}/user", demo.base))
+            .header("origin", WEBSITE)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{binary}");
+        assert_eq!(origin(&response).as_deref(), Some(WEBSITE), "{binary}");
+        assert_eq!(
+            response.headers()["access-control-allow-credentials"],
+            "true"
+        );
+        let exposed = header_list(&response, "access-control-expose-headers");
+        for name in [
+            "front-token",
+            "st-access-token",
+            "st-refresh-token",
+            "anti-csrf",
+        ] {
+            assert!(exposed.iter().any(|e| e == name), "{binary}: {exposed:?}");
+        }
+        assert_eq!(header_list(&response, "vary"), vary, "{binary}");
+
+        // A preflight for a POST with the SDK's headers.
+        let response = client()
+            .request(reqwest::Method::OPTIONS, format!("{}/user", demo.base))
+            .header("origin", WEBSITE)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type,st-auth-mode",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{binary}: {}",
+            response.status()
+        );
+        assert_eq!(origin(&response).as_deref(), Some(WEBSITE), "{binary}");
+        assert_eq!(
+            response.headers()["access-control-allow-credentials"],
+            "true"
+        );
+        assert!(header_list(&response, "access-control-allow-methods").contains(&"post".into()));
+        let allowed = header_list(&response, "access-control-allow-headers");
+        for name in [
+            "content-type",
+            "st-auth-mode",
+            "anti-csrf",
+            "rid",
+            "fdi-version",
+        ] {
+            assert!(allowed.iter().any(|a| a == name), "{binary}: {allowed:?}");
+        }
+        assert_eq!(header_list(&response, "vary"), vary, "{binary}");
+
+        // Another origin is never allowed.
+        let response = client()
+            .get(format!("{}/health", demo.base))
+            .header("origin", "http://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(
+            origin(&response).as_deref(),
+            Some("http://evil.example"),
+            "{binary}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,6 @@ fn main() -> std::io::Result<()> {
     let port: u16 = demo::env_or("PORT", 3001)?;
     let config = demo::config_from_env(port)?;
     let website_domain = demo::env_or("WEBSITE_DOMAIN", String::from("http://localhost:3000"))?;
-    let app = demo_axum::app(&config).layer(demo_axum::cors(&website_domain));
+    let app = demo_axum::with_cors(demo_axum::app(&config), &website_domain);
     per_core::serve_axum((std::net::Ipv4Addr::LOCALHOST, port).into(), app)
 }
