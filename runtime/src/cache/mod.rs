@@ -19,7 +19,9 @@
 //!
 //! Memory is bounded by weight: a token counts one unit per started KiB, and the cache holds
 //! at most `capacity` units ([quick_cache], S3-FIFO eviction), so a flood of distinct valid
-//! tokens evicts older ones instead of growing the process.
+//! tokens evicts older ones instead of growing the process. (An entry's payload also keeps its
+//! JSON text once a route asked for it, `AccessTokenPayload::as_raw_json`: less than the
+//! token's own length.)
 
 use std::collections::HashSet;
 use std::fmt;

@@ -221,6 +221,16 @@ async fn a_hit_gives_the_same_session_as_a_signature_check() {
             first.access_token_expiry_ms()
         );
     }
+    // The payload's JSON text is made once per cached token: every session of it shares it.
+    let (first_payload, hit_payload) = (first.access_token_payload(), hit.access_token_payload());
+    assert!(std::ptr::eq(
+        first_payload.as_raw_json(),
+        hit_payload.as_raw_json()
+    ));
+    assert_eq!(
+        plain.access_token_payload().as_raw_json().get(),
+        serde_json::to_string(&first_payload).unwrap()
+    );
 }
 
 #[tokio::test]

@@ -308,8 +308,8 @@ impl JwksCache {
         current == number && u64::from(fresh_until) > self.epoch.elapsed().as_secs()
     }
 
-    /// Mirrors `state`'s key-set number and freshness into `fresh_set`; called with the write
-    /// lock held, after every change to them.
+    /// Mirrors `state`'s key-set number and freshness into `fresh_set`; called after every
+    /// change to them, under the write lock (or before the cache is shared).
     fn publish(&self, state: &State) {
         let fresh_until = match state.fetched_at {
             Some(at) if state.loaded_epoch == state.invalidations => {
