@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The payload object and, once asked for, its JSON text.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(crate) struct Payload {
     map: Map<String, Value>,
     json: OnceLock<Box<RawValue>>,
@@ -43,6 +43,13 @@ impl Payload {
 
     pub(crate) fn into_map(self) -> Map<String, Value> {
         self.map
+    }
+}
+
+/// A copy is made to be changed (`Arc::make_mut`): it starts without the JSON text.
+impl Clone for Payload {
+    fn clone(&self) -> Self {
+        Self::new(self.map.clone())
     }
 }
 
