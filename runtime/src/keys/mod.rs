@@ -193,8 +193,14 @@ struct State {
 
 impl State {
     fn is_fresh(&self, max_age: Duration) -> bool {
-        self.loaded_epoch == self.invalidations
-            && self.fetched_at.is_some_and(|at| at.elapsed() < max_age)
+        self.fresh_since().is_some_and(|at| at.elapsed() < max_age)
+    }
+
+    /// When the cached set was fetched, if no invalidation came since: freshness counts from
+    /// then, for the max age.
+    fn fresh_since(&self) -> Option<Instant> {
+        self.fetched_at
+            .filter(|_| self.loaded_epoch == self.invalidations)
     }
 
     fn key(&self, kid: &str) -> Option<Arc<Rs256Key>> {
@@ -311,16 +317,13 @@ impl JwksCache {
     /// Mirrors `state`'s key-set number and freshness into `fresh_set`; called after every
     /// change to them, under the write lock (or before the cache is shared).
     fn publish(&self, state: &State) {
-        let fresh_until = match state.fetched_at {
-            Some(at) if state.loaded_epoch == state.invalidations => {
-                let end = at
-                    .saturating_duration_since(self.epoch)
-                    .saturating_add(self.max_age);
-                // Whole seconds, rounded down: never fresh for longer than `is_fresh` says.
-                u32::try_from(end.as_secs()).unwrap_or(u32::MAX)
-            }
-            _ => 0,
-        };
+        let fresh_until = state.fresh_since().map_or(0, |at| {
+            let end = at
+                .saturating_duration_since(self.epoch)
+                .saturating_add(self.max_age);
+            // Whole seconds, rounded down: never fresh for longer than `is_fresh` says.
+            u32::try_from(end.as_secs()).unwrap_or(u32::MAX)
+        });
         self.fresh_set.store(
             (u64::from(state.set_number) << 32) | u64::from(fresh_until),
             Ordering::Release,
