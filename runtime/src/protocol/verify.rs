@@ -12,7 +12,7 @@ use crate::core::{VerifyOutcome, VerifyRequest};
 use crate::error::{RequestInfo, SessionError};
 use crate::metric;
 use crate::observe::Verification;
-use crate::token::{self, AccessTokenInfo, TokenError, UnverifiedToken};
+use crate::token::{self, AccessTokenInfo, Payload, TokenError, UnverifiedToken};
 use crate::util::now_ms;
 
 use super::claims_check::{check_tenant, validate_route_claims};
@@ -323,7 +323,7 @@ async fn confirm_with_core(
             };
             if let Some(new) = new_access_token {
                 state.payload = token::parse_access_token(&new.token)
-                    .map(|t| Arc::new(t.payload.into()))
+                    .map(|t| Arc::new(Payload::new(t.payload)))
                     .map_err(|_| {
                         SessionError::Internal("the core issued an unreadable token".into())
                     })?;

@@ -61,12 +61,6 @@ impl Deref for Payload {
     }
 }
 
-impl From<Map<String, Value>> for Payload {
-    fn from(map: Map<String, Value>) -> Self {
-        Self::new(map)
-    }
-}
-
 impl PartialEq for Payload {
     fn eq(&self, other: &Self) -> bool {
         self.map == other.map
