@@ -72,17 +72,14 @@ for demo in $DEMOS; do
     -H "st-auth-mode: $MODE" -H 'content-type: application/json' -d '{"userId":"bench"}')
   if [ "$MODE" = header ]; then
     token=$(sed -n 's/^st-access-token: *\([^[:space:]]*\).*$/\1/Ip' <<<"$login" | head -n1)
+    header="authorization: Bearer $token"
   else
     token=$(sed -n 's/^set-cookie: *sAccessToken=\([^;[:space:]]*\).*$/\1/Ip' <<<"$login" | head -n1)
+    header="cookie: sAccessToken=$token"
   fi
   if [ -z "$token" ]; then
     echo "login on $demo failed" >&2
     exit 1
-  fi
-  if [ "$MODE" = header ]; then
-    header="authorization: Bearer $token"
-  else
-    header="cookie: sAccessToken=$token"
   fi
   for path in $PATHS; do
     timeout 120 wrk -t1 -c"$CONNECTIONS" -d3s -H "$header" "http://$ADDR$path" >/dev/null
